@@ -1,0 +1,102 @@
+# duro — top-level build. Everything lands under build/.
+#
+#   make deps    install missing Debian packages (idempotent)
+#   make         build durod, libduro, examples and test workers
+#   make run     deps + build + run durod with examples/duro.json
+#   make test    deps + build + unit and integration tests
+#   make fuzz    run each libFuzzer target for FUZZ_SECONDS
+#   make asan    the tests under AddressSanitizer/UBSan
+#   make clean
+
+CC      ?= cc
+BUILD   ?= build
+CFLAGS  ?= -O2 -g
+CFLAGS  += -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
+	   -Wmissing-prototypes -Wno-unused-parameter -fno-strict-aliasing \
+	   -D_GNU_SOURCE -Iipc -Iworker
+LDLIBS_NNG = -lnng -lpthread
+FUZZ_SECONDS ?= 300
+
+DEB_PACKAGES = build-essential pkg-config clang libclang-rt-14-dev \
+	libev-dev libsqlite3-dev libnng-dev libcjson-dev libseccomp-dev \
+	libcmocka-dev libhttp-parser-dev libssl-dev uthash-dev \
+	curl python3 wrk
+
+IPC_SRC  = ipc/ipc_codec.c ipc/ipc_nng.c
+IPC_OBJ  = $(IPC_SRC:%.c=$(BUILD)/%.o)
+
+DURO_SRC = worker/duro.c
+DURO_OBJ = $(DURO_SRC:%.c=$(BUILD)/%.o)
+LIBDURO  = $(BUILD)/libduro.a
+
+SUP_SRC  = $(filter-out supervisor/main.c,$(wildcard supervisor/*.c))
+SUP_OBJ  = $(SUP_SRC:%.c=$(BUILD)/%.o)
+SUP_LIBS = -lev -lsqlite3 -lhttp_parser -lcjson -lcrypto $(LDLIBS_NNG)
+
+EXAMPLES = $(BUILD)/examples/counter
+TEST_WORKERS = $(BUILD)/tests/misbehave
+UNIT_SRC = $(wildcard tests/unit/test_*.c)
+UNIT_BIN = $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+
+.PHONY: all deps run test unit integration fuzz asan clean format format-check bench
+
+all: $(BUILD)/durod $(LIBDURO) $(EXAMPLES) $(TEST_WORKERS) $(UNIT_BIN)
+
+deps:
+	@sh tests/deps.sh $(DEB_PACKAGES)
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -MMD -MP -c -o $@ $<
+
+$(LIBDURO): $(DURO_OBJ) $(IPC_OBJ)
+	@mkdir -p $(dir $@)
+	$(AR) rcs $@ $^
+
+$(BUILD)/durod: $(BUILD)/supervisor/main.o $(SUP_OBJ) $(IPC_OBJ)
+	$(CC) $(CFLAGS) -o $@ $^ $(SUP_LIBS) $(LDFLAGS)
+
+$(BUILD)/examples/%: $(BUILD)/examples/%.o $(LIBDURO)
+	$(CC) $(CFLAGS) -o $@ $^ -lcjson $(LDLIBS_NNG) $(LDFLAGS)
+
+$(BUILD)/tests/misbehave: $(BUILD)/tests/workers/misbehave.o $(LIBDURO)
+	$(CC) $(CFLAGS) -o $@ $^ -lcjson $(LDLIBS_NNG) $(LDFLAGS)
+
+# Unit tests link the module under test plus whatever pure objects it needs.
+$(BUILD)/tests/test_%: $(BUILD)/tests/unit/test_%.o $(SUP_OBJ) $(IPC_OBJ)
+	$(CC) $(CFLAGS) -o $@ $^ -lcmocka $(SUP_LIBS) $(LDFLAGS)
+
+run: deps all
+	$(BUILD)/durod -c examples/duro.json
+
+test: deps all
+	@sh tests/run_unit.sh $(UNIT_BIN)
+	@python3 tests/integration/run.py --build $(BUILD)
+
+unit: all
+	@sh tests/run_unit.sh $(UNIT_BIN)
+
+integration: all
+	@python3 tests/integration/run.py --build $(BUILD)
+
+asan:
+	$(MAKE) BUILD=build-asan CC=clang \
+		CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \
+		LDFLAGS="-fsanitize=address,undefined" unit integration
+
+fuzz:
+	@sh tests/fuzz/run.sh $(FUZZ_SECONDS)
+
+bench: all
+	@sh bench/run.sh
+
+format:
+	clang-format -i $$(git ls-files '*.c' '*.h')
+
+format-check:
+	clang-format --dry-run -Werror $$(git ls-files '*.c' '*.h')
+
+clean:
+	rm -rf build build-asan build-fuzz
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -1,0 +1,109 @@
+/*
+ * ipc.h — the duro wire protocol, version 1 (see ipc/PROTOCOL.md).
+ *
+ * One codec, shared by durod and libduro. A frame is one nng message:
+ *
+ *	u32 big-endian H | H bytes of UTF-8 JSON header | body bytes (binary)
+ *
+ * The JSON header is an object whose "type" names the message; the body is
+ * whatever follows the header, possibly empty, never parsed by the codec.
+ *
+ * ipc_codec.c is pure (no nng, no I/O) so it can be unit-tested and fuzzed;
+ * ipc_nng.c moves frames over an nng socket.
+ */
+#ifndef DURO_IPC_H
+#define DURO_IPC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define IPC_PROTOCOL_VERSION 1
+
+/* Bounds every decoder enforces before it looks further. */
+#define IPC_MAX_HEADER_BYTES (256u * 1024)
+#define IPC_MAX_BODY_BYTES (32u * 1024 * 1024)
+#define IPC_MAX_FRAME_BYTES (4u + IPC_MAX_HEADER_BYTES + IPC_MAX_BODY_BYTES)
+#define IPC_MAX_HEADERS 1024
+#define IPC_MAX_METHOD 32
+#define IPC_MAX_ID ((uint64_t)1 << 53) /* exact in a JSON number */
+
+enum ipc_type {
+	IPC_UNKNOWN = 0, /* well-formed, but a type this side does not know */
+	IPC_READY,	 /* worker -> durod: dialed and ready for events */
+	IPC_REQUEST,	 /* durod -> worker: an HTTP-style request */
+	IPC_RESPONSE,	 /* worker -> durod: the reply to one request */
+	IPC_HIBERNATE,	 /* durod -> worker: exit now, cleanly */
+	IPC_ERROR,	 /* either way: a request failed, or a protocol error */
+};
+
+/* Errors returned by ipc_decode(); each comes with a message in err[]. */
+enum ipc_err {
+	IPC_OK = 0,
+	IPC_ETRUNCATED = -1, /* frame shorter than its own length prefix */
+	IPC_ETOOBIG = -2,    /* header or body past the limits above */
+	IPC_EJSON = -3,	     /* header is not a JSON object */
+	IPC_EFIELD = -4,     /* a field is missing, mistyped or out of range */
+};
+
+struct ipc_header {
+	const char *name;
+	const char *value;
+};
+
+/*
+ * A decoded message. Strings point into storage owned by the message and
+ * live until ipc_msg_release(); body points into the frame it was decoded
+ * from (zero copy), so that frame must outlive the message.
+ */
+struct ipc_msg {
+	enum ipc_type type;
+	const char *type_name; /* as sent; useful to log IPC_UNKNOWN */
+	uint64_t id;	       /* request/response/error correlation, 0 = none */
+
+	int protocol; /* ready */
+	long pid;     /* ready, 0 when absent */
+
+	const char *method; /* request */
+	const char *path;   /* request: starts with '/' */
+	const char *query;  /* request: without '?', may be "" */
+	int status;	    /* response: 100..599 */
+
+	struct ipc_header *headers; /* request, response */
+	size_t nheaders;
+
+	const char *code;    /* error: a short machine-readable code */
+	const char *message; /* error: human-readable, may be "" */
+
+	const uint8_t *body;
+	size_t body_len;
+
+	/* private to the codec */
+	void *json_;
+	void *frame_;
+};
+
+/* ipc_codec.c */
+const char *ipc_type_name(enum ipc_type);
+/*
+ * Decode one frame. On success fills *m (release it with ipc_msg_release)
+ * and returns IPC_OK; otherwise returns an enum ipc_err, writes a one-line
+ * reason to err (if errlen > 0) and leaves nothing to release.
+ */
+int ipc_decode(const uint8_t *buf, size_t len, struct ipc_msg *m, char *err,
+    size_t errlen);
+/*
+ * Encode m into a malloc'd frame of *len bytes with room for the body, which
+ * is copied from m->body. Returns the frame or NULL (out of memory, or past
+ * the size limits). The encoder trusts its caller: fields must already be
+ * valid (durod checks what it got from HTTP clients before encoding).
+ */
+uint8_t *ipc_encode(const struct ipc_msg *m, size_t *len);
+/* Header JSON of m as a malloc'd string, or NULL. Used by ipc_encode. */
+char *ipc_header_json(const struct ipc_msg *m);
+void ipc_msg_release(struct ipc_msg *m);
+/* True if s is an HTTP token (header name, method). */
+int ipc_is_token(const char *s);
+/* True if s may be sent as an HTTP header value (no CR, LF or other CTLs). */
+int ipc_is_header_value(const char *s);
+
+#endif

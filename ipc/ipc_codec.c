@@ -1,0 +1,357 @@
+/*
+ * ipc_codec.c — encode and decode protocol frames (pure: no I/O).
+ *
+ * The decoder is the trust boundary between durod and its workers: every
+ * field is checked for presence, type and range here, so the code above it
+ * can use a decoded message without checking again.
+ */
+#include <cjson/cJSON.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ipc.h"
+
+static const char *const type_names[] = {
+	[IPC_UNKNOWN] = "unknown",
+	[IPC_READY] = "ready",
+	[IPC_REQUEST] = "request",
+	[IPC_RESPONSE] = "response",
+	[IPC_HIBERNATE] = "hibernate",
+	[IPC_ERROR] = "error",
+};
+
+const char *
+ipc_type_name(enum ipc_type t)
+{
+	if ((size_t)t >= sizeof(type_names) / sizeof(type_names[0]))
+		return ("unknown");
+	return (type_names[t]);
+}
+
+static enum ipc_type
+type_byname(const char *s)
+{
+	for (size_t i = 1; i < sizeof(type_names) / sizeof(type_names[0]); i++)
+		if (strcmp(s, type_names[i]) == 0)
+			return ((enum ipc_type)i);
+	return (IPC_UNKNOWN);
+}
+
+int
+ipc_is_token(const char *s)
+{
+	static const char extra[] = "!#$%&'*+-.^_`|~";
+
+	if (*s == '\0')
+		return (0);
+	for (; *s != '\0'; s++) {
+		unsigned char c = (unsigned char)*s;
+		if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') ||
+			(c >= 'A' && c <= 'Z') || strchr(extra, c) != NULL))
+			return (0);
+	}
+	return (1);
+}
+
+int
+ipc_is_header_value(const char *s)
+{
+	for (; *s != '\0'; s++) {
+		unsigned char c = (unsigned char)*s;
+		if ((c < 0x20 && c != '\t') || c == 0x7f)
+			return (0);
+	}
+	return (1);
+}
+
+static int
+fail(char *err, size_t errlen, int rv, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (errlen > 0) {
+		va_start(ap, fmt);
+		vsnprintf(err, errlen, fmt, ap);
+		va_end(ap);
+	}
+	return (rv);
+}
+
+/* Field readers: each returns 0 or -1, NULL-safe for absent fields. */
+static int
+get_string(const cJSON *o, const char *key, int required, const char **out)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+
+	if (v == NULL)
+		return (required ? -1 : 0);
+	if (!cJSON_IsString(v) || v->valuestring == NULL)
+		return (-1);
+	*out = v->valuestring;
+	return (0);
+}
+
+static int
+get_int(const cJSON *o, const char *key, int required, double lo, double hi,
+    double *out)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+
+	if (v == NULL)
+		return (required ? -1 : 0);
+	if (!cJSON_IsNumber(v) || v->valuedouble != (double)(long long)v->valuedouble ||
+	    v->valuedouble < lo || v->valuedouble > hi)
+		return (-1);
+	*out = v->valuedouble;
+	return (0);
+}
+
+/*
+ * "headers": [["name", "value"], ...]. Names must be HTTP tokens and values
+ * legal header values, so neither side can be tricked into writing a
+ * header that splits an HTTP message.
+ */
+static int
+get_headers(const cJSON *o, struct ipc_msg *m, char *err, size_t errlen)
+{
+	const cJSON *a = cJSON_GetObjectItemCaseSensitive(o, "headers");
+	const cJSON *pair;
+	size_t n = 0;
+
+	if (a == NULL)
+		return (0);
+	if (!cJSON_IsArray(a))
+		return (fail(err, errlen, IPC_EFIELD, "headers: not an array"));
+	n = (size_t)cJSON_GetArraySize(a);
+	if (n > IPC_MAX_HEADERS)
+		return (fail(err, errlen, IPC_ETOOBIG, "headers: %zu entries, limit %d",
+		    n, IPC_MAX_HEADERS));
+	if (n == 0)
+		return (0);
+	if ((m->headers = calloc(n, sizeof(*m->headers))) == NULL)
+		return (fail(err, errlen, IPC_ETOOBIG, "headers: out of memory"));
+	m->nheaders = 0;
+	cJSON_ArrayForEach(pair, a) {
+		const cJSON *k = cJSON_GetArrayItem(pair, 0);
+		const cJSON *v = cJSON_GetArrayItem(pair, 1);
+		if (!cJSON_IsArray(pair) || cJSON_GetArraySize(pair) != 2 ||
+		    !cJSON_IsString(k) || !cJSON_IsString(v))
+			return (fail(err, errlen, IPC_EFIELD,
+			    "headers[%zu]: not a [name, value] pair of strings",
+			    m->nheaders));
+		if (!ipc_is_token(k->valuestring) ||
+		    !ipc_is_header_value(v->valuestring))
+			return (fail(err, errlen, IPC_EFIELD,
+			    "headers[%zu]: illegal name or value", m->nheaders));
+		m->headers[m->nheaders].name = k->valuestring;
+		m->headers[m->nheaders].value = v->valuestring;
+		m->nheaders++;
+	}
+	return (0);
+}
+
+static int
+decode_fields(const cJSON *o, struct ipc_msg *m, char *err, size_t errlen)
+{
+	double d = 0;
+
+	if (get_int(o, "id", 0, 0, (double)IPC_MAX_ID, &d) != 0)
+		return (fail(err, errlen, IPC_EFIELD, "id: not an integer in 0..2^53"));
+	m->id = (uint64_t)d;
+
+	switch (m->type) {
+	case IPC_READY:
+		d = 0;
+		if (get_int(o, "protocol", 1, 1, 65535, &d) != 0)
+			return (fail(err, errlen, IPC_EFIELD, "ready: bad protocol"));
+		m->protocol = (int)d;
+		d = 0;
+		if (get_int(o, "pid", 0, 0, 4194304, &d) != 0)
+			return (fail(err, errlen, IPC_EFIELD, "ready: bad pid"));
+		m->pid = (long)d;
+		return (0);
+	case IPC_REQUEST:
+		if (m->id == 0 || get_string(o, "method", 1, &m->method) != 0 ||
+		    !ipc_is_token(m->method) || strlen(m->method) > IPC_MAX_METHOD ||
+		    get_string(o, "path", 1, &m->path) != 0 || m->path[0] != '/' ||
+		    get_string(o, "query", 0, &m->query) != 0)
+			return (fail(err, errlen, IPC_EFIELD,
+			    "request: needs id, method token, path starting with /"));
+		return (get_headers(o, m, err, errlen));
+	case IPC_RESPONSE:
+		if (m->id == 0 || get_int(o, "status", 1, 100, 599, &d) != 0)
+			return (fail(err, errlen, IPC_EFIELD,
+			    "response: needs id and status in 100..599"));
+		m->status = (int)d;
+		return (get_headers(o, m, err, errlen));
+	case IPC_ERROR:
+		if (get_string(o, "code", 1, &m->code) != 0 || m->code[0] == '\0' ||
+		    get_string(o, "message", 0, &m->message) != 0)
+			return (fail(err, errlen, IPC_EFIELD, "error: needs a code string"));
+		return (0);
+	case IPC_HIBERNATE:
+	case IPC_UNKNOWN:
+		break;
+	}
+	return (0);
+}
+
+static void
+msg_defaults(struct ipc_msg *m)
+{
+	memset(m, 0, sizeof(*m));
+	m->query = "";
+	m->message = "";
+}
+
+int
+ipc_decode(const uint8_t *buf, size_t len, struct ipc_msg *m, char *err,
+    size_t errlen)
+{
+	const cJSON *t;
+	cJSON *o;
+	uint32_t hlen;
+	int rv;
+
+	msg_defaults(m);
+	if (len < 4)
+		return (fail(err, errlen, IPC_ETRUNCATED,
+		    "frame of %zu bytes has no length prefix", len));
+	hlen = (uint32_t)buf[0] << 24 | (uint32_t)buf[1] << 16 |
+	    (uint32_t)buf[2] << 8 | buf[3];
+	if (hlen > IPC_MAX_HEADER_BYTES)
+		return (fail(err, errlen, IPC_ETOOBIG, "header of %u bytes, limit %u",
+		    hlen, IPC_MAX_HEADER_BYTES));
+	if (hlen > len - 4)
+		return (fail(err, errlen, IPC_ETRUNCATED,
+		    "header of %u bytes in a frame of %zu", hlen, len));
+	if (len - 4 - hlen > IPC_MAX_BODY_BYTES)
+		return (fail(err, errlen, IPC_ETOOBIG, "body of %zu bytes, limit %u",
+		    len - 4 - hlen, IPC_MAX_BODY_BYTES));
+	o = cJSON_ParseWithLengthOpts((const char *)buf + 4, hlen, NULL, 1);
+	if (o == NULL || !cJSON_IsObject(o)) {
+		cJSON_Delete(o);
+		return (fail(err, errlen, IPC_EJSON, "header is not a JSON object"));
+	}
+	t = cJSON_GetObjectItemCaseSensitive(o, "type");
+	if (!cJSON_IsString(t) || t->valuestring[0] == '\0') {
+		cJSON_Delete(o);
+		return (fail(err, errlen, IPC_EFIELD, "type: missing or not a string"));
+	}
+	m->json_ = o;
+	m->type_name = t->valuestring;
+	m->type = type_byname(t->valuestring);
+	if ((rv = decode_fields(o, m, err, errlen)) != 0) {
+		ipc_msg_release(m);
+		return (rv);
+	}
+	m->body = buf + 4 + hlen;
+	m->body_len = len - 4 - hlen;
+	return (IPC_OK);
+}
+
+void
+ipc_msg_release(struct ipc_msg *m)
+{
+	free(m->headers);
+	cJSON_Delete(m->json_);
+	m->headers = NULL;
+	m->json_ = NULL;
+	/* frame_ belongs to the transport (ipc_nng.c frees it). */
+}
+
+static cJSON *
+headers_json(const struct ipc_msg *m)
+{
+	cJSON *a = cJSON_CreateArray(), *pair;
+
+	for (size_t i = 0; a != NULL && i < m->nheaders; i++) {
+		if ((pair = cJSON_CreateArray()) == NULL ||
+		    !cJSON_AddItemToArray(a, pair) ||
+		    !cJSON_AddItemToArray(pair, cJSON_CreateString(m->headers[i].name)) ||
+		    !cJSON_AddItemToArray(pair, cJSON_CreateString(m->headers[i].value))) {
+			cJSON_Delete(a);
+			return (NULL);
+		}
+	}
+	return (a);
+}
+
+static int
+encode_fields(cJSON *o, const struct ipc_msg *m)
+{
+	int ok = 1;
+
+	if (m->id != 0)
+		ok &= cJSON_AddNumberToObject(o, "id", (double)m->id) != NULL;
+	switch (m->type) {
+	case IPC_READY:
+		ok &= cJSON_AddNumberToObject(o, "protocol", m->protocol) != NULL;
+		if (m->pid != 0)
+			ok &= cJSON_AddNumberToObject(o, "pid", (double)m->pid) != NULL;
+		break;
+	case IPC_REQUEST:
+		ok &= cJSON_AddStringToObject(o, "method", m->method) != NULL;
+		ok &= cJSON_AddStringToObject(o, "path", m->path) != NULL;
+		ok &= cJSON_AddStringToObject(o, "query", m->query ? m->query : "") != NULL;
+		ok &= cJSON_AddItemToObject(o, "headers", headers_json(m));
+		break;
+	case IPC_RESPONSE:
+		ok &= cJSON_AddNumberToObject(o, "status", m->status) != NULL;
+		ok &= cJSON_AddItemToObject(o, "headers", headers_json(m));
+		break;
+	case IPC_ERROR:
+		ok &= cJSON_AddStringToObject(o, "code", m->code) != NULL;
+		ok &= cJSON_AddStringToObject(o, "message", m->message ? m->message : "") != NULL;
+		break;
+	case IPC_HIBERNATE:
+	case IPC_UNKNOWN:
+		break;
+	}
+	return (ok ? 0 : -1);
+}
+
+char *
+ipc_header_json(const struct ipc_msg *m)
+{
+	cJSON *o;
+	char *s = NULL;
+	const char *name = m->type == IPC_UNKNOWN && m->type_name ? m->type_name
+								  : ipc_type_name(m->type);
+
+	if ((o = cJSON_CreateObject()) == NULL)
+		return (NULL);
+	if (cJSON_AddStringToObject(o, "type", name) != NULL &&
+	    encode_fields(o, m) == 0)
+		s = cJSON_PrintUnformatted(o);
+	cJSON_Delete(o);
+	return (s);
+}
+
+uint8_t *
+ipc_encode(const struct ipc_msg *m, size_t *len)
+{
+	char *json;
+	uint8_t *f;
+	size_t hlen;
+
+	if (m->body_len > IPC_MAX_BODY_BYTES || (json = ipc_header_json(m)) == NULL)
+		return (NULL);
+	hlen = strlen(json);
+	if (hlen > IPC_MAX_HEADER_BYTES || (f = malloc(4 + hlen + m->body_len)) == NULL) {
+		free(json);
+		return (NULL);
+	}
+	f[0] = (uint8_t)(hlen >> 24);
+	f[1] = (uint8_t)(hlen >> 16);
+	f[2] = (uint8_t)(hlen >> 8);
+	f[3] = (uint8_t)hlen;
+	memcpy(f + 4, json, hlen);
+	if (m->body_len > 0)
+		memcpy(f + 4 + hlen, m->body, m->body_len);
+	free(json);
+	*len = 4 + hlen + m->body_len;
+	return (f);
+}
