@@ -25,7 +25,7 @@ DEB_PACKAGES = build-essential pkg-config clang libclang-rt-14-dev \
 IPC_SRC  = ipc/ipc_codec.c ipc/ipc_nng.c
 IPC_OBJ  = $(IPC_SRC:%.c=$(BUILD)/%.o)
 
-DURO_SRC = worker/duro.c
+DURO_SRC = $(wildcard worker/*.c)
 DURO_OBJ = $(DURO_SRC:%.c=$(BUILD)/%.o)
 LIBDURO  = $(BUILD)/libduro.a
 
@@ -37,6 +37,16 @@ EXAMPLES = $(BUILD)/examples/counter
 TEST_WORKERS = $(BUILD)/tests/misbehave
 UNIT_SRC = $(wildcard tests/unit/test_*.c)
 UNIT_BIN = $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+FUZZ_SRC = $(wildcard tests/fuzz/fuzz_*.c)
+
+# What each unit test links besides its own file (pure modules only).
+UNIT_DEPS_ipc       = $(IPC_OBJ)
+UNIT_DEPS_config    = $(BUILD)/supervisor/config.o $(BUILD)/supervisor/log.o
+UNIT_DEPS_http_in   = $(BUILD)/supervisor/http_in.o
+UNIT_DEPS_objid     = $(BUILD)/supervisor/objid.o
+UNIT_DEPS_lifecycle = $(BUILD)/supervisor/lifecycle.o
+UNIT_DEPS_router    = $(BUILD)/supervisor/router_parse.o $(BUILD)/supervisor/objid.o
+UNIT_DEPS_libduro   = $(LIBDURO)
 
 .PHONY: all deps run test unit integration fuzz asan clean format format-check bench
 
@@ -63,7 +73,8 @@ $(BUILD)/tests/misbehave: $(BUILD)/tests/workers/misbehave.o $(LIBDURO)
 	$(CC) $(CFLAGS) -o $@ $^ -lcjson $(LDLIBS_NNG) $(LDFLAGS)
 
 # Unit tests link the module under test plus whatever pure objects it needs.
-$(BUILD)/tests/test_%: $(BUILD)/tests/unit/test_%.o $(SUP_OBJ) $(IPC_OBJ)
+.SECONDEXPANSION:
+$(BUILD)/tests/test_%: $(BUILD)/tests/unit/test_%.o $$(UNIT_DEPS_$$*)
 	$(CC) $(CFLAGS) -o $@ $^ -lcmocka $(SUP_LIBS) $(LDFLAGS)
 
 run: deps all
@@ -84,8 +95,16 @@ asan:
 		CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \
 		LDFLAGS="-fsanitize=address,undefined" unit integration
 
-fuzz:
-	@sh tests/fuzz/run.sh $(FUZZ_SECONDS)
+# libFuzzer targets: clang, ASan+UBSan, one binary per tests/fuzz/fuzz_*.c.
+FUZZ_CFLAGS = -g -O1 -fsanitize=fuzzer,address,undefined -std=gnu11 -D_GNU_SOURCE -Iipc -Iworker -Isupervisor
+FUZZ_DEPS_ipc     = ipc/ipc_codec.c
+FUZZ_DEPS_http_in = supervisor/http_in.c
+build-fuzz/fuzz_%: tests/fuzz/fuzz_%.c $$(FUZZ_DEPS_$$*)
+	@mkdir -p build-fuzz
+	clang $(FUZZ_CFLAGS) -o $@ $^ -lcjson -lhttp_parser
+
+fuzz: deps $(FUZZ_SRC:tests/fuzz/%.c=build-fuzz/%)
+	@sh tests/fuzz/run.sh $(FUZZ_SECONDS) $(FUZZ_SRC:tests/fuzz/%.c=build-fuzz/%)
 
 bench: all
 	@sh bench/run.sh
