@@ -103,6 +103,9 @@ char *ipc_header_json(const struct ipc_msg *m);
 void ipc_msg_release(struct ipc_msg *m);
 /* True if s is an HTTP token (header name, method). */
 int ipc_is_token(const char *s);
+/* True if [s, s+len) is valid UTF-8 without NUL: strings travel in JSON
+ * and in the environment. Rejects overlong forms and surrogates. */
+int ipc_is_utf8(const char *s, size_t len);
 /* True if s may be sent as an HTTP header value (no CR, LF or other CTLs). */
 int ipc_is_header_value(const char *s);
 

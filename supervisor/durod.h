@@ -22,6 +22,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <uthash.h>
 
 #include "ipc.h"
 
@@ -29,6 +30,7 @@
 #define DURO_ID_HEX (DURO_ID_BYTES * 2)
 #define DURO_NAME_MAX 256
 #define DURO_HEADER_LIMIT (32 * 1024) /* request line + headers */
+#define DURO_KEY_BYTES 32		/* a namespace's HMAC key */
 
 /* ---- config.c: the JSON config, parsed once into this struct ---- */
 
@@ -74,6 +76,90 @@ const struct ns_config *config_ns_byname(const struct config *,
 /* Split "host:port" (host may be "[v6]"); returns 0 or -1. */
 int config_split_hostport(const char *s, char *host, size_t hostlen,
     int *port);
+
+/* ---- objid.c: object ids (see DESIGN.md "Objects and addressing") ---- */
+
+void objid_from_name(const uint8_t key[DURO_KEY_BYTES], const char *name,
+    size_t len, uint8_t id[DURO_ID_BYTES]);
+int objid_new_unique(const uint8_t key[DURO_KEY_BYTES],
+    uint8_t id[DURO_ID_BYTES]);
+/* 1 if this key made the id, else 0 (constant time). */
+int objid_verify(const uint8_t key[DURO_KEY_BYTES],
+    const uint8_t id[DURO_ID_BYTES]);
+void objid_to_hex(const uint8_t id[DURO_ID_BYTES], char hex[DURO_ID_HEX + 1]);
+/* Exactly 64 lowercase hex characters; returns 0 or -1. */
+int objid_from_hex(const char *hex, size_t len, uint8_t id[DURO_ID_BYTES]);
+
+/* ---- router_parse.c: request-target -> route (pure) ---- */
+
+enum route_kind { ROUTE_NAME, ROUTE_ID, ROUTE_NEW };
+
+struct route {
+	enum route_kind kind;
+	const char *ns; /* into the target, ns_len bytes */
+	size_t ns_len;
+	char name[DURO_NAME_MAX + 1]; /* ROUTE_NAME: decoded, NUL-terminated */
+	size_t name_len;
+	uint8_t id[DURO_ID_BYTES]; /* ROUTE_ID: parsed, not yet verified */
+	const char *path;	   /* into the target: "/..." for the worker */
+	size_t path_len;
+	const char *query; /* into the target, after '?', NUL-terminated */
+	const char *err_code;
+	const char *err_message;
+};
+
+/* Returns 0, or an HTTP status with r->err_code and r->err_message set. */
+int route_parse(const char *target, struct route *r);
+
+/* ---- lifecycle.c: the object state machine (pure) ---- */
+
+enum obj_state {
+	OBJ_HIBERNATED, /* no worker; costs only its files */
+	OBJ_STARTING,	/* spawned, waiting for ready; events queue */
+	OBJ_IDLE,	/* ready, nothing in flight */
+	OBJ_BUSY,	/* one event in flight (turn-based delivery) */
+	OBJ_STOPPING,	/* told to hibernate or killed; waiting for the reap */
+	OBJ_NSTATES
+};
+
+enum obj_event {
+	OEV_EVENT,     /* an event was queued for the object */
+	OEV_READY,     /* the worker said ready */
+	OEV_REPLY,     /* the worker answered the in-flight event */
+	OEV_TIMEOUT,   /* the state's timer fired: start, request, idle, grace */
+	OEV_EXIT,      /* the worker process was reaped */
+	OEV_VIOLATION, /* the worker broke the protocol */
+	OEV_HIBERNATE, /* durod wants it asleep (shutdown, capacity) */
+	OEV_NEVENTS
+};
+
+/* Actions, performed by object_run.c in this order. */
+enum obj_action {
+	ACT_KILL = 1 << 0,	    /* SIGKILL the worker; its exit comes later */
+	ACT_FAIL_INFLIGHT = 1 << 1, /* 500 object_reset to the in-flight event */
+	ACT_FAIL_QUEUE = 1 << 2,    /* fail every queued event */
+	ACT_HIBERNATE = 1 << 3,	    /* send hibernate, arm the grace timer */
+	ACT_SPAWN = 1 << 4,	    /* start a worker, arm the start timer */
+	ACT_DELIVER = 1 << 5,	    /* send the queue's head, arm its timer */
+	ACT_ARM_IDLE = 1 << 6,	    /* arm the idle timer */
+	ACT_FREE = 1 << 7,	    /* forget the object (it is hibernated) */
+};
+
+struct lc_in {
+	int queued;	   /* events are waiting in the object's queue */
+	int draining;	   /* durod is shutting down: no new turns once idle */
+	int draining_hard; /* ... and no new workers either */
+};
+
+struct lc_out {
+	enum obj_state next;
+	unsigned actions;
+};
+
+struct lc_out lifecycle_next(enum obj_state, enum obj_event,
+    const struct lc_in *);
+const char *lifecycle_state_name(enum obj_state);
+const char *lifecycle_event_name(enum obj_event);
 
 /* ---- log.c: one line per event on stderr ---- */
 
@@ -178,5 +264,167 @@ void request_error(struct request *, int status, const char *code,
 void request_error_retry(struct request *, int status, unsigned retry_after_s,
     const char *code, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));
+
+/* ---- durod's runtime state (main.c owns the one instance) ---- */
+
+struct object;
+TAILQ_HEAD(object_list, object);
+
+/* A configured namespace plus what durod derived from it at startup. */
+struct namespace {
+	const struct ns_config *cfg;
+	uint8_t key[DURO_KEY_BYTES]; /* from the registry */
+	char *exec_path;	     /* exec[0] resolved against PATH */
+};
+
+struct durod {
+	struct ev_loop *loop;
+	struct config *cfg;
+	struct namespace *ns; /* cfg->nnamespaces entries */
+	struct registry *reg;
+	struct gateway *gateway;
+	struct gateway *admin;
+	char *run_dir;	/* absolute */
+	char *data_dir; /* absolute */
+	struct object *objects;	 /* uthash table by (ns, id) */
+	struct object_list idle; /* idle workers, least recently used first */
+	size_t nobjects;	 /* in the table */
+	size_t nlive;		 /* with a worker process, reaped or not */
+	uint64_t next_ipc_id;
+	int draining;
+	int draining_hard;
+	pid_t pid;
+	ev_signal sig_term, sig_int, sig_pipe;
+	ev_timer drain_timer;
+};
+
+const struct namespace *durod_ns_byname(const struct durod *, const char *name,
+    size_t len);
+/* Called whenever an object or connection goes away while draining. */
+void durod_check_drained(struct durod *);
+
+/* ---- registry.c: registry.sqlite (namespace keys, object names) ---- */
+
+struct registry;
+struct registry *registry_open(const char *path, char *err, size_t errlen);
+void registry_close(struct registry *);
+/* The namespace's key, made (random) and stored on first use. */
+int registry_ns_key(struct registry *, const char *ns,
+    uint8_t key[DURO_KEY_BYTES], char *err, size_t errlen);
+/* Remember the name of a named object (idempotent). */
+int registry_note_name(struct registry *, const char *ns,
+    const uint8_t id[DURO_ID_BYTES], const char *name);
+
+/* ---- router.c: gateway dispatch for object routes ---- */
+
+void router_dispatch(void *durod, struct request *);
+
+/* ---- admin.c: the admin listener (health for now) ---- */
+
+void admin_dispatch(void *durod, struct request *);
+
+/* ---- spawn.c: start a worker process without copying durod ---- */
+
+/* Everything the child needs, built by the parent before the clone. */
+struct spawn_plan {
+	const char *path;   /* resolved program */
+	char *const *argv;  /* NULL-terminated */
+	char *const *envp;  /* NULL-terminated */
+	pid_t parent;	    /* durod's pid, to detect an early parent death */
+	int devnull;	    /* becomes the child's stdin */
+};
+
+/* Start a child; returns 0 and its pid, or an errno with err filled.
+ * exec failures are reported here, not as a mysterious exit 127. */
+int spawn_start(const struct spawn_plan *, pid_t *pid, char *err,
+    size_t errlen);
+/* Resolve a program name against PATH like execvp; malloc'd or NULL. */
+char *spawn_resolve(const char *prog);
+
+/* ---- exit_reason.c: decode a worker's exit in one place ---- */
+
+enum kill_cause {
+	KILL_NONE,	    /* durod did not kill it */
+	KILL_HIBERNATE,	    /* did not exit within the grace period */
+	KILL_START_TIMEOUT, /* no ready within start_timeout_ms */
+	KILL_TIMEOUT,	    /* an event ran past request_timeout_ms */
+	KILL_VIOLATION,	    /* broke the protocol */
+	KILL_SHUTDOWN,	    /* durod is stopping hard */
+};
+
+enum exit_kind {
+	EXIT_CLEAN,   /* exit 0 */
+	EXIT_CODE,    /* exit status != 0 */
+	EXIT_SIGNAL,  /* killed by a signal durod did not send */
+	EXIT_SANDBOX, /* SIGSYS: a seccomp violation */
+	EXIT_KILLED,  /* killed by durod; the cause says why */
+};
+
+struct exit_reason {
+	enum exit_kind kind;
+	enum kill_cause cause;
+	int code; /* exit status or signal number */
+	char text[96]; /* "exit 3", "signal 6 (Aborted)", "timeout" */
+};
+
+void exit_decode(int wstatus, enum kill_cause, struct exit_reason *);
+const char *kill_cause_name(enum kill_cause);
+
+/* ---- object.c: the object table ---- */
+
+struct object {
+	struct durod *d;
+	const struct namespace *ns;
+	uint8_t id[DURO_ID_BYTES];
+	char idhex[DURO_ID_HEX + 1];
+	char *name; /* NULL for objects reached by id */
+	enum obj_state state;
+
+	pid_t pid; /* 0 when no worker */
+	enum kill_cause kill_cause;
+	ev_child child;
+	ev_timer timer; /* start, request, idle or grace: one per state */
+	ev_tstamp spawned_at;
+
+	nng_socket sock; /* pair0, listening on ipc_path */
+	nng_listener listener;
+	int sock_open;
+	ev_io sock_io; /* the socket's receive fd */
+	char ipc_path[108];
+
+	struct request_queue queue;
+	size_t nqueued;
+	struct request *inflight;
+	uint64_t events_served;
+
+	TAILQ_ENTRY(object) idle_entry; /* in d->idle while OBJ_IDLE */
+	char key[64 + DURO_ID_BYTES]; /* namespace name (zero padded), id */
+	UT_hash_handle hh;
+};
+
+struct object *object_byid(struct durod *, const struct namespace *,
+    const uint8_t id[DURO_ID_BYTES]);
+struct object *object_new(struct durod *, const struct namespace *,
+    const uint8_t id[DURO_ID_BYTES], const char *name);
+void object_free(struct object *);
+/* Run f on every object (safe against f freeing it). */
+void object_foreach(struct durod *, void (*f)(struct object *));
+
+/* ---- object_run.c: perform the lifecycle ---- */
+
+/* Queue a request for the object (found or made); answers 429 when full. */
+void object_dispatch(struct durod *, const struct namespace *,
+    const uint8_t id[DURO_ID_BYTES], const char *name, struct request *);
+/* Durod wants it asleep (shutdown). */
+void object_hibernate(struct object *);
+/* From worker_ipc.c: a message, or a protocol violation. */
+void object_on_message(struct object *, const struct ipc_msg *);
+void object_on_violation(struct object *, const char *why);
+
+/* ---- worker_ipc.c: one nng pair0 socket per worker ---- */
+
+int worker_ipc_open(struct object *, char *err, size_t errlen);
+void worker_ipc_close(struct object *);
+int worker_ipc_send(struct object *, const struct ipc_msg *);
 
 #endif

@@ -1,0 +1,57 @@
+/*
+ * exit_reason.c — decode a worker's wait status in one place (pure).
+ *
+ * A kill durod ordered is reported by its cause (timeout, violation, ...)
+ * rather than as "signal 9", so operators read why, not how.
+ */
+#include <sys/wait.h>
+
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "durod.h"
+
+static const char *const cause_names[] = {
+	[KILL_NONE] = "none",
+	[KILL_HIBERNATE] = "hibernate_timeout",
+	[KILL_START_TIMEOUT] = "start_timeout",
+	[KILL_TIMEOUT] = "timeout",
+	[KILL_VIOLATION] = "protocol_violation",
+	[KILL_SHUTDOWN] = "shutdown",
+};
+
+const char *
+kill_cause_name(enum kill_cause c)
+{
+	if ((size_t)c >= sizeof(cause_names) / sizeof(cause_names[0]))
+		return ("?");
+	return (cause_names[c]);
+}
+
+void
+exit_decode(int wstatus, enum kill_cause cause, struct exit_reason *r)
+{
+	memset(r, 0, sizeof(*r));
+	r->cause = cause;
+	if (WIFEXITED(wstatus)) {
+		r->code = WEXITSTATUS(wstatus);
+		r->kind = r->code == 0 ? EXIT_CLEAN : EXIT_CODE;
+		snprintf(r->text, sizeof(r->text), "exit %d", r->code);
+		return;
+	}
+	r->code = WIFSIGNALED(wstatus) ? WTERMSIG(wstatus) : 0;
+	if (cause != KILL_NONE && r->code == SIGKILL) {
+		r->kind = EXIT_KILLED;
+		snprintf(r->text, sizeof(r->text), "killed: %s",
+		    kill_cause_name(cause));
+	} else if (r->code == SIGSYS) {
+		r->kind = EXIT_SANDBOX;
+		snprintf(r->text, sizeof(r->text), "sandbox violation (signal %d)",
+		    r->code);
+	} else {
+		r->kind = EXIT_SIGNAL;
+		snprintf(r->text, sizeof(r->text), "signal %d (%s)", r->code,
+		    strsignal(r->code));
+	}
+}
