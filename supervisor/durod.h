@@ -294,8 +294,11 @@ struct durod {
 	int draining;
 	int draining_hard;
 	pid_t pid;
-	ev_signal sig_term, sig_int, sig_pipe;
+	int devnull;
+	ev_signal sig_term, sig_int;
 	ev_timer drain_timer;
+	ev_tstamp drain_started;
+	double drain_deadline; /* seconds before stopping workers hard */
 };
 
 const struct namespace *durod_ns_byname(const struct durod *, const char *name,
@@ -417,6 +420,8 @@ void object_dispatch(struct durod *, const struct namespace *,
     const uint8_t id[DURO_ID_BYTES], const char *name, struct request *);
 /* Durod wants it asleep (shutdown). */
 void object_hibernate(struct object *);
+/* SIGKILL its worker now (second SIGTERM, drain timeout). */
+void object_kill_hard(struct object *);
 /* From worker_ipc.c: a message, or a protocol violation. */
 void object_on_message(struct object *, const struct ipc_msg *);
 void object_on_violation(struct object *, const char *why);
@@ -425,6 +430,9 @@ void object_on_violation(struct object *, const char *why);
 
 int worker_ipc_open(struct object *, char *err, size_t errlen);
 void worker_ipc_close(struct object *);
+/* Ignore whatever else the worker sends (it is being killed). */
+void worker_ipc_stop_reading(struct object *);
+/* Returns 0 or an nng error. */
 int worker_ipc_send(struct object *, const struct ipc_msg *);
 
 #endif

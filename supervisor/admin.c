@@ -1,0 +1,53 @@
+/*
+ * admin.c — the admin listener. This issue serves GET /health; the
+ * operations issue adds /metrics, /objects and /events here.
+ */
+#include <cjson/cJSON.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "durod.h"
+
+static void
+admin_health(struct durod *d, struct request *r)
+{
+	static const struct ipc_header json = { "Content-Type", "application/json" };
+	cJSON *o = cJSON_CreateObject();
+	char *s = NULL;
+
+	if (o != NULL) {
+		cJSON_AddStringToObject(o, "status", d->draining ? "draining" : "ok");
+		cJSON_AddNumberToObject(o, "pid", (double)d->pid);
+		cJSON_AddNumberToObject(o, "objects", (double)d->nobjects);
+		cJSON_AddNumberToObject(o, "live_workers", (double)d->nlive);
+		cJSON_AddNumberToObject(o, "namespaces", (double)d->cfg->nnamespaces);
+		s = cJSON_PrintUnformatted(o);
+		cJSON_Delete(o);
+	}
+	if (s == NULL) {
+		request_error(r, 500, "internal", "out of memory");
+		return;
+	}
+	request_respond(r, d->draining ? 503 : 200, &json, 1, (const uint8_t *)s,
+	    strlen(s));
+	free(s);
+}
+
+void
+admin_dispatch(void *arg, struct request *r)
+{
+	struct durod *d = arg;
+	char *q = strchr(r->http->target, '?');
+	size_t len = q ? (size_t)(q - r->http->target) : strlen(r->http->target);
+
+	if (len == 7 && memcmp(r->http->target, "/health", 7) == 0) {
+		if (strcmp(r->http->method, "GET") != 0 &&
+		    strcmp(r->http->method, "HEAD") != 0) {
+			request_error(r, 405, "method_not_allowed", "use GET /health");
+			return;
+		}
+		admin_health(d, r);
+		return;
+	}
+	request_error(r, 404, "not_found", "no such admin route");
+}

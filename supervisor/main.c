@@ -1,0 +1,298 @@
+/*
+ * main.c — durod: start up, run the loop, drain on SIGTERM/SIGINT.
+ *
+ *   durod -c FILE           run in the foreground (as init systems want)
+ *   durod --check -c FILE   validate the config and exit
+ */
+#include <sys/file.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "durod.h"
+
+static void
+usage(void)
+{
+	fprintf(stderr, "usage: durod [--check] -c config.json\n");
+	exit(2);
+}
+
+const struct namespace *
+durod_ns_byname(const struct durod *d, const char *name, size_t len)
+{
+	for (size_t i = 0; i < d->cfg->nnamespaces; i++)
+		if (strlen(d->ns[i].cfg->name) == len &&
+		    memcmp(d->ns[i].cfg->name, name, len) == 0)
+			return (&d->ns[i]);
+	return (NULL);
+}
+
+/* mkdir -p, then the absolute path (malloc'd) or NULL. */
+static char *
+make_dir(const char *path)
+{
+	char buf[PATH_MAX];
+	size_t len = strlen(path);
+
+	if (len == 0 || len >= sizeof(buf))
+		return (NULL);
+	memcpy(buf, path, len + 1);
+	for (char *p = buf + 1; *p != '\0'; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(buf, 0755) != 0 && errno != EEXIST)
+			return (NULL);
+		*p = '/';
+	}
+	if (mkdir(buf, 0755) != 0 && errno != EEXIST)
+		return (NULL);
+	return (realpath(buf, NULL));
+}
+
+/* Resolve every namespace's program now, so a typo fails at startup. */
+static int
+resolve_namespaces(struct durod *d, char *err, size_t errlen)
+{
+	if ((d->ns = calloc(d->cfg->nnamespaces, sizeof(*d->ns))) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return (-1);
+	}
+	for (size_t i = 0; i < d->cfg->nnamespaces; i++) {
+		const struct ns_config *c = &d->cfg->namespaces[i];
+		d->ns[i].cfg = c;
+		if ((d->ns[i].exec_path = spawn_resolve(c->exec[0])) == NULL ||
+		    access(d->ns[i].exec_path, X_OK) != 0) {
+			snprintf(err, errlen, "namespaces.%s.exec[0]: %s: not found or "
+			    "not executable", c->name, c->exec[0]);
+			return (-1);
+		}
+	}
+	return (0);
+}
+
+/*
+ * One durod per data directory: two would each start a worker for the
+ * same object. The lock is held (fd kept open) for durod's life.
+ */
+static int
+lock_data_dir(const char *data_dir, char *err, size_t errlen)
+{
+	char path[PATH_MAX];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/durod.lock", data_dir);
+	if ((fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644)) < 0 ||
+	    flock(fd, LOCK_EX | LOCK_NB) != 0) {
+		snprintf(err, errlen, "%s: %s", path,
+		    errno == EWOULDBLOCK ? "another durod uses this data_dir"
+					 : strerror(errno));
+		return (-1);
+	}
+	return (0);
+}
+
+static int
+open_state(struct durod *d, char *err, size_t errlen)
+{
+	char path[PATH_MAX];
+
+	if ((d->data_dir = make_dir(d->cfg->data_dir)) == NULL ||
+	    (d->run_dir = make_dir(d->cfg->run_dir)) == NULL) {
+		snprintf(err, errlen, "creating data_dir/run_dir: %s", strerror(errno));
+		return (-1);
+	}
+	if (lock_data_dir(d->data_dir, err, errlen) != 0)
+		return (-1);
+	snprintf(path, sizeof(path), "%s/registry.sqlite", d->data_dir);
+	if ((d->reg = registry_open(path, err, errlen)) == NULL)
+		return (-1);
+	for (size_t i = 0; i < d->cfg->nnamespaces; i++)
+		if (registry_ns_key(d->reg, d->ns[i].cfg->name, d->ns[i].key, err,
+			errlen) != 0)
+			return (-1);
+	if ((d->devnull = open("/dev/null", O_RDWR | O_CLOEXEC)) < 0) {
+		snprintf(err, errlen, "/dev/null: %s", strerror(errno));
+		return (-1);
+	}
+	return (0);
+}
+
+static int
+open_listeners(struct durod *d, char *err, size_t errlen)
+{
+	struct gateway_limits lim = {
+		.max_body_bytes = d->cfg->max_body_bytes,
+		.max_header_bytes = DURO_HEADER_LIMIT,
+		.header_timeout_s = 30,
+		.idle_timeout_s = 75,
+		.max_conns = 100000,
+	};
+
+	if ((d->gateway = gateway_open(d->loop, d->cfg->listen, &lim,
+		 router_dispatch, d, err, errlen)) == NULL)
+		return (-1);
+	lim.max_body_bytes = 64 * 1024;
+	lim.max_conns = 256;
+	if ((d->admin = gateway_open(d->loop, d->cfg->admin_listen, &lim,
+		 admin_dispatch, d, err, errlen)) == NULL)
+		return (-1);
+	return (0);
+}
+
+/* Workers hold a few descriptors each in durod: allow as many as we may. */
+static void
+raise_nofile(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		(void)setrlimit(RLIMIT_NOFILE, &rl);
+	}
+}
+
+void
+durod_check_drained(struct durod *d)
+{
+	if (d->draining && d->nobjects == 0 && gateway_nconns(d->gateway) == 0 &&
+	    gateway_nconns(d->admin) == 0)
+		ev_break(d->loop, EVBREAK_ALL);
+}
+
+static void
+drain_hard(struct durod *d)
+{
+	log_warn("drain: stopping every worker now");
+	d->draining_hard = 1;
+	object_foreach(d, object_kill_hard);
+}
+
+static void
+durod_drain_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct durod *d = w->data;
+
+	if (!d->draining_hard && ev_now(loop) - d->drain_started > d->drain_deadline)
+		drain_hard(d);
+	durod_check_drained(d);
+}
+
+static void
+durod_signal_cb(struct ev_loop *loop, ev_signal *w, int revents)
+{
+	struct durod *d = w->data;
+	double deadline = 5;
+
+	if (d->draining) {
+		if (!d->draining_hard)
+			drain_hard(d);
+		return;
+	}
+	log_info("signal %d: draining (again to stop at once)", w->signum);
+	d->draining = 1;
+	d->drain_started = ev_now(loop);
+	/* Long enough for the slowest event to finish or time out. */
+	for (size_t i = 0; i < d->cfg->nnamespaces; i++) {
+		const struct ns_config *c = &d->cfg->namespaces[i];
+		double t = (c->start_timeout_ms + c->request_timeout_ms +
+			       c->hibernate_grace_ms) / 1000.0 + 5;
+		if (t > deadline)
+			deadline = t;
+	}
+	d->drain_deadline = deadline;
+	gateway_drain(d->gateway);
+	gateway_drain(d->admin);
+	object_foreach(d, object_hibernate);
+	ev_timer_init(&d->drain_timer, durod_drain_cb, 0.02, 0.02);
+	d->drain_timer.data = d;
+	ev_timer_start(loop, &d->drain_timer);
+	durod_check_drained(d);
+}
+
+static void
+durod_free(struct durod *d)
+{
+	if (d->gateway != NULL)
+		gateway_close(d->gateway);
+	if (d->admin != NULL)
+		gateway_close(d->admin);
+	registry_close(d->reg);
+	for (size_t i = 0; d->ns != NULL && i < d->cfg->nnamespaces; i++)
+		free(d->ns[i].exec_path);
+	free(d->ns);
+	free(d->data_dir);
+	free(d->run_dir);
+	config_free(d->cfg);
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "check", no_argument, NULL, 'k' },
+		{ "config", required_argument, NULL, 'c' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct durod d = { 0 };
+	const char *cfgpath = NULL;
+	char err[512];
+	int ch, check = 0;
+
+	while ((ch = getopt_long(argc, argv, "c:", longopts, NULL)) != -1) {
+		if (ch == 'c')
+			cfgpath = optarg;
+		else if (ch == 'k')
+			check = 1;
+		else
+			usage();
+	}
+	if (cfgpath == NULL || optind != argc)
+		usage();
+	log_init("durod");
+	if (config_load(cfgpath, &d.cfg, err, sizeof(err)) != 0 ||
+	    resolve_namespaces(&d, err, sizeof(err)) != 0) {
+		fprintf(stderr, "durod: %s: %s\n", cfgpath, err);
+		durod_free(&d);
+		return (2);
+	}
+	if (check) {
+		printf("%s: ok\n", cfgpath);
+		durod_free(&d);
+		return (0);
+	}
+
+	/* libev first: it must own SIGCHLD before nng starts any thread. */
+	d.loop = ev_default_loop(EVFLAG_AUTO);
+	d.pid = getpid();
+	TAILQ_INIT(&d.idle);
+	signal(SIGPIPE, SIG_IGN);
+	raise_nofile();
+	if (open_state(&d, err, sizeof(err)) != 0 ||
+	    open_listeners(&d, err, sizeof(err)) != 0)
+		fatalx("%s", err);
+
+	ev_signal_init(&d.sig_term, durod_signal_cb, SIGTERM);
+	ev_signal_init(&d.sig_int, durod_signal_cb, SIGINT);
+	d.sig_term.data = d.sig_int.data = &d;
+	ev_signal_start(d.loop, &d.sig_term);
+	ev_signal_start(d.loop, &d.sig_int);
+	log_info("ready: gateway on %s, admin on %s, %zu namespace(s), data in %s",
+	    d.cfg->listen, d.cfg->admin_listen, d.cfg->nnamespaces, d.data_dir);
+
+	ev_run(d.loop, 0);
+
+	log_info("drained: exiting");
+	durod_free(&d);
+	return (0);
+}

@@ -1,0 +1,473 @@
+/*
+ * object_run.c — perform an object's lifecycle.
+ *
+ * Every change of state goes through object_step(), which asks the pure
+ * lifecycle_next() what to do and then does it, in the fixed order of enum
+ * obj_action. Callbacks (worker messages, timer, child exit) only translate
+ * what happened into an obj_event.
+ */
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "durod.h"
+
+static void object_step(struct object *, enum obj_event, const char *why);
+
+/* ---- small helpers ---- */
+
+static void
+set_state(struct object *o, enum obj_state next)
+{
+	struct durod *d = o->d;
+
+	if (o->state == next)
+		return;
+	if (o->state == OBJ_IDLE)
+		TAILQ_REMOVE(&d->idle, o, idle_entry);
+	if (next == OBJ_IDLE)
+		TAILQ_INSERT_TAIL(&d->idle, o, idle_entry);
+	ev_timer_stop(d->loop, &o->timer);
+	o->state = next;
+}
+
+static void
+arm_timer(struct object *o, uint32_t ms)
+{
+	ev_timer_stop(o->d->loop, &o->timer);
+	ev_timer_set(&o->timer, ms / 1000.0, 0.);
+	ev_timer_start(o->d->loop, &o->timer);
+}
+
+/* Which kill an event in a state means, for the exit's reason. */
+static enum kill_cause
+kill_cause_for(enum obj_state s, enum obj_event e)
+{
+	if (e == OEV_VIOLATION)
+		return (KILL_VIOLATION);
+	if (e == OEV_TIMEOUT && s == OBJ_STARTING)
+		return (KILL_START_TIMEOUT);
+	if (e == OEV_TIMEOUT && s == OBJ_BUSY)
+		return (KILL_TIMEOUT);
+	if (e == OEV_TIMEOUT && s == OBJ_STOPPING)
+		return (KILL_HIBERNATE);
+	return (KILL_SHUTDOWN);
+}
+
+/* ---- building the worker's environment ---- */
+
+struct strv {
+	char **v;
+	size_t n, cap;
+};
+
+static int
+strv_addf(struct strv *sv, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static int
+strv_addf(struct strv *sv, const char *fmt, ...)
+{
+	va_list ap;
+	char **nv;
+	int rv;
+
+	if (sv->n + 2 > sv->cap) {
+		sv->cap = sv->cap ? sv->cap * 2 : 16;
+		if ((nv = realloc(sv->v, sv->cap * sizeof(*nv))) == NULL)
+			return (-1);
+		sv->v = nv;
+	}
+	va_start(ap, fmt);
+	rv = vasprintf(&sv->v[sv->n], fmt, ap);
+	va_end(ap);
+	if (rv < 0)
+		return (-1);
+	sv->v[++sv->n] = NULL;
+	return (0);
+}
+
+static void
+strv_free(struct strv *sv)
+{
+	for (size_t i = 0; i < sv->n; i++)
+		free(sv->v[i]);
+	free(sv->v);
+}
+
+/*
+ * The worker sees only what the contract gives it: PATH, the namespace's
+ * own env, and the DURO_* variables (see ipc/PROTOCOL.md).
+ */
+static int
+worker_env(const struct object *o, struct strv *sv)
+{
+	const struct durod *d = o->d;
+	const char *path = getenv("PATH");
+	int rv = 0;
+
+	rv |= strv_addf(sv, "PATH=%s", path ? path : "/usr/local/bin:/usr/bin:/bin");
+	for (char **e = o->ns->cfg->env; e != NULL && *e != NULL; e++)
+		rv |= strv_addf(sv, "%s", *e);
+	rv |= strv_addf(sv, "DURO_IPC=ipc://%s", o->ipc_path);
+	rv |= strv_addf(sv, "DURO_NAMESPACE=%s", o->ns->cfg->name);
+	rv |= strv_addf(sv, "DURO_OBJECT_ID=%s", o->idhex);
+	if (o->name != NULL)
+		rv |= strv_addf(sv, "DURO_OBJECT_NAME=%s", o->name);
+	rv |= strv_addf(sv, "DURO_STORAGE=%s/%s/%.2s/%s/db.sqlite", d->data_dir,
+	    o->ns->cfg->name, o->idhex, o->idhex);
+	rv |= strv_addf(sv, "DURO_PROTOCOL=%d", IPC_PROTOCOL_VERSION);
+	return (rv);
+}
+
+/* ---- actions ---- */
+
+static void
+object_child_cb(struct ev_loop *loop, ev_child *w, int revents)
+{
+	struct object *o = w->data;
+	struct durod *d = o->d;
+	struct exit_reason r;
+	char why[160];
+
+	ev_child_stop(loop, w);
+	exit_decode(w->rstatus, o->kill_cause, &r);
+	if (r.kind == EXIT_CLEAN || r.kind == EXIT_KILLED)
+		log_info("object %s/%s: worker %d exited (%s)", o->ns->cfg->name,
+		    o->idhex, (int)o->pid, r.text);
+	else
+		log_warn("object %s/%s: worker %d crashed (%s) in state %s",
+		    o->ns->cfg->name, o->idhex, (int)o->pid, r.text,
+		    lifecycle_state_name(o->state));
+	o->pid = 0;
+	o->kill_cause = KILL_NONE;
+	d->nlive--;
+	worker_ipc_close(o);
+	if (r.kind == EXIT_KILLED && r.cause == KILL_START_TIMEOUT)
+		snprintf(why, sizeof(why), "no ready within start_timeout_ms");
+	else
+		snprintf(why, sizeof(why), "the worker exited (%s)", r.text);
+	object_step(o, OEV_EXIT, why);
+}
+
+static void
+object_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct object *o = w->data;
+	const struct ns_config *c = o->ns->cfg;
+	char why[128];
+
+	switch (o->state) {
+	case OBJ_STARTING:
+		snprintf(why, sizeof(why), "no ready within start_timeout_ms (%u ms)",
+		    c->start_timeout_ms);
+		break;
+	case OBJ_BUSY:
+		snprintf(why, sizeof(why),
+		    "the event ran past request_timeout_ms (%u ms)",
+		    c->request_timeout_ms);
+		break;
+	default:
+		snprintf(why, sizeof(why), "%s timer", lifecycle_state_name(o->state));
+		break;
+	}
+	object_step(o, OEV_TIMEOUT, why);
+}
+
+/* Returns 0, or -1 with why filled (then nothing is left running). */
+static int
+act_spawn(struct object *o, char *why, size_t whylen)
+{
+	struct durod *d = o->d;
+	struct strv env = { 0 };
+	struct spawn_plan plan;
+	pid_t pid = 0;
+	int rv;
+
+	if (worker_ipc_open(o, why, whylen) != 0)
+		return (-1);
+	if (worker_env(o, &env) != 0) {
+		snprintf(why, whylen, "spawn: out of memory");
+		strv_free(&env);
+		worker_ipc_close(o);
+		return (-1);
+	}
+	plan.path = o->ns->exec_path;
+	plan.argv = o->ns->cfg->exec;
+	plan.envp = env.v;
+	plan.parent = d->pid;
+	plan.devnull = d->devnull;
+	rv = spawn_start(&plan, &pid, why, whylen);
+	strv_free(&env);
+	if (rv != 0 && pid == 0) {
+		worker_ipc_close(o);
+		return (-1);
+	}
+	o->pid = pid;
+	o->spawned_at = ev_now(d->loop);
+	d->nlive++;
+	ev_child_init(&o->child, object_child_cb, pid, 0);
+	o->child.data = o;
+	ev_child_start(d->loop, &o->child);
+	if (rv != 0)
+		return (1); /* it exists but exec failed: a start failure */
+	arm_timer(o, o->ns->cfg->start_timeout_ms);
+	if (o->name != NULL &&
+	    registry_note_name(d->reg, o->ns->cfg->name, o->id, o->name) != 0)
+		log_warn("object %s/%s: could not record its name in the registry",
+		    o->ns->cfg->name, o->idhex);
+	log_info("object %s/%s: spawned worker %d", o->ns->cfg->name, o->idhex,
+	    (int)pid);
+	return (0);
+}
+
+static int
+act_deliver(struct object *o, char *why, size_t whylen)
+{
+	struct request *r = TAILQ_FIRST(&o->queue);
+	struct ipc_msg m;
+	int rv;
+
+	TAILQ_REMOVE(&o->queue, r, entry);
+	o->nqueued--;
+	o->inflight = r;
+	r->ipc_id = ++o->d->next_ipc_id;
+	memset(&m, 0, sizeof(m));
+	m.type = IPC_REQUEST;
+	m.id = r->ipc_id;
+	m.method = r->http->method;
+	m.path = r->path;
+	m.query = r->query;
+	m.headers = r->http->headers;
+	m.nheaders = r->http->nheaders;
+	m.body = r->http->body;
+	m.body_len = r->http->body_len;
+	if ((rv = worker_ipc_send(o, &m)) != 0) {
+		snprintf(why, whylen, "sending the event failed: %s", nng_strerror(rv));
+		return (-1);
+	}
+	arm_timer(o, o->ns->cfg->request_timeout_ms);
+	return (0);
+}
+
+static int
+act_hibernate(struct object *o, char *why, size_t whylen)
+{
+	struct ipc_msg m;
+	int rv;
+
+	memset(&m, 0, sizeof(m));
+	m.type = IPC_HIBERNATE;
+	arm_timer(o, o->ns->cfg->hibernate_grace_ms);
+	if ((rv = worker_ipc_send(o, &m)) != 0) {
+		snprintf(why, whylen, "sending hibernate failed: %s", nng_strerror(rv));
+		return (-1);
+	}
+	return (0);
+}
+
+static void
+act_kill(struct object *o, enum kill_cause cause)
+{
+	if (o->pid <= 0)
+		return;
+	if (o->kill_cause == KILL_NONE)
+		o->kill_cause = cause;
+	worker_ipc_stop_reading(o);
+	kill(o->pid, SIGKILL);
+}
+
+static void
+act_fail_queue(struct object *o, const char *why)
+{
+	struct request *r;
+
+	while ((r = TAILQ_FIRST(&o->queue)) != NULL) {
+		TAILQ_REMOVE(&o->queue, r, entry);
+		o->nqueued--;
+		if (o->d->draining_hard)
+			request_error_retry(r, 503, 1, "shutting_down",
+			    "durod is shutting down");
+		else
+			request_error(r, 500, "start_failed",
+			    "the object's worker did not start: %s", why);
+	}
+}
+
+/*
+ * One step of the state machine. The follow-up event, when an action
+ * itself fails (a spawn, a send), is fed back in at the end, when nothing
+ * of this step touches the object any more.
+ */
+static void
+object_step(struct object *o, enum obj_event ev, const char *why)
+{
+	struct durod *d = o->d;
+	struct lc_in in = { o->nqueued > 0, d->draining, d->draining_hard };
+	enum obj_state prev = o->state;
+	struct lc_out out = lifecycle_next(prev, ev, &in);
+	enum obj_event follow = OEV_NEVENTS;
+	char err[256];
+
+	set_state(o, out.next);
+	if (out.actions & ACT_KILL)
+		act_kill(o, kill_cause_for(prev, ev));
+	if ((out.actions & ACT_FAIL_INFLIGHT) && o->inflight != NULL) {
+		request_error(o->inflight, 500, "object_reset",
+		    "%s; the object was reset", why);
+		o->inflight = NULL;
+	}
+	if (out.actions & ACT_FAIL_QUEUE)
+		act_fail_queue(o, why);
+	if ((out.actions & ACT_HIBERNATE) && act_hibernate(o, err, sizeof(err)) != 0)
+		follow = OEV_VIOLATION;
+	if (out.actions & ACT_SPAWN) {
+		int rv = act_spawn(o, err, sizeof(err));
+		if (rv != 0) {
+			log_warn("object %s/%s: %s", o->ns->cfg->name, o->idhex, err);
+			follow = rv < 0 ? OEV_EXIT : OEV_VIOLATION;
+		}
+	}
+	if ((out.actions & ACT_DELIVER) && act_deliver(o, err, sizeof(err)) != 0)
+		follow = OEV_VIOLATION;
+	if (out.actions & ACT_ARM_IDLE)
+		arm_timer(o, o->ns->cfg->idle_timeout_ms);
+	if (out.actions & ACT_FREE) {
+		object_free(o);
+		durod_check_drained(d);
+		return;
+	}
+	if (follow != OEV_NEVENTS)
+		object_step(o, follow, err);
+}
+
+/* ---- entry points ---- */
+
+/* At max_active_objects: ask the least recently used idle worker to go. */
+static int
+make_room(struct durod *d)
+{
+	struct object *lru;
+
+	if (d->nlive < d->cfg->max_active_objects)
+		return (0);
+	if ((lru = TAILQ_FIRST(&d->idle)) == NULL)
+		return (-1);
+	log_info("object %s/%s: hibernating (max_active_objects reached)",
+	    lru->ns->cfg->name, lru->idhex);
+	object_step(lru, OEV_HIBERNATE, "capacity");
+	return (0);
+}
+
+void
+object_dispatch(struct durod *d, const struct namespace *ns,
+    const uint8_t id[DURO_ID_BYTES], const char *name, struct request *r)
+{
+	struct object *o = object_byid(d, ns, id);
+
+	if (o == NULL) {
+		if (make_room(d) != 0) {
+			request_error_retry(r, 503, 1, "at_capacity",
+			    "max_active_objects (%u) workers are busy",
+			    d->cfg->max_active_objects);
+			return;
+		}
+		if ((o = object_new(d, ns, id, name)) == NULL) {
+			request_error_retry(r, 503, 1, "out_of_memory",
+			    "durod is out of memory");
+			return;
+		}
+		ev_init(&o->timer, object_timer_cb);
+		o->timer.data = o;
+	}
+	if (o->nqueued >= ns->cfg->max_queue) {
+		request_error_retry(r, 429, 1, "queue_full",
+		    "the object has %zu events queued (max_queue)", o->nqueued);
+		return;
+	}
+	TAILQ_INSERT_TAIL(&o->queue, r, entry);
+	o->nqueued++;
+	object_step(o, OEV_EVENT, "event");
+}
+
+void
+object_hibernate(struct object *o)
+{
+	object_step(o, OEV_HIBERNATE, "hibernate");
+}
+
+void
+object_kill_hard(struct object *o)
+{
+	act_kill(o, KILL_SHUTDOWN);
+}
+
+void
+object_on_violation(struct object *o, const char *why)
+{
+	char msg[256];
+
+	log_warn("object %s/%s: worker %d broke the protocol: %s; killing it",
+	    o->ns->cfg->name, o->idhex, (int)o->pid, why);
+	snprintf(msg, sizeof(msg), "the worker broke the protocol (%s)", why);
+	object_step(o, OEV_VIOLATION, msg);
+}
+
+static void
+on_reply(struct object *o, const struct ipc_msg *m)
+{
+	struct request *r = o->inflight;
+
+	o->inflight = NULL;
+	o->events_served++;
+	if (m->type == IPC_RESPONSE)
+		request_respond(r, m->status, m->headers, m->nheaders, m->body,
+		    m->body_len);
+	else
+		request_error(r, 500, "worker_error", "%s%s%s", m->code,
+		    m->message[0] ? ": " : "", m->message);
+	object_step(o, OEV_REPLY, "reply");
+}
+
+void
+object_on_message(struct object *o, const struct ipc_msg *m)
+{
+	char why[128];
+
+	/* A worker on its way out may still talk; nobody is listening. */
+	if (o->state == OBJ_STOPPING)
+		return;
+	switch (m->type) {
+	case IPC_READY:
+		if (o->state != OBJ_STARTING)
+			return (object_on_violation(o, "ready sent twice"));
+		if (m->protocol != IPC_PROTOCOL_VERSION) {
+			snprintf(why, sizeof(why), "ready: unsupported protocol %d",
+			    m->protocol);
+			return (object_on_violation(o, why));
+		}
+		return (object_step(o, OEV_READY, "ready"));
+	case IPC_RESPONSE:
+	case IPC_ERROR:
+		if (m->type == IPC_ERROR && m->id == 0) {
+			log_warn("object %s/%s: worker reports: %s: %s",
+			    o->ns->cfg->name, o->idhex, m->code, m->message);
+			return;
+		}
+		if (o->inflight == NULL || m->id != o->inflight->ipc_id) {
+			snprintf(why, sizeof(why), "%s for id %llu, which is not in flight",
+			    ipc_type_name(m->type), (unsigned long long)m->id);
+			return (object_on_violation(o, why));
+		}
+		return (on_reply(o, m));
+	default:
+		snprintf(why, sizeof(why), "unexpected message type \"%s\"",
+		    m->type_name);
+		return (object_on_violation(o, why));
+	}
+}
