@@ -45,7 +45,7 @@ UNIT_DEPS_config    = $(BUILD)/supervisor/config.o $(BUILD)/supervisor/log.o
 UNIT_DEPS_http_in   = $(BUILD)/supervisor/http_in.o
 UNIT_DEPS_objid     = $(BUILD)/supervisor/objid.o
 UNIT_DEPS_lifecycle = $(BUILD)/supervisor/lifecycle.o
-UNIT_DEPS_router    = $(BUILD)/supervisor/router_parse.o $(BUILD)/supervisor/objid.o
+UNIT_DEPS_router    = $(BUILD)/supervisor/router_parse.o $(BUILD)/supervisor/objid.o $(IPC_OBJ)
 UNIT_DEPS_libduro   = $(LIBDURO)
 
 .PHONY: all deps run test unit integration fuzz asan clean format format-check bench
@@ -74,6 +74,7 @@ $(BUILD)/tests/misbehave: $(BUILD)/tests/workers/misbehave.o $(LIBDURO)
 
 # Unit tests link the module under test plus whatever pure objects it needs.
 .SECONDEXPANSION:
+.SECONDARY:
 $(BUILD)/tests/test_%: $(BUILD)/tests/unit/test_%.o $$(UNIT_DEPS_$$*)
 	$(CC) $(CFLAGS) -o $@ $^ -lcmocka $(SUP_LIBS) $(LDFLAGS)
 

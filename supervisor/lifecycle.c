@@ -95,7 +95,7 @@ lifecycle_next(enum obj_state s, enum obj_event e, const struct lc_in *in)
 	case OBJ_IDLE:
 		switch (e) {
 		case OEV_EVENT:
-			return (go(OBJ_BUSY, ACT_DELIVER));
+			return (in->queued ? go(OBJ_BUSY, ACT_DELIVER) : go(s, 0));
 		case OEV_TIMEOUT:
 		case OEV_HIBERNATE:
 			return (go(OBJ_STOPPING, ACT_HIBERNATE));

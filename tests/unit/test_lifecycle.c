@@ -1,0 +1,184 @@
+/* test_lifecycle.c — the object state machine, without processes. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+
+#include <cmocka.h>
+
+#include "../../supervisor/durod.h"
+
+static struct lc_out
+step(enum obj_state s, enum obj_event e, int queued, int draining)
+{
+	struct lc_in in = { queued, draining, 0 };
+
+	return (lifecycle_next(s, e, &in));
+}
+
+static void
+test_activation_path(void **state)
+{
+	struct lc_out o;
+
+	o = step(OBJ_HIBERNATED, OEV_EVENT, 1, 0);
+	assert_int_equal(o.next, OBJ_STARTING);
+	assert_int_equal(o.actions, ACT_SPAWN);
+	o = step(OBJ_STARTING, OEV_EVENT, 1, 0);
+	assert_int_equal(o.next, OBJ_STARTING);
+	assert_int_equal(o.actions, 0);
+	o = step(OBJ_STARTING, OEV_READY, 1, 0);
+	assert_int_equal(o.next, OBJ_BUSY);
+	assert_int_equal(o.actions, ACT_DELIVER);
+	o = step(OBJ_BUSY, OEV_REPLY, 0, 0);
+	assert_int_equal(o.next, OBJ_IDLE);
+	assert_int_equal(o.actions, ACT_ARM_IDLE);
+	o = step(OBJ_BUSY, OEV_REPLY, 1, 0);
+	assert_int_equal(o.next, OBJ_BUSY);
+	assert_int_equal(o.actions, ACT_DELIVER);
+	o = step(OBJ_IDLE, OEV_TIMEOUT, 0, 0);
+	assert_int_equal(o.next, OBJ_STOPPING);
+	assert_int_equal(o.actions, ACT_HIBERNATE);
+	o = step(OBJ_STOPPING, OEV_EXIT, 0, 0);
+	assert_int_equal(o.next, OBJ_HIBERNATED);
+	assert_true(o.actions & ACT_FREE);
+}
+
+static void
+test_failures(void **state)
+{
+	struct lc_out o;
+
+	/* Hang or spin: killed, the caller gets 500. */
+	o = step(OBJ_BUSY, OEV_TIMEOUT, 0, 0);
+	assert_int_equal(o.next, OBJ_STOPPING);
+	assert_int_equal(o.actions, ACT_KILL | ACT_FAIL_INFLIGHT);
+	/* Crash in flight with another event waiting: restart for it. */
+	o = step(OBJ_BUSY, OEV_EXIT, 1, 0);
+	assert_int_equal(o.next, OBJ_STARTING);
+	assert_int_equal(o.actions, ACT_FAIL_INFLIGHT | ACT_SPAWN);
+	/* Crash in flight, nobody waiting: forget it until the next event. */
+	o = step(OBJ_BUSY, OEV_EXIT, 0, 0);
+	assert_int_equal(o.next, OBJ_HIBERNATED);
+	assert_true(o.actions & ACT_FAIL_INFLIGHT);
+	assert_true(o.actions & ACT_FREE);
+	/* Garbage: killed. */
+	o = step(OBJ_BUSY, OEV_VIOLATION, 0, 0);
+	assert_int_equal(o.actions, ACT_KILL | ACT_FAIL_INFLIGHT);
+	/* Startup failures fail the queue rather than loop. */
+	o = step(OBJ_STARTING, OEV_EXIT, 1, 0);
+	assert_int_equal(o.next, OBJ_HIBERNATED);
+	assert_true(o.actions & ACT_FAIL_QUEUE);
+	assert_false(o.actions & ACT_SPAWN);
+	o = step(OBJ_STARTING, OEV_TIMEOUT, 1, 0);
+	assert_int_equal(o.next, OBJ_STOPPING);
+	assert_int_equal(o.actions, ACT_KILL | ACT_FAIL_QUEUE);
+	/* A worker that ignores hibernate is killed after the grace. */
+	o = step(OBJ_STOPPING, OEV_TIMEOUT, 0, 0);
+	assert_int_equal(o.actions, ACT_KILL);
+	/* A second ready is a protocol violation. */
+	o = step(OBJ_IDLE, OEV_READY, 0, 0);
+	assert_int_equal(o.next, OBJ_STOPPING);
+	assert_true(o.actions & ACT_KILL);
+}
+
+static void
+test_draining(void **state)
+{
+	struct lc_out o;
+
+	o = step(OBJ_BUSY, OEV_HIBERNATE, 0, 1);
+	assert_int_equal(o.next, OBJ_BUSY); /* finish first */
+	o = step(OBJ_BUSY, OEV_REPLY, 0, 1);
+	assert_int_equal(o.next, OBJ_STOPPING);
+	assert_int_equal(o.actions, ACT_HIBERNATE);
+	o = step(OBJ_BUSY, OEV_REPLY, 1, 1);
+	assert_int_equal(o.actions, ACT_DELIVER); /* accepted work is served */
+	o = step(OBJ_IDLE, OEV_HIBERNATE, 0, 1);
+	assert_int_equal(o.actions, ACT_HIBERNATE);
+	o = step(OBJ_HIBERNATED, OEV_HIBERNATE, 0, 1);
+	assert_int_equal(o.actions, ACT_FREE);
+}
+
+static int
+has_worker(enum obj_state s)
+{
+	return (s != OBJ_HIBERNATED);
+}
+
+/*
+ * Never two live workers: over every (state, event, input), a spawn only
+ * happens when no worker is alive -- in HIBERNATED, or on the reaped exit
+ * of the previous one -- and a state with a worker is never left for
+ * HIBERNATED except through that exit.
+ */
+static void
+test_exhaustive_invariants(void **state)
+{
+	for (int s = 0; s < OBJ_NSTATES; s++)
+		for (int e = 0; e < OEV_NEVENTS; e++)
+			for (int in = 0; in < 8; in++) {
+				struct lc_in i = { in & 1, (in >> 1) & 1, (in >> 2) & 1 };
+				struct lc_out o = lifecycle_next(s, e, &i);
+				int alive_before = has_worker(s) && e != OEV_EXIT;
+
+				if (o.actions & ACT_SPAWN)
+					assert_false(alive_before);
+				if (alive_before)
+					assert_true(has_worker(o.next));
+				if (o.actions & ACT_FREE)
+					assert_int_equal(o.next, OBJ_HIBERNATED);
+				if (o.next == OBJ_STARTING && !(o.actions & ACT_SPAWN))
+					assert_int_equal(s, OBJ_STARTING);
+				if (o.actions & ACT_DELIVER)
+					assert_true(i.queued);
+			}
+}
+
+/* A random walk with a model of the processes: at most one, always. */
+static void
+test_random_walk(void **state)
+{
+	enum obj_state s = OBJ_HIBERNATED;
+	int workers = 0, queued = 0;
+
+	srandom(42);
+	for (int n = 0; n < 200000; n++) {
+		enum obj_event e = (enum obj_event)(random() % OEV_NEVENTS);
+		struct lc_in in = { queued > 0, (int)(random() % 8 == 0), 0 };
+		struct lc_out o;
+
+		if (e == OEV_EXIT && workers == 0)
+			continue; /* only a live worker can exit */
+		if (e == OEV_EVENT)
+			in.queued = ++queued > 0;
+		o = lifecycle_next(s, e, &in);
+		if (e == OEV_EXIT)
+			workers--;
+		if (o.actions & ACT_SPAWN)
+			workers++;
+		if (o.actions & ACT_DELIVER)
+			queued--;
+		if (o.actions & ACT_FAIL_QUEUE)
+			queued = 0;
+		assert_in_range(workers, 0, 1);
+		assert_true(queued >= 0);
+		assert_int_equal(workers, has_worker(o.next));
+		s = o.next;
+	}
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_activation_path),
+		cmocka_unit_test(test_failures),
+		cmocka_unit_test(test_draining),
+		cmocka_unit_test(test_exhaustive_invariants),
+		cmocka_unit_test(test_random_walk),
+	};
+
+	return (cmocka_run_group_tests(tests, NULL, NULL));
+}
