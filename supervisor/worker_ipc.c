@@ -64,8 +64,11 @@ worker_ipc_open(struct object *o, char *err, size_t errlen)
 		snprintf(err, errlen, "ipc: nng_pair0_open: %s", nng_strerror(rv));
 		return (-1);
 	}
+	/* A few frames of slack: turn-based delivery keeps at most one
+	 * event and one control message (hibernate) outstanding. */
 	if ((rv = nng_socket_set_size(o->sock, NNG_OPT_RECVMAXSZ,
 		 IPC_MAX_FRAME_BYTES)) != 0 ||
+	    (rv = nng_socket_set_int(o->sock, NNG_OPT_SENDBUF, 16)) != 0 ||
 	    (rv = nng_listen(o->sock, url, &o->listener, 0)) != 0 ||
 	    (rv = nng_socket_get_int(o->sock, NNG_OPT_RECVFD, &fd)) != 0) {
 		snprintf(err, errlen, "ipc: listen %s: %s", url, nng_strerror(rv));
