@@ -13,7 +13,7 @@ BUILD   ?= build
 CFLAGS  ?= -O2 -g
 CFLAGS  += -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
 	   -Wmissing-prototypes -Wno-unused-parameter -fno-strict-aliasing \
-	   -D_GNU_SOURCE -Iipc -Iworker
+	   -D_GNU_SOURCE -Iipc -Iworker -Isupervisor
 LDLIBS_NNG = -lnng -lpthread
 FUZZ_SECONDS ?= 300
 

@@ -262,7 +262,12 @@ main(int argc, char **argv)
 	log_init("durod");
 	if (config_load(cfgpath, &d.cfg, err, sizeof(err)) != 0 ||
 	    resolve_namespaces(&d, err, sizeof(err)) != 0) {
-		fprintf(stderr, "durod: %s: %s\n", cfgpath, err);
+		/* I/O errors already name the file; parse errors name a path
+		 * inside it. */
+		if (strncmp(err, cfgpath, strlen(cfgpath)) == 0)
+			fprintf(stderr, "durod: %s\n", err);
+		else
+			fprintf(stderr, "durod: %s: %s\n", cfgpath, err);
 		durod_free(&d);
 		return (2);
 	}
