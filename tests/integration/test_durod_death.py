@@ -1,0 +1,50 @@
+#!/usr/bin/env python3
+"""durod death: when durod is SIGKILLed its workers die too (parent-death
+signal, lost IPC): no orphans. The next durod on the same data_dir starts
+and still accepts the ids the first one made."""
+import re
+import shutil
+import signal
+import tempfile
+
+import harness
+from harness import check, expect_json
+
+
+def test(t):
+    tmp = tempfile.mkdtemp(prefix="duro-it-")
+    try:
+        with harness.Durod(t, tmpdir=tmp) as d:
+            c = d.client()
+            d.incr(c, "/counter/a")
+            d.incr(c, "/counter/b")
+            oid = expect_json(c.request("POST", "/counter/.new"), 200).get("id")
+            check(isinstance(oid, str) and re.fullmatch(r"[0-9a-f]{64}", oid or ""),
+                  f"POST /counter/.new: {oid!r}")
+            d.incr(c, f"/counter/.id/{oid}")
+            pids = [d.counter(c, r)["pid"] for r in ("/counter/a", "/counter/b",
+                                                     f"/counter/.id/{oid}")]
+            pids.append(d.worker_pid(c, "/misbehave/x"))
+            workers = [harness.Proc(p) for p in pids]
+            check(all(w.alive() for w in workers), f"workers not running: {workers}")
+            check(sorted(pids) == d.children(),
+                  f"durod's children {d.children()} are not the workers {sorted(pids)}")
+
+            d.signal(signal.SIGKILL)
+            check(d.wait_exit(harness.IO_TIMEOUT) == -signal.SIGKILL, "durod survived SIGKILL")
+            left = harness.wait_gone(workers)
+            check(not left, f"workers outlived durod: {left}")
+
+        # The next durod on the same data_dir: the lock is free, the
+        # namespace key is the same, so the old unique id is still valid.
+        with harness.Durod(t, tmpdir=tmp) as d2:
+            c = d2.client()
+            check(d2.incr(c, f"/counter/.id/{oid}") == 1,
+                  "the id made by the previous durod is refused or wrong")
+            check(d2.incr(c, "/counter/a") == 1, "named objects work after the restart")
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    harness.main(test)

@@ -1,0 +1,46 @@
+#!/usr/bin/env python3
+"""idle hibernation: with idle_timeout_ms 300 an idle worker goes away by
+itself; the next request gets a fresh worker and fresh in-memory state."""
+import harness
+from harness import check
+
+
+def test(t):
+    ns = {
+        "counter": {
+            "idle_timeout_ms": 300,
+            "request_timeout_ms": 5000,
+            # Long enough that only a worker that obeys "hibernate" (rather
+            # than one killed after the grace period) is gone in time below.
+            "hibernate_grace_ms": 60000,
+        }
+    }
+    with harness.Durod(t, namespaces=ns) as d:
+        c = d.client()
+        check(d.incr(c, "/counter/h") == 1, "first incr")
+        check(d.incr(c, "/counter/h") == 2, "second incr (same worker, still awake)")
+        first = harness.Proc(d.counter(c, "/counter/h")["pid"])
+
+        gone = harness.wait_until(lambda: not first.alive(), 20)
+        check(gone, f"the idle worker {first} was not hibernated within 20 s "
+                    f"(idle_timeout_ms 300, hibernate_grace_ms 60000)")
+        check(harness.wait_until(lambda: not first.exists(), 10),
+              f"durod did not reap the hibernated worker: {first}")
+        check(first.pid not in d.children(), "durod still lists the old worker as its child")
+
+        # Same keep-alive connection: the gateway held it while the object slept.
+        check(d.incr(c, "/counter/h") == 1,
+              "after hibernation the in-memory counter should restart at 1")
+        second = d.counter(c, "/counter/h")
+        check(second["pid"] != first.pid, f"the woken object kept the old pid {first.pid}")
+        check(second["value"] == 1, f"value after wake-up: {second}")
+
+        # And again: hibernation is not a one-off.
+        again = harness.Proc(second["pid"])
+        check(harness.wait_until(lambda: not again.alive(), 20),
+              f"the second worker {again} was not hibernated within 20 s")
+        check(d.incr(c, "/counter/h") == 1, "third activation starts at 1 again")
+
+
+if __name__ == "__main__":
+    harness.main(test)

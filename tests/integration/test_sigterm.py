@@ -1,0 +1,61 @@
+#!/usr/bin/env python3
+"""SIGTERM drain: durod stops accepting, the in-flight event still gets its
+answer, idle connections are closed, every worker is hibernated, and durod
+exits 0 with no worker left."""
+import signal
+import socket
+
+import harness
+from harness import build_request, check, expect_error
+
+TIMEOUT_MS = 1500
+
+
+def refused(port):
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=2).close()
+    except ConnectionRefusedError:
+        return True
+    except OSError:
+        return False
+    return False
+
+
+def test(t):
+    ns = {"counter": {}, "misbehave": {"request_timeout_ms": TIMEOUT_MS}}
+    with harness.Durod(t, namespaces=ns) as d:
+        idle = d.client()
+        check(d.incr(idle, "/counter/idle") == 1, "counter before SIGTERM")
+        d.counter(idle, "/counter/idle")
+
+        busy = d.client(timeout=60)
+        d.worker_pid(busy, "/misbehave/s")
+        # Nothing here answers sooner than request_timeout_ms: the event is
+        # in flight for that long (misbehave has no /sleep to finish early).
+        busy.send(build_request("POST", "/misbehave/s/hang"))
+        harness.wait_server_read(busy)
+
+        d.signal(signal.SIGTERM)
+
+        with t.sub("new connections are refused while draining"):
+            check(harness.wait_until(lambda: refused(d.port) or d.proc.poll() is not None, 20),
+                  "new connections were still accepted 20 s after SIGTERM")
+            check(d.proc.poll() is None,
+                  "durod exited before the in-flight event was answered")
+        with t.sub("an idle keep-alive connection is closed"):
+            check(idle.closed_by_peer(20), "the idle keep-alive connection stayed open")
+
+        try:
+            r = busy.read_response("POST")
+        except (harness.ConnectionClosed, OSError) as e:
+            harness.fail(f"the in-flight request got no answer after SIGTERM: {e}")
+        msg = expect_error(r, 500, "object_reset", "the in-flight hang")
+        check("request_timeout_ms" in msg, f"in-flight answer: {msg!r}")
+
+        rc = d.wait_exit()
+        check(rc == 0, f"durod exited {rc} after SIGTERM")
+        # Durod's exit checks that no worker remains.
+
+
+if __name__ == "__main__":
+    harness.main(test)
