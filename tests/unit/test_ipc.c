@@ -1,0 +1,727 @@
+/*
+ * test_ipc.c — the protocol codec (ipc/ipc_codec.c): round trips, limits,
+ * and everything a hostile peer might send.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "ipc.h"
+
+/* ---- helpers ---- */
+
+/*
+ * A frame of exactly the right size (so ASan sees any read past it):
+ * u32 BE header length, the header, the body.
+ */
+static uint8_t *
+mkframe(const char *json, size_t hlen, const void *body, size_t body_len,
+    size_t *len)
+{
+	uint8_t *f;
+
+	*len = 4 + hlen + body_len;
+	f = malloc(*len > 0 ? *len : 1);
+	assert_non_null(f);
+	f[0] = (uint8_t)(hlen >> 24);
+	f[1] = (uint8_t)(hlen >> 16);
+	f[2] = (uint8_t)(hlen >> 8);
+	f[3] = (uint8_t)hlen;
+	memcpy(f + 4, json, hlen);
+	if (body_len > 0)
+		memcpy(f + 4 + hlen, body, body_len);
+	return (f);
+}
+
+/* Decode a header with no body; release the message; return the result. */
+static int
+decode_json(const char *json)
+{
+	struct ipc_msg m;
+	char err[256] = "";
+	size_t len;
+	uint8_t *f = mkframe(json, strlen(json), NULL, 0, &len);
+	int rv = ipc_decode(f, len, &m, err, sizeof(err));
+
+	if (rv == IPC_OK)
+		ipc_msg_release(&m);
+	else
+		assert_true(err[0] != '\0'); /* every failure says why */
+	free(f);
+	return (rv);
+}
+
+static void
+assert_headers_equal(const struct ipc_msg *a, const struct ipc_msg *b)
+{
+	assert_int_equal(a->nheaders, b->nheaders);
+	for (size_t i = 0; i < a->nheaders; i++) {
+		assert_string_equal(a->headers[i].name, b->headers[i].name);
+		assert_string_equal(a->headers[i].value, b->headers[i].value);
+	}
+}
+
+/* Encode in, decode it into out (release with ipc_msg_release, free *f). */
+static void
+round_trip(const struct ipc_msg *in, struct ipc_msg *out, uint8_t **f)
+{
+	char err[256] = "";
+	size_t len;
+
+	*f = ipc_encode(in, &len);
+	assert_non_null(*f);
+	if (ipc_decode(*f, len, out, err, sizeof(err)) != IPC_OK)
+		fail_msg("decode after encode: %s", err);
+	assert_int_equal(out->type, in->type);
+	assert_true(out->id == in->id);
+	assert_int_equal(out->body_len, in->body_len);
+	if (in->body_len > 0)
+		assert_memory_equal(out->body, in->body, in->body_len);
+}
+
+static struct ipc_header test_headers[] = {
+	{ "Content-Type", "text/plain; charset=utf-8" },
+	{ "X-Tab", "a\tb" },
+	{ "x-dup", "1" },
+	{ "X-Dup", "2" },
+	{ "X-Utf8", "h\xc3\xa9llo" },
+};
+#define NTEST_HEADERS (sizeof(test_headers) / sizeof(test_headers[0]))
+
+/* ---- round trips ---- */
+
+static void
+test_round_trip_ready(void **state)
+{
+	struct ipc_msg in = { .type = IPC_READY, .protocol = 1, .pid = 4194304 };
+	struct ipc_msg out;
+	uint8_t *f;
+
+	round_trip(&in, &out, &f);
+	assert_int_equal(out.protocol, 1);
+	assert_int_equal(out.pid, 4194304);
+	assert_string_equal(out.type_name, "ready");
+	ipc_msg_release(&out);
+	free(f);
+}
+
+static void
+test_round_trip_request(void **state)
+{
+	static const uint8_t body[] = { 'a', 0, 0xff, 0, '\r', '\n', 0 };
+	struct ipc_msg in = { .type = IPC_REQUEST, .id = 42, .method = "PATCH",
+		.path = "/a%2Fb/c", .query = "x=1&y=%20", .headers = test_headers,
+		.nheaders = NTEST_HEADERS, .body = body, .body_len = sizeof(body) };
+	struct ipc_msg out;
+	uint8_t *f;
+
+	round_trip(&in, &out, &f);
+	assert_string_equal(out.method, "PATCH");
+	assert_string_equal(out.path, "/a%2Fb/c");
+	assert_string_equal(out.query, "x=1&y=%20");
+	assert_headers_equal(&in, &out);
+	ipc_msg_release(&out);
+	free(f);
+}
+
+static void
+test_round_trip_response(void **state)
+{
+	static const uint8_t body[] = "{\"value\":1}";
+	struct ipc_msg in = { .type = IPC_RESPONSE, .id = 7, .status = 599,
+		.headers = test_headers, .nheaders = NTEST_HEADERS, .body = body,
+		.body_len = sizeof(body) - 1 };
+	struct ipc_msg out;
+	uint8_t *f;
+
+	round_trip(&in, &out, &f);
+	assert_int_equal(out.status, 599);
+	assert_headers_equal(&in, &out);
+	ipc_msg_release(&out);
+	free(f);
+}
+
+static void
+test_round_trip_hibernate(void **state)
+{
+	struct ipc_msg in = { .type = IPC_HIBERNATE };
+	struct ipc_msg out;
+	uint8_t *f;
+
+	round_trip(&in, &out, &f);
+	assert_string_equal(out.type_name, "hibernate");
+	ipc_msg_release(&out);
+	free(f);
+}
+
+static void
+test_round_trip_error(void **state)
+{
+	struct ipc_msg in = { .type = IPC_ERROR, .id = 3, .code = "handler_failed",
+		.message = "boom: \"quoted\"\nnext line" };
+	struct ipc_msg none = { .type = IPC_ERROR, .code = "bad" };
+	struct ipc_msg out;
+	uint8_t *f;
+
+	round_trip(&in, &out, &f);
+	assert_string_equal(out.code, "handler_failed");
+	assert_string_equal(out.message, in.message);
+	ipc_msg_release(&out);
+	free(f);
+
+	/* No id and no message: both come back as their defaults. */
+	round_trip(&none, &out, &f);
+	assert_true(out.id == 0);
+	assert_string_equal(out.message, "");
+	ipc_msg_release(&out);
+	free(f);
+}
+
+static void
+test_round_trip_empty_request(void **state)
+{
+	/* No headers, no query, no body: the minimal request. */
+	struct ipc_msg in = { .type = IPC_REQUEST, .id = 1, .method = "GET",
+		.path = "/" };
+	struct ipc_msg out;
+	uint8_t *f;
+
+	round_trip(&in, &out, &f);
+	assert_string_equal(out.query, "");
+	assert_int_equal(out.nheaders, 0);
+	ipc_msg_release(&out);
+	free(f);
+}
+
+static void
+test_binary_body(void **state)
+{
+	uint8_t body[256];
+	struct ipc_msg in = { .type = IPC_RESPONSE, .id = 1, .status = 200,
+		.body = body, .body_len = sizeof(body) };
+	struct ipc_msg out;
+	uint8_t *f;
+
+	for (size_t i = 0; i < sizeof(body); i++)
+		body[i] = (uint8_t)(255 - i); /* every byte value, NUL included */
+	round_trip(&in, &out, &f);
+	ipc_msg_release(&out);
+	free(f);
+}
+
+static void
+test_type_names(void **state)
+{
+	assert_string_equal(ipc_type_name(IPC_READY), "ready");
+	assert_string_equal(ipc_type_name(IPC_REQUEST), "request");
+	assert_string_equal(ipc_type_name(IPC_RESPONSE), "response");
+	assert_string_equal(ipc_type_name(IPC_HIBERNATE), "hibernate");
+	assert_string_equal(ipc_type_name(IPC_ERROR), "error");
+	assert_string_equal(ipc_type_name((enum ipc_type)99), "unknown");
+}
+
+/* ---- framing ---- */
+
+static void
+test_truncated_frames(void **state)
+{
+	static const uint8_t body[] = { 1, 0, 2 };
+	struct ipc_msg in = { .type = IPC_REQUEST, .id = 9, .method = "POST",
+		.path = "/x", .headers = test_headers, .nheaders = NTEST_HEADERS,
+		.body = body, .body_len = sizeof(body) };
+	struct ipc_msg m;
+	char err[256];
+	size_t len, hlen;
+	uint8_t *f = ipc_encode(&in, &len), *p;
+
+	assert_non_null(f);
+	hlen = (size_t)f[0] << 24 | (size_t)f[1] << 16 | (size_t)f[2] << 8 | f[3];
+	/*
+	 * Every prefix, each in a buffer of its exact size: a prefix that cuts
+	 * the header must fail; one that cuts only the body is a valid frame
+	 * with a shorter body (the body runs to the end of the message).
+	 */
+	for (size_t n = 0; n < len; n++) {
+		p = malloc(n > 0 ? n : 1);
+		assert_non_null(p);
+		memcpy(p, f, n);
+		int rv = ipc_decode(p, n, &m, err, sizeof(err));
+		if (n < 4 + hlen) {
+			assert_int_equal(rv, IPC_ETRUNCATED);
+		} else {
+			assert_int_equal(rv, IPC_OK);
+			assert_int_equal(m.body_len, n - 4 - hlen);
+			ipc_msg_release(&m);
+		}
+		free(p);
+	}
+	free(f);
+}
+
+static void
+test_length_prefix_past_end(void **state)
+{
+	const uint8_t f[] = { 0, 0, 0, 200, '{', '}' };
+	struct ipc_msg m;
+	char err[256];
+
+	assert_int_equal(ipc_decode(f, sizeof(f), &m, err, sizeof(err)),
+	    IPC_ETRUNCATED);
+	assert_int_equal(ipc_decode(f, 0, &m, err, sizeof(err)), IPC_ETRUNCATED);
+	/* A zero errlen must not be written to. */
+	assert_int_equal(ipc_decode(f, 3, &m, NULL, 0), IPC_ETRUNCATED);
+}
+
+static void
+test_oversized_header(void **state)
+{
+	const uint8_t big[] = { 0xff, 0xff, 0xff, 0xff, '{', '}' };
+	uint8_t f[8] = { 0 };
+	uint32_t h = IPC_MAX_HEADER_BYTES + 1;
+	struct ipc_msg m;
+	char err[256];
+
+	/* Judged by the prefix alone, before any allocation or parsing. */
+	assert_int_equal(ipc_decode(big, sizeof(big), &m, err, sizeof(err)),
+	    IPC_ETOOBIG);
+	f[0] = (uint8_t)(h >> 24);
+	f[1] = (uint8_t)(h >> 16);
+	f[2] = (uint8_t)(h >> 8);
+	f[3] = (uint8_t)h;
+	assert_int_equal(ipc_decode(f, sizeof(f), &m, err, sizeof(err)),
+	    IPC_ETOOBIG);
+}
+
+/* A hibernate header padded with spaces inside the object to hlen bytes. */
+static char *
+padded_header(size_t hlen)
+{
+	static const char head[] = "{\"type\":\"hibernate\",\"pad\":\"";
+	char *s = malloc(hlen + 1);
+
+	assert_non_null(s);
+	memcpy(s, head, sizeof(head) - 1);
+	memset(s + sizeof(head) - 1, 'x', hlen - (sizeof(head) - 1) - 2);
+	memcpy(s + hlen - 2, "\"}", 3);
+	return (s);
+}
+
+static void
+test_header_at_limit(void **state)
+{
+	struct ipc_msg m;
+	char err[256], *json;
+	size_t len;
+	uint8_t *f;
+
+	json = padded_header(IPC_MAX_HEADER_BYTES);
+	f = mkframe(json, IPC_MAX_HEADER_BYTES, NULL, 0, &len);
+	assert_int_equal(ipc_decode(f, len, &m, err, sizeof(err)), IPC_OK);
+	assert_int_equal(m.type, IPC_HIBERNATE);
+	ipc_msg_release(&m);
+	free(f);
+	free(json);
+}
+
+/* The encoder refuses to write a header the decoder would refuse. */
+static void
+test_encoder_header_limit(void **state)
+{
+	struct ipc_msg big = { .type = IPC_ERROR, .code = "x" };
+	char *msg = malloc(IPC_MAX_HEADER_BYTES + 1);
+	size_t len;
+
+	assert_non_null(msg);
+	memset(msg, 'a', IPC_MAX_HEADER_BYTES);
+	msg[IPC_MAX_HEADER_BYTES] = '\0';
+	big.message = msg;
+	assert_null(ipc_encode(&big, &len));
+	free(msg);
+}
+
+static void
+test_body_limits(void **state)
+{
+	static const char json[] = "{\"type\":\"hibernate\"}";
+	size_t hlen = sizeof(json) - 1, len = 4 + hlen + IPC_MAX_BODY_BYTES + 1;
+	uint8_t *f = calloc(1, len);
+	struct ipc_msg m, in = { .type = IPC_RESPONSE, .id = 1, .status = 200 };
+	char err[256];
+
+	assert_non_null(f);
+	f[3] = (uint8_t)hlen;
+	memcpy(f + 4, json, hlen);
+	assert_int_equal(ipc_decode(f, len, &m, err, sizeof(err)), IPC_ETOOBIG);
+	assert_int_equal(ipc_decode(f, len - 1, &m, err, sizeof(err)), IPC_OK);
+	assert_int_equal(m.body_len, IPC_MAX_BODY_BYTES);
+	ipc_msg_release(&m);
+
+	in.body = f;
+	in.body_len = IPC_MAX_BODY_BYTES + 1;
+	assert_null(ipc_encode(&in, &len));
+	free(f);
+}
+
+/* ---- JSON ---- */
+
+static void
+test_malformed_json(void **state)
+{
+	static const char *const bad[] = {
+		"", " ", "{", "}", "{\"type\":\"ready\",\"protocol\":1,}",
+		"{\"type\":\"ready\" \"protocol\":1}", "{'type':'ready'}",
+		"{\"type\":\"hibernate\"}x", "{\"type\":\"hibernate\"}{}",
+		"{\"type\":\"hibernate\"", "nul", "\xff\xfe",
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		if (decode_json(bad[i]) != IPC_EJSON)
+			fail_msg("accepted or misjudged: %s", bad[i]);
+}
+
+static void
+test_nul_in_header(void **state)
+{
+	/* A NUL inside the H bytes, after the object or inside it. */
+	static const char after[] = "{\"type\":\"hibernate\"}\0";
+	static const char inside[] = "{\"type\":\"hibernate\"\0}";
+	struct ipc_msg m;
+	char err[256];
+	size_t len;
+	uint8_t *f;
+
+	f = mkframe(after, sizeof(after) - 1, NULL, 0, &len);
+	assert_true(ipc_decode(f, len, &m, err, sizeof(err)) < 0);
+	free(f);
+	f = mkframe(inside, sizeof(inside) - 1, NULL, 0, &len);
+	if (ipc_decode(f, len, &m, err, sizeof(err)) == IPC_OK)
+		ipc_msg_release(&m);
+	free(f);
+}
+
+static void
+test_trailing_whitespace(void **state)
+{
+	assert_int_equal(decode_json("{\"type\":\"hibernate\"} \r\n\t"), IPC_OK);
+	assert_int_equal(decode_json(" {\"type\":\"hibernate\"}"), IPC_OK);
+}
+
+static void
+test_non_object_json(void **state)
+{
+	static const char *const bad[] = {
+		"[]", "[{\"type\":\"hibernate\"}]", "\"hibernate\"", "1", "null",
+		"true",
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		if (decode_json(bad[i]) != IPC_EJSON)
+			fail_msg("accepted or misjudged: %s", bad[i]);
+}
+
+/* ---- fields ---- */
+
+struct field_case {
+	const char *json;
+	int rv;
+};
+
+static void
+check_cases(const struct field_case *c, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		int rv = decode_json(c[i].json);
+		if (rv != c[i].rv)
+			fail_msg("%s: got %d, want %d", c[i].json, rv, c[i].rv);
+	}
+}
+
+#define CHECK_CASES(c) check_cases((c), sizeof(c) / sizeof((c)[0]))
+
+static void
+test_type_field(void **state)
+{
+	static const struct field_case c[] = {
+		{ "{}", IPC_EFIELD },
+		{ "{\"type\":5}", IPC_EFIELD },
+		{ "{\"type\":\"\"}", IPC_EFIELD },
+		{ "{\"type\":null}", IPC_EFIELD },
+		{ "{\"type\":[\"ready\"]}", IPC_EFIELD },
+		{ "{\"Type\":\"hibernate\"}", IPC_EFIELD },
+		{ "{\"type\":\"hibernate\"}", IPC_OK },
+	};
+	CHECK_CASES(c);
+}
+
+static void
+test_ready_fields(void **state)
+{
+	static const struct field_case c[] = {
+		{ "{\"type\":\"ready\"}", IPC_EFIELD },
+		{ "{\"type\":\"ready\",\"protocol\":\"1\"}", IPC_EFIELD },
+		{ "{\"type\":\"ready\",\"protocol\":0}", IPC_EFIELD },
+		{ "{\"type\":\"ready\",\"protocol\":1.5}", IPC_EFIELD },
+		{ "{\"type\":\"ready\",\"protocol\":65536}", IPC_EFIELD },
+		{ "{\"type\":\"ready\",\"protocol\":1e300}", IPC_EFIELD },
+		{ "{\"type\":\"ready\",\"protocol\":-1e300}", IPC_EFIELD },
+		{ "{\"type\":\"ready\",\"protocol\":1,\"pid\":-1}", IPC_EFIELD },
+		{ "{\"type\":\"ready\",\"protocol\":1,\"pid\":\"1\"}", IPC_EFIELD },
+		{ "{\"type\":\"ready\",\"protocol\":1,\"pid\":4194305}", IPC_EFIELD },
+		{ "{\"type\":\"ready\",\"protocol\":1}", IPC_OK },
+		{ "{\"type\":\"ready\",\"protocol\":1.0,\"pid\":1}", IPC_OK },
+	};
+	CHECK_CASES(c);
+}
+
+static void
+test_request_fields(void **state)
+{
+	static const struct field_case c[] = {
+		{ "{\"type\":\"request\",\"method\":\"GET\",\"path\":\"/\"}", IPC_EFIELD },
+		{ "{\"type\":\"request\",\"id\":0,\"method\":\"GET\",\"path\":\"/\"}", IPC_EFIELD },
+		{ "{\"type\":\"request\",\"id\":\"1\",\"method\":\"GET\",\"path\":\"/\"}", IPC_EFIELD },
+		{ "{\"type\":\"request\",\"id\":1,\"path\":\"/\"}", IPC_EFIELD },
+		{ "{\"type\":\"request\",\"id\":1,\"method\":\"\",\"path\":\"/\"}", IPC_EFIELD },
+		{ "{\"type\":\"request\",\"id\":1,\"method\":\"G T\",\"path\":\"/\"}", IPC_EFIELD },
+		{ "{\"type\":\"request\",\"id\":1,\"method\":\"GET\\r\\n\",\"path\":\"/\"}", IPC_EFIELD },
+		{ "{\"type\":\"request\",\"id\":1,\"method\":5,\"path\":\"/\"}", IPC_EFIELD },
+		{ "{\"type\":\"request\",\"id\":1,\"method\":"
+		  "\"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\",\"path\":\"/\"}", IPC_EFIELD },
+		{ "{\"type\":\"request\",\"id\":1,\"method\":"
+		  "\"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\",\"path\":\"/\"}", IPC_OK },
+		{ "{\"type\":\"request\",\"id\":1,\"method\":\"GET\"}", IPC_EFIELD },
+		{ "{\"type\":\"request\",\"id\":1,\"method\":\"GET\",\"path\":\"x\"}", IPC_EFIELD },
+		{ "{\"type\":\"request\",\"id\":1,\"method\":\"GET\",\"path\":\"\"}", IPC_EFIELD },
+		{ "{\"type\":\"request\",\"id\":1,\"method\":\"GET\",\"path\":5}", IPC_EFIELD },
+		{ "{\"type\":\"request\",\"id\":1,\"method\":\"GET\",\"path\":\"/\",\"query\":5}", IPC_EFIELD },
+		{ "{\"type\":\"request\",\"id\":1,\"method\":\"GET\",\"path\":\"/\",\"headers\":{}}", IPC_EFIELD },
+		{ "{\"type\":\"request\",\"id\":1,\"method\":\"GET\",\"path\":\"/\",\"headers\":[1]}", IPC_EFIELD },
+		{ "{\"type\":\"request\",\"id\":1,\"method\":\"GET\",\"path\":\"/\",\"headers\":[[\"a\"]]}", IPC_EFIELD },
+		{ "{\"type\":\"request\",\"id\":1,\"method\":\"GET\",\"path\":\"/\",\"headers\":[[\"a\",1]]}", IPC_EFIELD },
+		{ "{\"type\":\"request\",\"id\":1,\"method\":\"GET\",\"path\":\"/\",\"headers\":[[\"a\",\"b\",\"c\"]]}", IPC_EFIELD },
+		{ "{\"type\":\"request\",\"id\":1,\"method\":\"GET\",\"path\":\"/\",\"headers\":[]}", IPC_OK },
+		{ "{\"type\":\"request\",\"id\":1,\"method\":\"GET\",\"path\":\"/\"}", IPC_OK },
+	};
+	CHECK_CASES(c);
+}
+
+static void
+test_response_fields(void **state)
+{
+	static const struct field_case c[] = {
+		{ "{\"type\":\"response\",\"status\":200}", IPC_EFIELD },
+		{ "{\"type\":\"response\",\"id\":1}", IPC_EFIELD },
+		{ "{\"type\":\"response\",\"id\":1,\"status\":99}", IPC_EFIELD },
+		{ "{\"type\":\"response\",\"id\":1,\"status\":600}", IPC_EFIELD },
+		{ "{\"type\":\"response\",\"id\":1,\"status\":\"200\"}", IPC_EFIELD },
+		{ "{\"type\":\"response\",\"id\":1,\"status\":200.5}", IPC_EFIELD },
+		{ "{\"type\":\"response\",\"id\":1,\"status\":200,\"headers\":\"x\"}", IPC_EFIELD },
+		{ "{\"type\":\"response\",\"id\":1,\"status\":100}", IPC_OK },
+		{ "{\"type\":\"response\",\"id\":1,\"status\":599}", IPC_OK },
+	};
+	CHECK_CASES(c);
+}
+
+static void
+test_error_fields(void **state)
+{
+	static const struct field_case c[] = {
+		{ "{\"type\":\"error\"}", IPC_EFIELD },
+		{ "{\"type\":\"error\",\"code\":\"\"}", IPC_EFIELD },
+		{ "{\"type\":\"error\",\"code\":5}", IPC_EFIELD },
+		{ "{\"type\":\"error\",\"code\":\"x\",\"message\":5}", IPC_EFIELD },
+		{ "{\"type\":\"error\",\"code\":\"x\",\"id\":-1}", IPC_EFIELD },
+		{ "{\"type\":\"error\",\"code\":\"x\"}", IPC_OK },
+		{ "{\"type\":\"error\",\"code\":\"x\",\"id\":0}", IPC_OK },
+	};
+	CHECK_CASES(c);
+}
+
+static void
+test_unknown_fields_ignored(void **state)
+{
+	static const struct field_case c[] = {
+		{ "{\"type\":\"ready\",\"protocol\":1,\"future\":{\"a\":[1,2]}}", IPC_OK },
+		{ "{\"type\":\"request\",\"id\":1,\"method\":\"GET\",\"path\":\"/\","
+		  "\"deadline_ms\":30000,\"trace\":null}", IPC_OK },
+		{ "{\"type\":\"response\",\"id\":1,\"status\":200,\"x\":true}", IPC_OK },
+		{ "{\"type\":\"hibernate\",\"reason\":\"idle\"}", IPC_OK },
+	};
+	CHECK_CASES(c);
+}
+
+/* ---- ids ---- */
+
+static void
+test_ids(void **state)
+{
+	static const struct field_case c[] = {
+		{ "{\"type\":\"response\",\"id\":9007199254740992,\"status\":200}", IPC_OK },
+		{ "{\"type\":\"response\",\"id\":9007199254740994,\"status\":200}", IPC_EFIELD },
+		{ "{\"type\":\"response\",\"id\":18446744073709551615,\"status\":200}", IPC_EFIELD },
+		{ "{\"type\":\"response\",\"id\":1e300,\"status\":200}", IPC_EFIELD },
+		{ "{\"type\":\"response\",\"id\":1e999,\"status\":200}", IPC_EFIELD },
+		{ "{\"type\":\"response\",\"id\":-1,\"status\":200}", IPC_EFIELD },
+		{ "{\"type\":\"response\",\"id\":1.5,\"status\":200}", IPC_EFIELD },
+		{ "{\"type\":\"response\",\"id\":true,\"status\":200}", IPC_EFIELD },
+	};
+	CHECK_CASES(c);
+}
+
+static void
+test_large_ids_round_trip(void **state)
+{
+	/* Ids near 2^53 must come back exact, not rounded by %.15g. */
+	static const uint64_t ids[] = { 1, 999999999999999, 4503599627370497,
+		9007199254740991, 9007199254740992 };
+	struct ipc_msg in = { .type = IPC_RESPONSE, .status = 200 }, out;
+	uint8_t *f;
+
+	for (size_t i = 0; i < sizeof(ids) / sizeof(ids[0]); i++) {
+		in.id = ids[i];
+		round_trip(&in, &out, &f);
+		ipc_msg_release(&out);
+		free(f);
+	}
+}
+
+/* ---- unknown types ---- */
+
+static void
+test_unknown_type(void **state)
+{
+	static const char json[] = "{\"type\":\"alarm\",\"id\":12,\"retry\":2}";
+	struct ipc_msg m, out;
+	char err[256];
+	size_t len;
+	uint8_t *f = mkframe(json, sizeof(json) - 1, "b", 1, &len), *g;
+
+	assert_int_equal(ipc_decode(f, len, &m, err, sizeof(err)), IPC_OK);
+	assert_int_equal(m.type, IPC_UNKNOWN);
+	assert_string_equal(m.type_name, "alarm");
+	assert_true(m.id == 12);
+	assert_int_equal(m.body_len, 1);
+	/* Re-encoding keeps the name, so it can be forwarded or logged. */
+	round_trip(&m, &out, &g);
+	assert_string_equal(out.type_name, "alarm");
+	ipc_msg_release(&out);
+	free(g);
+	ipc_msg_release(&m);
+	free(f);
+}
+
+/* ---- header injection ---- */
+
+static void
+test_header_injection(void **state)
+{
+	static const struct field_case c[] = {
+		{ "{\"type\":\"response\",\"id\":1,\"status\":200,\"headers\":"
+		  "[[\"X\",\"a\\r\\nSet-Cookie: x=1\"]]}", IPC_EFIELD },
+		{ "{\"type\":\"response\",\"id\":1,\"status\":200,\"headers\":"
+		  "[[\"X\",\"a\\nb\"]]}", IPC_EFIELD },
+		{ "{\"type\":\"response\",\"id\":1,\"status\":200,\"headers\":"
+		  "[[\"X\",\"a\\rb\"]]}", IPC_EFIELD },
+		{ "{\"type\":\"response\",\"id\":1,\"status\":200,\"headers\":"
+		  "[[\"X\",\"a\\u0001\"]]}", IPC_EFIELD },
+		{ "{\"type\":\"response\",\"id\":1,\"status\":200,\"headers\":"
+		  "[[\"X\",\"a\\u007f\"]]}", IPC_EFIELD },
+		{ "{\"type\":\"response\",\"id\":1,\"status\":200,\"headers\":"
+		  "[[\"X\",\"a\rb\"]]}", IPC_EFIELD }, /* raw CR */
+		{ "{\"type\":\"response\",\"id\":1,\"status\":200,\"headers\":"
+		  "[[\"X: y\",\"a\"]]}", IPC_EFIELD },
+		{ "{\"type\":\"response\",\"id\":1,\"status\":200,\"headers\":"
+		  "[[\"X\\r\\nY\",\"a\"]]}", IPC_EFIELD },
+		{ "{\"type\":\"response\",\"id\":1,\"status\":200,\"headers\":"
+		  "[[\"\",\"a\"]]}", IPC_EFIELD },
+		{ "{\"type\":\"response\",\"id\":1,\"status\":200,\"headers\":"
+		  "[[\"A B\",\"a\"]]}", IPC_EFIELD },
+		{ "{\"type\":\"response\",\"id\":1,\"status\":200,\"headers\":"
+		  "[[\"caf\\u00e9\",\"a\"]]}", IPC_EFIELD },
+		{ "{\"type\":\"request\",\"id\":1,\"method\":\"GET\",\"path\":\"/\","
+		  "\"headers\":[[\"Host\",\"a\\r\\n\\r\\nGET / HTTP/1.1\"]]}", IPC_EFIELD },
+		{ "{\"type\":\"response\",\"id\":1,\"status\":200,\"headers\":"
+		  "[[\"X\",\"a\\tb \\u00e9\"]]}", IPC_OK },
+		{ "{\"type\":\"response\",\"id\":1,\"status\":200,\"headers\":"
+		  "[[\"!#$%&'*+-.^_`|~09azAZ\",\"\"]]}", IPC_OK },
+	};
+	CHECK_CASES(c);
+}
+
+static void
+test_token_and_value_checks(void **state)
+{
+	assert_true(ipc_is_token("Content-Type"));
+	assert_false(ipc_is_token(""));
+	assert_false(ipc_is_token("a:b"));
+	assert_false(ipc_is_token("a(b)"));
+	assert_false(ipc_is_token("\xc3\xa9"));
+	assert_true(ipc_is_header_value(""));
+	assert_true(ipc_is_header_value("a\tb"));
+	assert_true(ipc_is_header_value("\xc3\xa9"));
+	assert_false(ipc_is_header_value("a\r\nb"));
+	assert_false(ipc_is_header_value("\x7f"));
+}
+
+static void
+test_too_many_headers(void **state)
+{
+	size_t n = IPC_MAX_HEADERS + 1, cap = 64 + n * 12;
+	char *json = malloc(cap), *p = json;
+
+	assert_non_null(json);
+	p += sprintf(p, "{\"type\":\"response\",\"id\":1,\"status\":200,"
+	    "\"headers\":[");
+	for (size_t i = 0; i < n; i++)
+		p += sprintf(p, "%s[\"a\",\"b\"]", i ? "," : "");
+	strcpy(p, "]}");
+	assert_int_equal(decode_json(json), IPC_ETOOBIG);
+	/* One fewer is fine. */
+	p = strrchr(json, '[');
+	strcpy(p - 1, "]}");
+	assert_int_equal(decode_json(json), IPC_OK);
+	free(json);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_round_trip_ready),
+		cmocka_unit_test(test_round_trip_request),
+		cmocka_unit_test(test_round_trip_response),
+		cmocka_unit_test(test_round_trip_hibernate),
+		cmocka_unit_test(test_round_trip_error),
+		cmocka_unit_test(test_round_trip_empty_request),
+		cmocka_unit_test(test_binary_body),
+		cmocka_unit_test(test_type_names),
+		cmocka_unit_test(test_truncated_frames),
+		cmocka_unit_test(test_length_prefix_past_end),
+		cmocka_unit_test(test_oversized_header),
+		cmocka_unit_test(test_header_at_limit),
+		cmocka_unit_test(test_encoder_header_limit),
+		cmocka_unit_test(test_body_limits),
+		cmocka_unit_test(test_malformed_json),
+		cmocka_unit_test(test_nul_in_header),
+		cmocka_unit_test(test_trailing_whitespace),
+		cmocka_unit_test(test_non_object_json),
+		cmocka_unit_test(test_type_field),
+		cmocka_unit_test(test_ready_fields),
+		cmocka_unit_test(test_request_fields),
+		cmocka_unit_test(test_response_fields),
+		cmocka_unit_test(test_error_fields),
+		cmocka_unit_test(test_unknown_fields_ignored),
+		cmocka_unit_test(test_ids),
+		cmocka_unit_test(test_large_ids_round_trip),
+		cmocka_unit_test(test_unknown_type),
+		cmocka_unit_test(test_header_injection),
+		cmocka_unit_test(test_token_and_value_checks),
+		cmocka_unit_test(test_too_many_headers),
+	};
+
+	return (cmocka_run_group_tests(tests, NULL, NULL));
+}
