@@ -39,21 +39,21 @@
 int http_in_reading_body(const struct http_in *);
 int http_in_expects_continue(const struct http_in *);
 
-#define GW_READ_MIN (16 * 1024)	  /* free input space for each read */
+#define GW_READ_MIN (16 * 1024)   /* free input space for each read */
 #define GW_OUT_HIGH (1024 * 1024) /* above: stop reading and parsing */
-#define GW_BUF_KEEP (64 * 1024)	  /* emptied buffers above are freed */
-#define GW_ACCEPT_BATCH 64	  /* accepts per wakeup, to stay fair */
-#define GW_ACCEPT_PAUSE_S 0.1	  /* after EMFILE: let fds free up */
-#define GW_LINGER_S 2.0		  /* after our FIN: drain the client */
+#define GW_BUF_KEEP (64 * 1024)   /* emptied buffers above are freed */
+#define GW_ACCEPT_BATCH 64        /* accepts per wakeup, to stay fair */
+#define GW_ACCEPT_PAUSE_S 0.1     /* after EMFILE: let fds free up */
+#define GW_LINGER_S 2.0           /* after our FIN: drain the client */
 #define GW_WARN_EVERY_S 10.0
 
 /* What the connection's one timer is measuring. */
 enum conn_timer {
 	T_NONE,
 	T_FRESH, /* new connection, first request not begun */
-	T_HEAD,	 /* a request begun, its headers not complete */
-	T_BODY,	 /* its body arriving: no progress for idle_timeout_s */
-	T_IDLE,	 /* keep-alive between requests */
+	T_HEAD,  /* a request begun, its headers not complete */
+	T_BODY,  /* its body arriving: no progress for idle_timeout_s */
+	T_IDLE,  /* keep-alive between requests */
 	T_STALL, /* answers queued, client not reading them */
 	T_LINGER,
 };
@@ -74,15 +74,15 @@ struct conn {
 	struct request *inflight;
 	unsigned nrequests;
 
-	unsigned started : 1;	    /* bytes of the next request parsed */
+	unsigned started : 1;       /* bytes of the next request parsed */
 	unsigned sent_continue : 1; /* "100 Continue" sent for it */
-	unsigned final : 1;	    /* the request in flight is the last */
-	unsigned eof : 1;	    /* the client shut down its side */
-	unsigned closing : 1;	    /* close once the output is flushed */
-	unsigned lingering : 1;	    /* our FIN sent, discarding input */
-	unsigned dead : 1;	    /* close as soon as it is safe */
-	unsigned busy : 1;	    /* inside conn_kick(): do not free */
-	unsigned activity : 1;	    /* bytes moved since the last update */
+	unsigned final : 1;         /* the request in flight is the last */
+	unsigned eof : 1;           /* the client shut down its side */
+	unsigned closing : 1;       /* close once the output is flushed */
+	unsigned lingering : 1;     /* our FIN sent, discarding input */
+	unsigned dead : 1;          /* close as soon as it is safe */
+	unsigned busy : 1;          /* inside conn_kick(): do not free */
+	unsigned activity : 1;      /* bytes moved since the last update */
 };
 
 struct gateway {
@@ -157,8 +157,8 @@ static int
 header_is_framing(const char *name)
 {
 	return (strcasecmp(name, "Content-Length") == 0 ||
-	    strcasecmp(name, "Transfer-Encoding") == 0 ||
-	    strcasecmp(name, "Connection") == 0);
+	        strcasecmp(name, "Transfer-Encoding") == 0 ||
+	        strcasecmp(name, "Connection") == 0);
 }
 
 /* Names must be tokens and values free of CR/LF: no response splitting,
@@ -167,7 +167,7 @@ static int
 header_is_sendable(const struct ipc_header *h)
 {
 	return (h->name != NULL && h->value != NULL && ipc_is_token(h->name) &&
-	    ipc_is_header_value(h->value) && !header_is_framing(h->name));
+	        ipc_is_header_value(h->value) && !header_is_framing(h->name));
 }
 
 static const char *
@@ -186,8 +186,8 @@ status_reason(int status)
  */
 static int
 conn_queue_answer(struct conn *c, int status, const struct ipc_header *h,
-    size_t nh, const uint8_t *body, size_t body_len, int head_only,
-    int last, int keep_alive_echo)
+    size_t nh, const uint8_t *body, size_t body_len, int head_only, int last,
+    int keep_alive_echo)
 {
 	char line[64];
 	size_t need = 256, send_len;
@@ -212,8 +212,8 @@ conn_queue_answer(struct conn *c, int status, const struct ipc_header *h,
 		out_puts(c, "\r\n");
 	}
 	if (framed) {
-		snprintf(line, sizeof(line), "Content-Length: %zu\r\n",
-		    body_len);
+		snprintf(
+		    line, sizeof(line), "Content-Length: %zu\r\n", body_len);
 		out_puts(c, line);
 	}
 	if (last)
@@ -244,17 +244,17 @@ error_json(const char *code, const char *message)
 
 /* An error of the connection itself (bad request, timeout): answer, close. */
 static void
-conn_queue_error(struct conn *c, int status, const char *code,
-    const char *message)
+conn_queue_error(
+    struct conn *c, int status, const char *code, const char *message)
 {
-	static const struct ipc_header ct = { "Content-Type",
-		"application/json" };
+	static const struct ipc_header ct = {
+	    "Content-Type", "application/json"};
 	char *body;
 
 	c->closing = 1;
 	if ((body = error_json(code, message)) == NULL ||
-	    conn_queue_answer(c, status, &ct, 1, (uint8_t *)body, strlen(body),
-		0, 1, 0) != 0)
+	    conn_queue_answer(
+	        c, status, &ct, 1, (uint8_t *)body, strlen(body), 0, 1, 0) != 0)
 		c->dead = 1;
 	free(body);
 }
@@ -290,8 +290,8 @@ conn_flush(struct conn *c)
 
 	while (c->ooff < c->olen) {
 		/* MSG_NOSIGNAL: a vanished peer is EPIPE here, not SIGPIPE. */
-		n = send(c->fd, c->obuf + c->ooff, c->olen - c->ooff,
-		    MSG_NOSIGNAL);
+		n = send(
+		    c->fd, c->obuf + c->ooff, c->olen - c->ooff, MSG_NOSIGNAL);
 		if (n == -1) {
 			if (errno == EINTR)
 				continue;
@@ -334,7 +334,7 @@ static int
 conn_can_parse(const struct conn *c)
 {
 	return (!c->dead && !c->closing && !c->final && c->inflight == NULL &&
-	    out_pending(c) <= GW_OUT_HIGH);
+	        out_pending(c) <= GW_OUT_HIGH);
 }
 
 static void
@@ -360,8 +360,8 @@ conn_dispatch(struct conn *c, struct http_request *http)
 	c->inflight = r;
 	c->final = !http->keep_alive;
 	if (gw->draining)
-		request_error(r, 503, "shutting_down",
-		    "the server is shutting down");
+		request_error(
+		    r, 503, "shutting_down", "the server is shutting down");
 	else
 		gw->dispatch(gw->arg, r);
 }
@@ -378,8 +378,8 @@ conn_process(struct conn *c)
 
 	while (conn_can_parse(c) && c->ioff < c->ilen) {
 		c->started = 1;
-		st = http_in_feed(c->in, c->ibuf + c->ioff, in_pending(c),
-		    &used);
+		st = http_in_feed(
+		    c->in, c->ibuf + c->ioff, in_pending(c), &used);
 		c->ioff += used;
 		if (st == HTTP_IN_MORE)
 			break;
@@ -581,7 +581,7 @@ gateway_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	if ((k == T_HEAD || k == T_BODY) && c->started) {
 		conn_queue_error(c, 408, "request_timeout",
 		    k == T_HEAD ? "request headers not complete in time"
-				: "request body stalled");
+		                : "request body stalled");
 		conn_kick(c);
 		return;
 	}
@@ -621,7 +621,7 @@ conn_open(struct gateway *gw, int fd)
 	}
 	if ((c = calloc(1, sizeof(*c))) == NULL ||
 	    (c->in = http_in_new(gw->limits.max_body_bytes,
-		 gw->limits.max_header_bytes)) == NULL) {
+	         gw->limits.max_header_bytes)) == NULL) {
 		log_warn("gateway: new connection: out of memory");
 		free(c);
 		close(fd);
@@ -660,7 +660,8 @@ gateway_accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 		 * pause accepting instead of spinning.
 		 */
 		if (ev_now(loop) - gw->last_warn >= GW_WARN_EVERY_S) {
-			log_warn("gateway: accept: %s; pausing", strerror(errno));
+			log_warn(
+			    "gateway: accept: %s; pausing", strerror(errno));
 			gw->last_warn = ev_now(loop);
 		}
 		ev_io_stop(loop, &gw->accept_w);
@@ -703,8 +704,8 @@ listen_socket(const char *host, int port, char *err, size_t errlen)
 			saved = errno;
 			continue;
 		}
-		if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one,
-			sizeof(one)) == 0 &&
+		if (setsockopt(
+		        fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) == 0 &&
 		    bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 &&
 		    listen(fd, SOMAXCONN) == 0)
 			break;
@@ -772,8 +773,8 @@ gateway_drain(struct gateway *gw)
 	gateway_unlisten(gw);
 	for (c = TAILQ_FIRST(&gw->conns); c != NULL; c = next) {
 		next = TAILQ_NEXT(c, entry);
-		if (c->lingering ||
-		    (c->inflight == NULL && out_pending(c) == 0 && !c->started)) {
+		if (c->lingering || (c->inflight == NULL &&
+		                        out_pending(c) == 0 && !c->started)) {
 			conn_close(c);
 			continue;
 		}
@@ -806,9 +807,8 @@ gateway_close(struct gateway *gw)
 }
 
 void
-request_respond(struct request *r, int status,
-    const struct ipc_header *headers, size_t nheaders, const uint8_t *body,
-    size_t body_len)
+request_respond(struct request *r, int status, const struct ipc_header *headers,
+    size_t nheaders, const uint8_t *body, size_t body_len)
 {
 	struct conn *c = r->conn;
 	const char *conn_hdr;
@@ -816,8 +816,8 @@ request_respond(struct request *r, int status,
 
 	if (c != NULL && (status < 200 || status > 599)) {
 		/* 1xx is never a final answer; the client would wait on. */
-		request_error(r, 502, "bad_response",
-		    "answered with status %d", status);
+		request_error(
+		    r, 502, "bad_response", "answered with status %d", status);
 		return;
 	}
 	if (c != NULL) {
@@ -825,10 +825,10 @@ request_respond(struct request *r, int status,
 		last = c->final || c->gw->draining;
 		conn_hdr = http_request_header(r->http, "Connection");
 		echo = r->http->keep_alive && conn_hdr != NULL &&
-		    strcasestr(conn_hdr, "keep-alive") != NULL;
+		       strcasestr(conn_hdr, "keep-alive") != NULL;
 		if (conn_queue_answer(c, status, headers, nheaders, body,
-			body_len, strcmp(r->http->method, "HEAD") == 0, last,
-			echo) != 0) {
+		        body_len, strcmp(r->http->method, "HEAD") == 0, last,
+		        echo) != 0) {
 			log_warn("gateway: answer: out of memory");
 			c->dead = 1;
 		}
@@ -846,8 +846,8 @@ request_verror(struct request *r, int status, const char *retry,
     const char *code, const char *fmt, va_list ap)
 {
 	struct ipc_header h[2] = {
-		{ "Content-Type", "application/json" },
-		{ "Retry-After", retry },
+	    {"Content-Type", "application/json"},
+	    {"Retry-After", retry},
 	};
 	char msg[512], *body;
 
@@ -869,8 +869,8 @@ request_verror(struct request *r, int status, const char *retry,
 }
 
 void
-request_error(struct request *r, int status, const char *code,
-    const char *fmt, ...)
+request_error(
+    struct request *r, int status, const char *code, const char *fmt, ...)
 {
 	va_list ap;
 

@@ -58,10 +58,10 @@ struct http_in {
 	struct hdr_off *offs;
 	size_t noffs, offcap;
 	enum last_cb last;
-	int value_at_end;  /* last value data ran to the end of its feed */
+	int value_at_end; /* last value data ran to the end of its feed */
 	const char *feed_start, *feed_end;
-	size_t head_bytes; /* request line and headers, as counted */
-	int trailers;	   /* past the last chunk: headers are trailers */
+	size_t head_bytes;  /* request line and headers, as counted */
+	int trailers;       /* past the last chunk: headers are trailers */
 	uint64_t body_hint; /* Content-Length, to allocate the body once */
 	struct buf body;
 	struct http_request *req;  /* headers complete, body arriving */
@@ -84,23 +84,22 @@ static int on_message_complete(http_parser *);
 static int on_chunk_header(http_parser *);
 
 static const http_parser_settings settings = {
-	.on_message_begin = on_message_begin,
-	.on_url = on_url,
-	.on_header_field = on_header_field,
-	.on_header_value = on_header_value,
-	.on_headers_complete = on_headers_complete,
-	.on_body = on_body,
-	.on_message_complete = on_message_complete,
-	.on_chunk_header = on_chunk_header,
+    .on_message_begin = on_message_begin,
+    .on_url = on_url,
+    .on_header_field = on_header_field,
+    .on_header_value = on_header_value,
+    .on_headers_complete = on_headers_complete,
+    .on_body = on_body,
+    .on_message_complete = on_message_complete,
+    .on_chunk_header = on_chunk_header,
 };
 
 /*
  * Record the first error and make the callback fail: http_parser then
  * stops with HPE_CB_*, and feed reports our status instead of its own.
  */
-static int
-fail(struct http_in *in, int status, const char *code, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
+static int fail(struct http_in *in, int status, const char *code,
+    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
 static int
 fail(struct http_in *in, int status, const char *code, const char *fmt, ...)
@@ -207,7 +206,8 @@ count_head(struct http_in *in, size_t n)
 	if (n > in->max_header - in->head_bytes) {
 		in->head_bytes = in->max_header;
 		return (fail(in, 431, "headers_too_large",
-		    "request line and headers exceed %zu bytes", in->max_header));
+		    "request line and headers exceed %zu bytes",
+		    in->max_header));
 	}
 	in->head_bytes += n;
 	return (0);
@@ -260,8 +260,8 @@ header_finish(struct http_in *in)
 		h->value = in->hbuf.len;
 	}
 	while (in->hbuf.len > h->value &&
-	    (in->hbuf.p[in->hbuf.len - 1] == ' ' ||
-		in->hbuf.p[in->hbuf.len - 1] == '\t'))
+	       (in->hbuf.p[in->hbuf.len - 1] == ' ' ||
+	           in->hbuf.p[in->hbuf.len - 1] == '\t'))
 		in->hbuf.len--;
 	if (buf_append(&in->hbuf, "", 1) != 0)
 		return (fail_oom(in));
@@ -290,7 +290,8 @@ on_header_field(http_parser *p, const char *at, size_t len)
 			return (-1);
 		if (in->noffs == in->offcap) {
 			size_t cap = in->offcap > 0 ? in->offcap * 2 : 16;
-			if ((n = reallocarray(in->offs, cap, sizeof(*n))) == NULL)
+			if ((n = reallocarray(in->offs, cap, sizeof(*n))) ==
+			    NULL)
 				return (fail_oom(in));
 			in->offs = n;
 			in->offcap = cap;
@@ -319,7 +320,8 @@ on_header_value(http_parser *p, const char *at, size_t len)
 			return (fail_oom(in));
 		in->offs[in->noffs - 1].value = in->hbuf.len;
 	} else if (in->last != CB_VALUE)
-		return (fail(in, 400, "bad_request", "header value without a name"));
+		return (fail(
+		    in, 400, "bad_request", "header value without a name"));
 	else if (!in->value_at_end || at != in->feed_start) {
 		/*
 		 * A second piece of one value that is not simply the rest of
@@ -409,7 +411,8 @@ request_build(struct http_in *in)
 
 	if ((r = calloc(1, sizeof(*r))) == NULL)
 		return (fail_oom(in));
-	r->method = strdup(http_method_str((enum http_method)in->parser.method));
+	r->method =
+	    strdup(http_method_str((enum http_method)in->parser.method));
 	r->target = strndup(in->url.p, in->url.len);
 	r->headers = headers_block(in);
 	r->nheaders = in->noffs;
@@ -435,8 +438,8 @@ on_headers_complete(http_parser *p)
 		    "HTTP/%u.%u is not supported, only HTTP/1.0 and HTTP/1.1",
 		    p->http_major, p->http_minor));
 	if (p->method == HTTP_CONNECT)
-		return (fail(in, 501, "not_implemented",
-		    "CONNECT is not supported"));
+		return (fail(
+		    in, 501, "not_implemented", "CONNECT is not supported"));
 	if (target_check(in) != 0 || headers_check(in) != 0)
 		return (-1);
 	if (!(p->flags & F_CHUNKED) && (p->flags & F_CONTENTLENGTH)) {
@@ -451,7 +454,7 @@ on_headers_complete(http_parser *p)
 		return (-1);
 	expect = http_request_header(in->req, "Expect");
 	in->expect_continue = p->http_minor == 1 && expect != NULL &&
-	    strcasecmp(expect, "100-continue") == 0;
+	                      strcasecmp(expect, "100-continue") == 0;
 	return (0);
 }
 
@@ -503,7 +506,8 @@ on_message_complete(http_parser *p)
 	struct http_request *r = in->req;
 
 	if (r == NULL)
-		return (fail(in, 400, "bad_request", "request without headers"));
+		return (
+		    fail(in, 400, "bad_request", "request without headers"));
 	if (in->body.len > 0) {
 		r->body = (uint8_t *)in->body.p;
 		r->body_len = in->body.len;
@@ -566,8 +570,7 @@ parser_error(struct http_in *in, enum http_errno e)
 }
 
 enum http_in_status
-http_in_feed(struct http_in *in, const char *buf, size_t len,
-    size_t *consumed)
+http_in_feed(struct http_in *in, const char *buf, size_t len, size_t *consumed)
 {
 	enum http_errno e;
 	size_t n;
@@ -610,8 +613,7 @@ http_in_take(struct http_in *in)
 }
 
 int
-http_in_error(const struct http_in *in, const char **code,
-    const char **message)
+http_in_error(const struct http_in *in, const char **code, const char **message)
 {
 	if (in->err_status == 0)
 		return (0);

@@ -16,12 +16,13 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 
-#define CHECK(c)                                                          \
-	do {                                                              \
-		if (!(c)) {                                               \
-			fprintf(stderr, "%s:%d: %s\n", __FILE__, __LINE__, #c); \
-			abort();                                          \
-		}                                                         \
+#define CHECK(c)                                                               \
+	do {                                                                   \
+		if (!(c)) {                                                    \
+			fprintf(                                               \
+			    stderr, "%s:%d: %s\n", __FILE__, __LINE__, #c);    \
+			abort();                                               \
+		}                                                              \
 	} while (0)
 
 static void
@@ -49,7 +50,7 @@ check_error(const struct http_in *in)
 	int status = http_in_error(in, &code, &message);
 
 	CHECK(status == 400 || status == 413 || status == 431 ||
-	    status == 500 || status == 501 || status == 505);
+	      status == 500 || status == 501 || status == 505);
 	CHECK(code != NULL && code[0] != '\0' && message != NULL);
 }
 

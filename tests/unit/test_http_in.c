@@ -52,8 +52,8 @@ feed(struct http_in *in, const char *s, size_t len, size_t chunk,
 			n -= used;
 			r->used += used;
 			if (r->last == HTTP_IN_ERROR) {
-				r->status = http_in_error(in, &r->code,
-				    &r->message);
+				r->status =
+				    http_in_error(in, &r->code, &r->message);
 				return;
 			}
 			if (r->last == HTTP_IN_REQUEST) {
@@ -104,9 +104,9 @@ test_simple_get(void **state)
 {
 	struct result r;
 	struct http_in *in = parse("GET /counter/a/incr?by=2 HTTP/1.1\r\n"
-				   "Host: x\r\n"
-				   "X-Mixed-Case:   padded value \t\r\n"
-				   "\r\n",
+	                           "Host: x\r\n"
+	                           "X-Mixed-Case:   padded value \t\r\n"
+	                           "\r\n",
 	    SIZE_MAX, &r);
 	struct http_request *q;
 
@@ -118,8 +118,8 @@ test_simple_get(void **state)
 	assert_int_equal(q->nheaders, 2);
 	assert_string_equal(q->headers[1].name, "X-Mixed-Case");
 	assert_string_equal(q->headers[1].value, "padded value");
-	assert_string_equal(http_request_header(q, "x-mixed-case"),
-	    "padded value");
+	assert_string_equal(
+	    http_request_header(q, "x-mixed-case"), "padded value");
 	assert_string_equal(http_request_header(q, "HOST"), "x");
 	assert_null(http_request_header(q, "Cookie"));
 	assert_null(q->body);
@@ -135,7 +135,7 @@ test_post_content_length(void **state)
 {
 	struct result r;
 	struct http_in *in = parse("POST /a HTTP/1.1\r\nContent-Length: 11\r\n"
-				   "\r\nhello world",
+	                           "\r\nhello world",
 	    SIZE_MAX, &r);
 
 	assert_int_equal(r.nreqs, 1);
@@ -151,10 +151,10 @@ test_chunked(void **state)
 {
 	struct result r;
 	struct http_in *in = parse("POST /a HTTP/1.1\r\n"
-				   "Transfer-Encoding: chunked\r\n\r\n"
-				   "5\r\nhello\r\n"
-				   "6;ext=1\r\n world\r\n"
-				   "0\r\nX-Trailer: t\r\n\r\n",
+	                           "Transfer-Encoding: chunked\r\n\r\n"
+	                           "5\r\nhello\r\n"
+	                           "6;ext=1\r\n world\r\n"
+	                           "0\r\nX-Trailer: t\r\n\r\n",
 	    SIZE_MAX, &r);
 
 	assert_int_equal(r.last, HTTP_IN_REQUEST);
@@ -168,10 +168,11 @@ test_chunked(void **state)
 	http_in_free(in);
 }
 
-static const char pipelined[] = "GET /1 HTTP/1.1\r\nHost: a\r\n\r\n"
-				"POST /2 HTTP/1.1\r\nContent-Length: 3\r\n\r\nabc"
-				"PUT /3 HTTP/1.1\r\nTransfer-Encoding: chunked\r\n"
-				"\r\n2\r\nxy\r\n0\r\n\r\n";
+static const char pipelined[] =
+    "GET /1 HTTP/1.1\r\nHost: a\r\n\r\n"
+    "POST /2 HTTP/1.1\r\nContent-Length: 3\r\n\r\nabc"
+    "PUT /3 HTTP/1.1\r\nTransfer-Encoding: chunked\r\n"
+    "\r\n2\r\nxy\r\n0\r\n\r\n";
 
 static void
 check_pipelined(const struct result *r)
@@ -197,8 +198,8 @@ test_pipelined(void **state)
 	    HTTP_IN_REQUEST);
 	assert_int_equal(used, strlen("GET /1 HTTP/1.1\r\nHost: a\r\n\r\n"));
 	/* Not taken yet: feeding again reports the same request, uses 0. */
-	assert_int_equal(http_in_feed(in, pipelined + used,
-			     strlen(pipelined) - used, &used),
+	assert_int_equal(
+	    http_in_feed(in, pipelined + used, strlen(pipelined) - used, &used),
 	    HTTP_IN_REQUEST);
 	assert_int_equal(used, 0);
 	http_request_free(http_in_take(in));
@@ -225,22 +226,21 @@ static void
 test_split_everywhere(void **state)
 {
 	static const char req[] = "POST /p?q=1 HTTP/1.1\r\nX-Long-Name: "
-				  "value one\r\nContent-Length: 4\r\n\r\nbody";
+	                          "value one\r\nContent-Length: 4\r\n\r\nbody";
 	struct result r;
 	size_t used;
 
 	/* Every cut point between two feeds gives the same request. */
 	for (size_t cut = 1; cut < strlen(req); cut++) {
 		struct http_in *in = http_in_new(MAX_BODY, MAX_HEADER);
-		assert_int_equal(http_in_feed(in, req, cut, &used),
-		    HTTP_IN_MORE);
+		assert_int_equal(
+		    http_in_feed(in, req, cut, &used), HTTP_IN_MORE);
 		assert_int_equal(used, cut);
 		feed(in, req + cut, strlen(req) - cut, SIZE_MAX, &r);
 		assert_int_equal(r.nreqs, 1);
 		assert_string_equal(r.reqs[0]->target, "/p?q=1");
-		assert_string_equal(http_request_header(r.reqs[0],
-					"X-Long-Name"),
-		    "value one");
+		assert_string_equal(
+		    http_request_header(r.reqs[0], "X-Long-Name"), "value one");
 		assert_memory_equal(r.reqs[0]->body, "body", 4);
 		result_free(&r);
 		http_in_free(in);
@@ -260,8 +260,8 @@ test_header_continuation(void **state)
 	assert_int_equal(http_in_feed(in, "lit-Na", 6, &used), HTTP_IN_MORE);
 	assert_int_equal(http_in_feed(in, "me: ab", 6, &used), HTTP_IN_MORE);
 	assert_int_equal(http_in_feed(in, "cd", 2, &used), HTTP_IN_MORE);
-	assert_int_equal(http_in_feed(in, "ef\r\n\r\n", 6, &used),
-	    HTTP_IN_REQUEST);
+	assert_int_equal(
+	    http_in_feed(in, "ef\r\n\r\n", 6, &used), HTTP_IN_REQUEST);
 	q = http_in_take(in);
 	assert_int_equal(q->nheaders, 1);
 	assert_string_equal(q->headers[0].name, "X-Split-Name");
@@ -281,8 +281,8 @@ test_obs_fold(void **state)
 	    "bad_request", "folding");
 	/* The same fold with the continuation line in a later feed. */
 	in = http_in_new(MAX_BODY, MAX_HEADER);
-	assert_int_equal(http_in_feed(in, "GET / HTTP/1.1\r\nX-A: one", 24,
-			     &used),
+	assert_int_equal(
+	    http_in_feed(in, "GET / HTTP/1.1\r\nX-A: one", 24, &used),
 	    HTTP_IN_MORE);
 	feed(in, "\r\n two\r\n\r\n", 10, SIZE_MAX, &r);
 	assert_int_equal(r.last, HTTP_IN_ERROR);
@@ -360,16 +360,15 @@ test_body_too_large(void **state)
 	/* Refused as soon as the headers are complete, before any body. */
 	n = snprintf(s, sizeof(s),
 	    "POST / HTTP/1.1\r\nContent-Length: %d\r\n\r\n", MAX_BODY + 1);
-	assert_int_equal(http_in_feed(in, s, (size_t)n, &used),
-	    HTTP_IN_ERROR);
+	assert_int_equal(http_in_feed(in, s, (size_t)n, &used), HTTP_IN_ERROR);
 	assert_int_equal(http_in_error(in, NULL, NULL), 413);
 	http_in_free(in);
 
 	/* Exactly the limit is fine. */
 	in = http_in_new(4, MAX_HEADER);
-	assert_int_equal(http_in_feed(in,
-			     "POST / HTTP/1.1\r\nContent-Length: 4\r\n\r\nabcd",
-			     42, &used),
+	assert_int_equal(
+	    http_in_feed(in, "POST / HTTP/1.1\r\nContent-Length: 4\r\n\r\nabcd",
+	        42, &used),
 	    HTTP_IN_REQUEST);
 	http_request_free(http_in_take(in));
 	http_in_free(in);
@@ -381,7 +380,7 @@ test_chunked_too_large(void **state)
 	struct http_in *in = http_in_new(8, MAX_HEADER);
 	struct result r;
 	static const char s[] = "POST / HTTP/1.1\r\nTransfer-Encoding: chunked"
-				"\r\n\r\n5\r\nhello\r\n";
+	                        "\r\n\r\n5\r\nhello\r\n";
 
 	/* The second chunk's size alone takes the body past 8 bytes. */
 	feed(in, s, strlen(s), SIZE_MAX, &r);
@@ -411,35 +410,35 @@ test_garbage(void **state)
 	expect_error("GET / HTTP/1.1\r\nContent-Length: 1x\r\n\r\n", 400,
 	    "bad_request", "content-length");
 	expect_error("POST / HTTP/1.1\r\nContent-Length: 3\r\n"
-		     "Transfer-Encoding: chunked\r\n\r\n",
+	             "Transfer-Encoding: chunked\r\n\r\n",
 	    400, "bad_request", NULL);
 	expect_error("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
-		     "zz\r\n",
+	             "zz\r\n",
 	    400, "bad_request", "chunk size");
 	/* Lax http_parser accepts a space inside a name; we do not. */
 	expect_error("GET / HTTP/1.1\r\nBad Name: x\r\n\r\n", 400,
 	    "bad_request", "token");
-	expect_error("GET / HTTP/1.1\r\nX: a\x01z\r\n\r\n", 400, "bad_request",
-	    NULL);
+	expect_error(
+	    "GET / HTTP/1.1\r\nX: a\x01z\r\n\r\n", 400, "bad_request", NULL);
 	expect_error("GET /a\tb HTTP/1.1\r\n\r\n", 400, "bad_request", NULL);
 }
 
 static void
 test_bad_utf8(void **state)
 {
-	expect_error("GET /caf\xe9 HTTP/1.1\r\n\r\n", 400, "bad_request",
-	    "UTF-8");
+	expect_error(
+	    "GET /caf\xe9 HTTP/1.1\r\n\r\n", 400, "bad_request", "UTF-8");
 	expect_error("GET / HTTP/1.1\r\nX-Name: caf\xc3\r\n\r\n", 400,
 	    "bad_request", "UTF-8");
 	/* Overlong '/' and a UTF-16 surrogate are not UTF-8 either. */
-	expect_error("GET /\xc0\xaf HTTP/1.1\r\n\r\n", 400, "bad_request",
-	    "UTF-8");
-	expect_error("GET /\xed\xa0\x80 HTTP/1.1\r\n\r\n", 400, "bad_request",
-	    "UTF-8");
+	expect_error(
+	    "GET /\xc0\xaf HTTP/1.1\r\n\r\n", 400, "bad_request", "UTF-8");
+	expect_error(
+	    "GET /\xed\xa0\x80 HTTP/1.1\r\n\r\n", 400, "bad_request", "UTF-8");
 
 	struct result r;
 	struct http_in *in = parse("GET /caf\xc3\xa9/\xf0\x9f\x98\x80 HTTP/1.1"
-				   "\r\nX: \xe2\x82\xac\r\n\r\n",
+	                           "\r\nX: \xe2\x82\xac\r\n\r\n",
 	    SIZE_MAX, &r);
 	assert_int_equal(r.nreqs, 1);
 	assert_string_equal(r.reqs[0]->headers[0].value, "\xe2\x82\xac");
@@ -469,12 +468,14 @@ test_keep_alive(void **state)
 
 	assert_false(keep_alive_of("GET / HTTP/1.0\r\n\r\n"));
 	assert_true(keep_alive_of("GET / HTTP/1.0\r\n"
-				  "Connection: keep-alive\r\n\r\n"));
+	                          "Connection: keep-alive\r\n\r\n"));
 	assert_true(keep_alive_of("GET / HTTP/1.1\r\n\r\n"));
-	assert_false(keep_alive_of("GET / HTTP/1.1\r\nConnection: close\r\n\r\n"));
+	assert_false(
+	    keep_alive_of("GET / HTTP/1.1\r\nConnection: close\r\n\r\n"));
 
 	/* Nothing may follow a request that closes the connection. */
-	in = parse("GET / HTTP/1.0\r\n\r\nGET / HTTP/1.0\r\n\r\n", SIZE_MAX, &r);
+	in =
+	    parse("GET / HTTP/1.0\r\n\r\nGET / HTTP/1.0\r\n\r\n", SIZE_MAX, &r);
 	assert_int_equal(r.nreqs, 1);
 	assert_int_equal(r.last, HTTP_IN_ERROR);
 	assert_int_equal(r.status, 400);
@@ -487,18 +488,18 @@ test_versions(void **state)
 {
 	/* The HTTP/2 connection preface is not an HTTP/1 request. */
 	struct result r;
-	struct http_in *in = parse("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", SIZE_MAX,
-	    &r);
+	struct http_in *in =
+	    parse("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", SIZE_MAX, &r);
 
 	assert_int_equal(r.last, HTTP_IN_ERROR);
 	assert_int_equal(r.nreqs, 0);
 	assert_true(r.status == 400 || r.status == 505);
 	http_in_free(in);
 
-	expect_error("GET / HTTP/2.0\r\n\r\n", 505, "http_version_not_supported",
-	    "HTTP/2.0");
-	expect_error("GET / HTTP/1.2\r\n\r\n", 505, "http_version_not_supported",
-	    NULL);
+	expect_error("GET / HTTP/2.0\r\n\r\n", 505,
+	    "http_version_not_supported", "HTTP/2.0");
+	expect_error(
+	    "GET / HTTP/1.2\r\n\r\n", 505, "http_version_not_supported", NULL);
 	expect_error("GET /\r\n\r\n", 505, "http_version_not_supported", NULL);
 	expect_error("CONNECT example.com:443 HTTP/1.1\r\n\r\n", 501,
 	    "not_implemented", "CONNECT");
@@ -509,7 +510,7 @@ test_upgrade(void **state)
 {
 	struct result r;
 	struct http_in *in = parse("GET /ws HTTP/1.1\r\nUpgrade: websocket\r\n"
-				   "Connection: Upgrade\r\n\r\n\x81\x05hello",
+	                           "Connection: Upgrade\r\n\r\n\x81\x05hello",
 	    SIZE_MAX, &r);
 
 	/* Answered as a plain request, then the connection ends: the bytes
@@ -527,7 +528,7 @@ test_expect_continue(void **state)
 {
 	struct http_in *in = http_in_new(MAX_BODY, MAX_HEADER);
 	static const char s[] = "POST / HTTP/1.1\r\nContent-Length: 2\r\n"
-				"Expect: 100-Continue\r\n\r\n";
+	                        "Expect: 100-Continue\r\n\r\n";
 	size_t used;
 
 	assert_false(http_in_reading_body(in));
@@ -545,10 +546,11 @@ static void
 test_head_and_empty(void **state)
 {
 	struct result r;
-	struct http_in *in = parse("HEAD /x HTTP/1.1\r\n\r\n"
-				   "POST /y HTTP/1.1\r\nContent-Length: 0\r\n\r\n"
-				   "DELETE /z HTTP/1.1\r\nEmpty:\r\n\r\n",
-	    SIZE_MAX, &r);
+	struct http_in *in =
+	    parse("HEAD /x HTTP/1.1\r\n\r\n"
+	          "POST /y HTTP/1.1\r\nContent-Length: 0\r\n\r\n"
+	          "DELETE /z HTTP/1.1\r\nEmpty:\r\n\r\n",
+	        SIZE_MAX, &r);
 
 	assert_int_equal(r.nreqs, 3);
 	assert_string_equal(r.reqs[0]->method, "HEAD");
@@ -575,26 +577,26 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_simple_get),
-		cmocka_unit_test(test_post_content_length),
-		cmocka_unit_test(test_chunked),
-		cmocka_unit_test(test_pipelined),
-		cmocka_unit_test(test_byte_by_byte),
-		cmocka_unit_test(test_split_everywhere),
-		cmocka_unit_test(test_header_continuation),
-		cmocka_unit_test(test_obs_fold),
-		cmocka_unit_test(test_headers_too_large),
-		cmocka_unit_test(test_too_many_headers),
-		cmocka_unit_test(test_body_too_large),
-		cmocka_unit_test(test_chunked_too_large),
-		cmocka_unit_test(test_garbage),
-		cmocka_unit_test(test_bad_utf8),
-		cmocka_unit_test(test_keep_alive),
-		cmocka_unit_test(test_versions),
-		cmocka_unit_test(test_upgrade),
-		cmocka_unit_test(test_expect_continue),
-		cmocka_unit_test(test_head_and_empty),
-		cmocka_unit_test(test_nul_byte),
+	    cmocka_unit_test(test_simple_get),
+	    cmocka_unit_test(test_post_content_length),
+	    cmocka_unit_test(test_chunked),
+	    cmocka_unit_test(test_pipelined),
+	    cmocka_unit_test(test_byte_by_byte),
+	    cmocka_unit_test(test_split_everywhere),
+	    cmocka_unit_test(test_header_continuation),
+	    cmocka_unit_test(test_obs_fold),
+	    cmocka_unit_test(test_headers_too_large),
+	    cmocka_unit_test(test_too_many_headers),
+	    cmocka_unit_test(test_body_too_large),
+	    cmocka_unit_test(test_chunked_too_large),
+	    cmocka_unit_test(test_garbage),
+	    cmocka_unit_test(test_bad_utf8),
+	    cmocka_unit_test(test_keep_alive),
+	    cmocka_unit_test(test_versions),
+	    cmocka_unit_test(test_upgrade),
+	    cmocka_unit_test(test_expect_continue),
+	    cmocka_unit_test(test_head_and_empty),
+	    cmocka_unit_test(test_nul_byte),
 	};
 
 	return (cmocka_run_group_tests(tests, NULL, NULL));
