@@ -700,7 +700,7 @@ def main(test):
         print(f"{len(t.failures)} sub-check(s) failed:")
         for f in t.failures:
             print(f"  - {f}")
-    if not ok:
+    if not ok or os.environ.get("DURO_IT_VERBOSE"):
         for name, text in t.logs:
             print(f"----- log of {name} -----")
             print(text.rstrip())

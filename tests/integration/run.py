@@ -38,12 +38,15 @@ def select(names, wanted):
     return out
 
 
-def run_one(name, build, timeout):
+def run_one(name, build, timeout, verbose):
     """Returns (ok, seconds, output)."""
+    env = dict(os.environ)
+    if verbose:
+        env["DURO_IT_VERBOSE"] = "1"  # durod's logs of passing tests too
     start = time.monotonic()
     p = subprocess.Popen([sys.executable, os.path.join(HERE, name + ".py"), "--build", build],
                          stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                         stderr=subprocess.STDOUT)
+                         stderr=subprocess.STDOUT, env=env)
     try:
         out, _ = p.communicate(timeout=timeout)
         note = ""
@@ -65,7 +68,7 @@ def main():
     ap.add_argument("--build", default="build", help="build directory (default: build)")
     ap.add_argument("--timeout", type=float, default=300, help="seconds per test")
     ap.add_argument("-v", "--verbose", action="store_true",
-                    help="print the output of passing tests too")
+                    help="print the output (and durod's logs) of passing tests too")
     ap.add_argument("tests", nargs="*")
     args = ap.parse_args()
 
@@ -79,7 +82,7 @@ def main():
     failed = []
     total = time.monotonic()
     for name in names:
-        ok, secs, out = run_one(name, build, args.timeout)
+        ok, secs, out = run_one(name, build, args.timeout, args.verbose)
         print(f"{'PASS' if ok else 'FAIL'} {name} ({secs:.1f}s)", flush=True)
         if not ok:
             failed.append(name)

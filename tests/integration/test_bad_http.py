@@ -3,7 +3,7 @@
 the malformed ones a closed connection); bad routes and names get their
 error codes; meanwhile a well-behaved keep-alive client is never hurt."""
 import harness
-from harness import build_request, check, expect_error, expect_json
+from harness import build_request, check, expect_error, expect_json, expect_status
 
 MAX_BODY = 1024
 
@@ -38,7 +38,7 @@ def raw(d, data, what, method="GET"):
 
 
 def test(t):
-    ns = {"counter": {}}
+    ns = {"counter": {}, "misbehave": {}}
     with harness.Durod(t, namespaces=ns, top={"max_body_bytes": MAX_BODY}) as d:
         w = Witness(d)
         w.step("start")
@@ -87,19 +87,30 @@ def test(t):
             expect_error(r, 413, None, "chunked body over max_body_bytes")
         w.step("big chunked body")
 
-        with t.sub("body of exactly max_body_bytes is accepted"):
-            r = w.c.request("POST", "/counter/big/incr", body=b"x" * MAX_BODY)
-            check(expect_json(r, 200, "body of max_body_bytes").get("value") == 1, f"{r!r}")
+        with t.sub("a body of exactly max_body_bytes reaches the worker intact"):
+            body = bytes(range(256)) * (MAX_BODY // 256)  # binary-safe, too
+            r = w.c.request("POST", "/misbehave/e/echo?x=1", body=body,
+                            headers={"Content-Type": "application/octet-stream"})
+            expect_status(r, 200, "echo of max_body_bytes")
+            check(r.body == body, f"echoed body differs: {len(r.body)} bytes {r.body[:32]!r}...")
+            check(r.header("X-Method") == "POST" and r.header("X-Path") == "/echo"
+                  and r.header("X-Query") == "x=1", f"echo headers: {r.headers}")
+            check(r.header("Content-Type") == "application/octet-stream",
+                  f"Content-Type did not reach the worker: {r.headers}")
         w.step("body at the limit")
 
         with t.sub("small chunked bodies reach the worker"):
             c = d.client()
-            r = c.request("POST", "/counter/c/incr", chunked=[])
-            check(expect_json(r, 200, "empty chunked body").get("value") == 1, f"{r!r}")
-            r = c.request("POST", "/counter/c/incr?by=2", chunked=[b"hello ", b"world"])
-            check(expect_json(r, 200, "small chunked body").get("value") == 3, f"{r!r}")
-            # The same connection goes on after a chunked body.
-            check(d.incr(c, "/counter/c") == 4, "incr after chunked bodies")
+            r = c.request("POST", "/misbehave/e/echo", chunked=[])
+            expect_status(r, 200, "empty chunked body")
+            check(r.body == b"", f"empty chunked body echoed as {r.body!r}")
+            r = c.request("POST", "/misbehave/e/echo", chunked=[b"hello ", b"chunked ", b"world"])
+            expect_status(r, 200, "small chunked body")
+            check(r.body == b"hello chunked world", f"chunked body echoed as {r.body!r}")
+            r = c.request("POST", "/counter/c/incr?by=2", chunked=[b"{}"])
+            check(expect_json(r, 200, "counter with a chunked body").get("value") == 2, f"{r!r}")
+            # The same connection goes on after chunked bodies.
+            check(d.incr(c, "/counter/c") == 3, "incr after chunked bodies")
         w.step("chunked bodies")
 
         with t.sub("unknown namespace: 404 unknown_namespace"):
