@@ -1,0 +1,638 @@
+/*
+ * test_libduro.c — libduro against a stand-in for durod.
+ *
+ * Each test listens on its own ipc:// path with an nng pair0 socket, points
+ * DURO_IPC at it, opens libduro and runs duro_run() on a second thread;
+ * the test thread plays durod. cmocka assertions stay on the test thread:
+ * the worker thread only records what it saw.
+ */
+#include <sys/stat.h>
+
+#include <pthread.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <nng/nng.h>
+#include <nng/protocol/pair0/pair.h>
+
+#include "duro.h"
+#include "duro_impl.h" /* the response builder's struct, for its own tests */
+#include "ipc_nng.h"
+
+#define OBJECT_ID "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+
+struct fixture {
+	char dir[64];
+	char url[128];
+	nng_socket l;
+	int l_open;
+	struct duro *d;
+	pthread_t thread;
+	int running;
+	int run_rv;
+	int hibernated; /* written by the worker thread before it returns */
+};
+
+/* ---- the stand-in for durod ---- */
+
+static int
+setup(void **state)
+{
+	struct fixture *fx = calloc(1, sizeof(*fx));
+
+	assert_non_null(fx);
+	strcpy(fx->dir, "/tmp/duro-test-XXXXXX");
+	assert_non_null(mkdtemp(fx->dir));
+	snprintf(fx->url, sizeof(fx->url), "ipc://%s/w.sock", fx->dir);
+	assert_int_equal(nng_pair0_open(&fx->l), 0);
+	fx->l_open = 1;
+	assert_int_equal(nng_socket_set_size(fx->l, NNG_OPT_RECVMAXSZ,
+	    IPC_MAX_FRAME_BYTES), 0);
+	/* A broken worker fails the test instead of hanging it. */
+	assert_int_equal(nng_socket_set_ms(fx->l, NNG_OPT_RECVTIMEO, 5000), 0);
+	assert_int_equal(nng_socket_set_ms(fx->l, NNG_OPT_SENDTIMEO, 5000), 0);
+	assert_int_equal(nng_listen(fx->l, fx->url, NULL, 0), 0);
+	setenv("DURO_IPC", fx->url, 1);
+	setenv("DURO_NAMESPACE", "test", 1);
+	setenv("DURO_OBJECT_ID", OBJECT_ID, 1);
+	setenv("DURO_OBJECT_NAME", "alice", 1);
+	setenv("DURO_STORAGE", "/nonexistent/db.sqlite", 1);
+	setenv("DURO_PROTOCOL", "1", 1);
+	*state = fx;
+	return (0);
+}
+
+static void
+listener_close(struct fixture *fx)
+{
+	if (fx->l_open)
+		nng_close(fx->l);
+	fx->l_open = 0;
+}
+
+static int
+teardown(void **state)
+{
+	struct fixture *fx = *state;
+	char path[96];
+
+	/* A loop still running ends when its durod goes away. */
+	listener_close(fx);
+	if (fx->running)
+		pthread_join(fx->thread, NULL);
+	duro_close(fx->d);
+	snprintf(path, sizeof(path), "%s/w.sock", fx->dir);
+	unlink(path);
+	rmdir(fx->dir);
+	free(fx);
+	return (0);
+}
+
+static void *
+run_thread(void *arg)
+{
+	struct fixture *fx = arg;
+
+	fx->run_rv = duro_run(fx->d);
+	return (NULL);
+}
+
+static void
+loop_start(struct fixture *fx)
+{
+	assert_int_equal(pthread_create(&fx->thread, NULL, run_thread, fx), 0);
+	fx->running = 1;
+}
+
+/* Wait for duro_run() to return; its result. */
+static int
+loop_join(struct fixture *fx)
+{
+	assert_true(fx->running);
+	assert_int_equal(pthread_join(fx->thread, NULL), 0);
+	fx->running = 0;
+	return (fx->run_rv);
+}
+
+static void
+recv_msg(struct fixture *fx, struct ipc_msg *m)
+{
+	char err[256] = "";
+	int rv = ipc_recv(fx->l, m, 0, err, sizeof(err));
+
+	if (rv != 0)
+		fail_msg("durod side: receive: %d %s", rv,
+		    rv > 0 ? nng_strerror(rv) : err);
+}
+
+static void
+send_msg(struct fixture *fx, const struct ipc_msg *m)
+{
+	assert_int_equal(ipc_send(fx->l, m, 0), 0);
+}
+
+static void
+send_raw(struct fixture *fx, const void *buf, size_t len)
+{
+	assert_int_equal(nng_send(fx->l, (void *)buf, len, 0), 0);
+}
+
+/* Send a frame with this JSON header and no body. */
+static void
+send_json(struct fixture *fx, const char *json)
+{
+	size_t hlen = strlen(json);
+	uint8_t *f = malloc(4 + hlen);
+
+	assert_non_null(f);
+	f[0] = (uint8_t)(hlen >> 24);
+	f[1] = (uint8_t)(hlen >> 16);
+	f[2] = (uint8_t)(hlen >> 8);
+	f[3] = (uint8_t)hlen;
+	memcpy(f + 4, json, hlen);
+	send_raw(fx, f, 4 + hlen);
+	free(f);
+}
+
+static void
+send_request(struct fixture *fx, uint64_t id, const char *method,
+    const char *path)
+{
+	struct ipc_msg m = { .type = IPC_REQUEST, .id = id, .method = method,
+		.path = path };
+
+	send_msg(fx, &m);
+}
+
+static void
+expect_ready(struct fixture *fx)
+{
+	struct ipc_msg m;
+
+	recv_msg(fx, &m);
+	assert_int_equal(m.type, IPC_READY);
+	assert_int_equal(m.protocol, 1);
+	assert_int_equal(m.pid, (long)getpid());
+	ipc_recv_done(&m);
+}
+
+static void
+expect_error(struct fixture *fx, uint64_t id, const char *code,
+    const char *message)
+{
+	struct ipc_msg m;
+
+	recv_msg(fx, &m);
+	assert_int_equal(m.type, IPC_ERROR);
+	assert_true(m.id == id);
+	assert_string_equal(m.code, code);
+	if (message != NULL)
+		assert_string_equal(m.message, message);
+	ipc_recv_done(&m);
+}
+
+/* ---- the worker's handlers ---- */
+
+static int
+echo_request(struct duro *d, const struct duro_request *req,
+    struct duro_response *resp)
+{
+	const char *test = duro_request_header(req, "x-TEST");
+	char b[64];
+
+	duro_response_status(resp, 201);
+	duro_response_header(resp, "X-Method", req->method);
+	duro_response_header(resp, "X-Path", req->path);
+	duro_response_header(resp, "X-Query", req->query);
+	duro_response_header(resp, "X-Test", test != NULL ? test : "(none)");
+	if (duro_query_param(req, "b", b, sizeof(b)) == 0)
+		duro_response_header(resp, "X-B", b);
+	duro_response_body(resp, req->body, req->body_len);
+	return (duro_response_printf(resp, "!"));
+}
+
+static int
+test_handler(struct duro *d, const struct duro_request *req,
+    struct duro_response *resp, void *arg)
+{
+	if (strcmp(req->path, "/fail") == 0) {
+		duro_response_error(resp, "boom %d", 42);
+		return (-1);
+	}
+	if (strcmp(req->path, "/fail-quietly") == 0)
+		return (1);
+	if (strcmp(req->path, "/bad-header") == 0) {
+		/* Ignored failure: the request must fail anyway. */
+		duro_response_header(resp, "X-Evil", "a\r\nSet-Cookie: x=1");
+		return (0);
+	}
+	return (echo_request(d, req, resp));
+}
+
+static void
+on_hibernate(struct duro *d, void *arg)
+{
+	struct fixture *fx = arg;
+
+	fx->hibernated = 1;
+}
+
+/* Open libduro from the environment the fixture set. */
+static void
+worker_open(struct fixture *fx)
+{
+	assert_int_equal(duro_open(&fx->d), 0);
+	assert_int_equal(duro_on_request(fx->d, test_handler, fx), 0);
+	assert_int_equal(duro_on_hibernate(fx->d, on_hibernate, fx), 0);
+}
+
+/* ---- tests ---- */
+
+static void
+test_open_env(void **state)
+{
+	struct fixture *fx = *state;
+	struct duro *d = NULL;
+
+	worker_open(fx);
+	assert_string_equal(duro_namespace(fx->d), "test");
+	assert_string_equal(duro_object_id(fx->d), OBJECT_ID);
+	assert_string_equal(duro_object_name(fx->d), "alice");
+	assert_string_equal(duro_storage_path(fx->d), "/nonexistent/db.sqlite");
+	/* pair0 takes one pipe: hang up before dialing again. */
+	duro_close(fx->d);
+	fx->d = NULL;
+
+	unsetenv("DURO_OBJECT_NAME");
+	assert_int_equal(duro_open(&d), 0);
+	assert_null(duro_object_name(d));
+	duro_close(d);
+}
+
+static void
+test_open_errors(void **state)
+{
+	struct fixture *fx = *state;
+	struct duro *d = (struct duro *)1;
+
+	unsetenv("DURO_IPC");
+	assert_int_equal(duro_open(&d), DURO_ENOENT);
+	assert_null(d);
+	setenv("DURO_IPC", "ipc:///nonexistent/duro-test.sock", 1);
+	assert_int_equal(duro_open(&d), DURO_EIO);
+	setenv("DURO_IPC", fx->url, 1);
+
+	setenv("DURO_PROTOCOL", "2", 1);
+	assert_int_equal(duro_open(&d), DURO_EPROTO);
+	assert_int_equal(duro_exit_status(DURO_EPROTO), 2);
+	unsetenv("DURO_PROTOCOL");
+	assert_int_equal(duro_open(&d), DURO_ENOENT);
+	setenv("DURO_PROTOCOL", "1", 1);
+
+	setenv("DURO_OBJECT_ID", "0123ABCD", 1);
+	assert_int_equal(duro_open(&d), DURO_ENOENT);
+	assert_int_equal(duro_exit_status(DURO_ENOENT), 1);
+	assert_int_equal(duro_exit_status(0), 0);
+}
+
+static void
+test_ready(void **state)
+{
+	struct fixture *fx = *state;
+
+	worker_open(fx);
+	loop_start(fx);
+	expect_ready(fx);
+}
+
+static void
+test_request_round_trip(void **state)
+{
+	static const struct ipc_header h[] = {
+		{ "X-Test", "hello" },
+		{ "Content-Type", "application/octet-stream" },
+	};
+	static const uint8_t body[] = { 'a', 0, 0xff, 0, 'z' };
+	struct fixture *fx = *state;
+	struct ipc_msg req = { .type = IPC_REQUEST, .id = 9007199254740992ull,
+		.method = "POST", .path = "/x%2Fy", .query = "a=1&b=x%20y+z",
+		.headers = (struct ipc_header *)h, .nheaders = 2, .body = body,
+		.body_len = sizeof(body) };
+	struct ipc_msg m;
+
+	worker_open(fx);
+	loop_start(fx);
+	expect_ready(fx);
+	send_msg(fx, &req);
+	recv_msg(fx, &m);
+	assert_int_equal(m.type, IPC_RESPONSE);
+	assert_true(m.id == req.id);
+	assert_int_equal(m.status, 201);
+	assert_int_equal(m.nheaders, 5);
+	assert_string_equal(m.headers[0].value, "POST");
+	assert_string_equal(m.headers[1].value, "/x%2Fy");
+	assert_string_equal(m.headers[2].value, "a=1&b=x%20y+z");
+	assert_string_equal(m.headers[3].value, "hello");
+	assert_string_equal(m.headers[4].name, "X-B");
+	assert_string_equal(m.headers[4].value, "x y z");
+	assert_int_equal(m.body_len, sizeof(body) + 1);
+	assert_memory_equal(m.body, body, sizeof(body));
+	assert_int_equal(m.body[sizeof(body)], '!');
+	ipc_recv_done(&m);
+
+	/* The loop goes on: a second request, no headers, no body. */
+	send_request(fx, 2, "GET", "/");
+	recv_msg(fx, &m);
+	assert_int_equal(m.type, IPC_RESPONSE);
+	assert_true(m.id == 2);
+	assert_int_equal(m.body_len, 1);
+	ipc_recv_done(&m);
+}
+
+static void
+test_unknown_fields(void **state)
+{
+	struct fixture *fx = *state;
+	struct ipc_msg m;
+
+	worker_open(fx);
+	loop_start(fx);
+	expect_ready(fx);
+	send_json(fx, "{\"type\":\"request\",\"id\":3,\"method\":\"GET\","
+	    "\"path\":\"/\",\"deadline_ms\":5,\"x\":[1,{}]}");
+	recv_msg(fx, &m);
+	assert_int_equal(m.type, IPC_RESPONSE);
+	assert_true(m.id == 3);
+	ipc_recv_done(&m);
+}
+
+static void
+test_handler_failure(void **state)
+{
+	struct fixture *fx = *state;
+
+	worker_open(fx);
+	loop_start(fx);
+	expect_ready(fx);
+	send_request(fx, 11, "GET", "/fail");
+	expect_error(fx, 11, "handler_failed", "boom 42");
+	send_request(fx, 12, "GET", "/fail-quietly");
+	expect_error(fx, 12, "handler_failed", "the handler failed");
+	send_request(fx, 13, "GET", "/bad-header");
+	expect_error(fx, 13, "handler_failed",
+	    "building the response: invalid argument");
+}
+
+static void
+test_no_handler(void **state)
+{
+	struct fixture *fx = *state;
+
+	assert_int_equal(duro_open(&fx->d), 0);
+	loop_start(fx);
+	expect_ready(fx);
+	send_request(fx, 5, "GET", "/");
+	expect_error(fx, 5, "unsupported", NULL);
+}
+
+static void
+test_unknown_type(void **state)
+{
+	struct fixture *fx = *state;
+	struct ipc_msg alarm = { .type = IPC_UNKNOWN, .type_name = "alarm",
+		.id = 21 };
+	struct ipc_msg note = { .type = IPC_UNKNOWN, .type_name = "ws_close" };
+	struct ipc_msg wrong_way = { .type = IPC_RESPONSE, .id = 22,
+		.status = 200 };
+	struct ipc_msg m;
+
+	worker_open(fx);
+	loop_start(fx);
+	expect_ready(fx);
+	send_msg(fx, &alarm);
+	expect_error(fx, 21, "unsupported",
+	    "message type \"alarm\" is not supported");
+	send_msg(fx, &wrong_way);
+	expect_error(fx, 22, "unsupported", NULL);
+	/* Without an id it is ignored: the next reply is the request's. */
+	send_msg(fx, &note);
+	send_request(fx, 23, "GET", "/");
+	recv_msg(fx, &m);
+	assert_int_equal(m.type, IPC_RESPONSE);
+	assert_true(m.id == 23);
+	ipc_recv_done(&m);
+}
+
+static void
+test_hibernate(void **state)
+{
+	struct fixture *fx = *state;
+	struct ipc_msg h = { .type = IPC_HIBERNATE };
+
+	worker_open(fx);
+	loop_start(fx);
+	expect_ready(fx);
+	send_msg(fx, &h);
+	assert_int_equal(loop_join(fx), 0);
+	assert_true(fx->hibernated);
+}
+
+static void
+test_listener_close(void **state)
+{
+	struct fixture *fx = *state;
+
+	worker_open(fx);
+	loop_start(fx);
+	expect_ready(fx);
+	listener_close(fx);
+	assert_int_equal(loop_join(fx), 0);
+	assert_false(fx->hibernated);
+}
+
+static void
+test_malformed_from_durod(void **state)
+{
+	struct fixture *fx = *state;
+
+	worker_open(fx);
+	loop_start(fx);
+	expect_ready(fx);
+	send_json(fx, "{broken");
+	assert_int_equal(loop_join(fx), DURO_EPROTO);
+}
+
+static void
+test_send_raw_before_ready(void **state)
+{
+	struct fixture *fx = *state;
+	struct ipc_msg m;
+	nng_msg *raw;
+
+	worker_open(fx);
+	assert_int_equal(duro_send_raw(fx->d, "\0garbage", 8), 0);
+	assert_int_equal(nng_recvmsg(fx->l, &raw, 0), 0);
+	assert_int_equal(nng_msg_len(raw), 8);
+	assert_memory_equal(nng_msg_body(raw), "\0garbage", 8);
+	nng_msg_free(raw);
+
+	assert_int_equal(duro_ready(fx->d), 0);
+	expect_ready(fx);
+	assert_int_equal(duro_ready(fx->d), DURO_ESTATE);
+	/* duro_run() does not send ready again. */
+	loop_start(fx);
+	send_request(fx, 1, "GET", "/");
+	recv_msg(fx, &m);
+	assert_int_equal(m.type, IPC_RESPONSE);
+	ipc_recv_done(&m);
+}
+
+/* ---- request helpers and the response builder (no sockets) ---- */
+
+static void
+test_request_header(void **state)
+{
+	static const struct duro_header h[] = {
+		{ "Content-Type", "text/plain" },
+		{ "X-Dup", "1" },
+		{ "x-dup", "2" },
+	};
+	struct duro_request req = { .headers = h, .nheaders = 3 };
+
+	assert_string_equal(duro_request_header(&req, "content-type"),
+	    "text/plain");
+	assert_string_equal(duro_request_header(&req, "X-DUP"), "1");
+	assert_null(duro_request_header(&req, "Content"));
+}
+
+static void
+expect_param(const char *query, const char *key, int rv, const char *value)
+{
+	struct duro_request req = { .query = query };
+	char buf[16];
+	int got = duro_query_param(&req, key, buf, sizeof(buf));
+
+	if (got != rv)
+		fail_msg("%s [%s]: got %d, want %d", query, key, got, rv);
+	if (rv == 0)
+		assert_string_equal(buf, value);
+}
+
+static void
+test_query_param(void **state)
+{
+	expect_param("by=5", "by", 0, "5");
+	expect_param("a=1&by=-2&by=3", "by", 0, "-2");
+	expect_param("b=1", "by", DURO_ENOENT, NULL);
+	expect_param("", "by", DURO_ENOENT, NULL);
+	expect_param("byx=1&xby=2", "by", DURO_ENOENT, NULL);
+	expect_param("by", "by", 0, "");
+	expect_param("by=", "by", 0, "");
+	expect_param("&&by=1&", "by", 0, "1");
+	expect_param("by=a+b%20c", "by", 0, "a b c");
+	expect_param("by=%2B%2b1", "by", 0, "++1");
+	expect_param("b%79=7", "by", 0, "7");
+	expect_param("by=x=y", "by", 0, "x=y");
+	expect_param("x=%zz&by=1", "by", 0, "1");
+	expect_param("by=%4", "by", DURO_EINVAL, NULL);
+	expect_param("by=%", "by", DURO_EINVAL, NULL);
+	expect_param("by=%g0", "by", DURO_EINVAL, NULL);
+	expect_param("by=a%00b", "by", DURO_EINVAL, NULL);
+	expect_param("by=0123456789abcdef", "by", DURO_ERANGE, NULL);
+	expect_param("by=0123456789abcde", "by", 0, "0123456789abcde");
+}
+
+static void
+test_response_builder(void **state)
+{
+	struct duro_response r;
+
+	duro_response_init(&r);
+	assert_int_equal(r.status, 200);
+	assert_int_equal(duro_response_status(&r, 404), 0);
+	assert_int_equal(duro_response_header(&r, "X-A", "1\t2"), 0);
+	assert_int_equal(duro_response_body(&r, "abc", 3), 0);
+	assert_int_equal(duro_response_body(&r, "xy", 2), 0);
+	assert_int_equal(duro_response_printf(&r, "%d-%s", 7, "z"), 0);
+	assert_int_equal(r.body_len, 5);
+	assert_memory_equal(r.body, "xy7-z", 5);
+	assert_int_equal(r.err, 0);
+
+	/* Failures are reported and the first one is kept. */
+	assert_int_equal(duro_response_status(&r, 600), DURO_EINVAL);
+	assert_int_equal(duro_response_header(&r, "X B", "1"), DURO_EINVAL);
+	assert_int_equal(duro_response_header(&r, "X", "a\nb"), DURO_EINVAL);
+	assert_int_equal(duro_response_body(&r, NULL, IPC_MAX_BODY_BYTES + 1),
+	    DURO_ERANGE);
+	assert_int_equal(r.err, DURO_EINVAL);
+	assert_int_equal(r.status, 404);
+	assert_int_equal(r.nheaders, 1);
+
+	assert_int_equal(duro_response_error(&r, "why %d", 1), 0);
+	assert_string_equal(r.error, "why 1");
+	duro_response_free(&r);
+}
+
+static void
+test_response_header_limit(void **state)
+{
+	struct duro_response r;
+
+	duro_response_init(&r);
+	for (int i = 0; i < IPC_MAX_HEADERS; i++)
+		assert_int_equal(duro_response_header(&r, "X", "y"), 0);
+	assert_int_equal(duro_response_header(&r, "X", "y"), DURO_ERANGE);
+	assert_int_equal(r.err, DURO_ERANGE);
+	duro_response_free(&r);
+}
+
+static void
+test_strerror(void **state)
+{
+	assert_string_equal(duro_strerror(0), "success");
+	assert_string_equal(duro_strerror(DURO_ECLOSED), "durod went away");
+	assert_string_equal(duro_strerror(-1000), "unknown error");
+	assert_string_equal(duro_strerror(5), "unknown error");
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_open_env, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_open_errors, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_ready, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_request_round_trip, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_unknown_fields, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_handler_failure, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_no_handler, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_unknown_type, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_hibernate, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_listener_close, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_malformed_from_durod, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_send_raw_before_ready, setup,
+		    teardown),
+		cmocka_unit_test(test_request_header),
+		cmocka_unit_test(test_query_param),
+		cmocka_unit_test(test_response_builder),
+		cmocka_unit_test(test_response_header_limit),
+		cmocka_unit_test(test_strerror),
+	};
+
+	/* A worker loop that never returns fails the run instead of hanging. */
+	alarm(60);
+	return (cmocka_run_group_tests(tests, NULL, NULL));
+}
