@@ -37,15 +37,14 @@ reply_json(struct duro_response *resp, int status, cJSON *o)
 	}
 	cJSON_Delete(o);
 	if ((rv = duro_response_status(resp, status)) == 0 &&
-	    (rv = duro_response_header(resp, "Content-Type",
-		"application/json")) == 0)
+	    (rv = duro_response_header(
+	         resp, "Content-Type", "application/json")) == 0)
 		rv = duro_response_body(resp, s, strlen(s));
 	free(s);
 	return (rv);
 }
 
-static int
-reply_error(struct duro_response *resp, int status, const char *code,
+static int reply_error(struct duro_response *resp, int status, const char *code,
     const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
 static int
@@ -138,9 +137,11 @@ counter_incr(struct counter *c, const struct duro_request *req,
 		return (reply_error(resp, 400, "bad_request", "%s", why));
 	if (__builtin_add_overflow(c->value, by, &next))
 		return (reply_error(resp, 400, "bad_request",
-		    "value %" PRId64 " + %" PRId64 " would overflow", c->value, by));
+		    "value %" PRId64 " + %" PRId64 " would overflow", c->value,
+		    by));
 	c->value = next;
-	if ((o = cJSON_CreateObject()) == NULL || add_int(o, "value", next) != 0) {
+	if ((o = cJSON_CreateObject()) == NULL ||
+	    add_int(o, "value", next) != 0) {
 		cJSON_Delete(o);
 		return (-1);
 	}
@@ -152,8 +153,8 @@ method_not_allowed(const struct duro_request *req, struct duro_response *resp,
     const char *allow)
 {
 	duro_response_header(resp, "Allow", allow);
-	return (reply_error(resp, 405, "method_not_allowed",
-	    "%s %s: use %s", req->method, req->path, allow));
+	return (reply_error(resp, 405, "method_not_allowed", "%s %s: use %s",
+	    req->method, req->path, allow));
 }
 
 static int
@@ -178,7 +179,7 @@ counter_request(struct duro *d, const struct duro_request *req,
 int
 main(void)
 {
-	struct counter c = { 0 };
+	struct counter c = {0};
 	struct duro *d;
 	int rv;
 

@@ -22,15 +22,15 @@
 #include <nng/protocol/pair0/pair.h>
 
 static const char *const errors[] = {
-	[0] = "success",
-	[-DURO_EINVAL] = "invalid argument",
-	[-DURO_ENOMEM] = "out of memory",
-	[-DURO_ENOENT] = "not found",
-	[-DURO_ERANGE] = "too large",
-	[-DURO_EIO] = "ipc socket failed",
-	[-DURO_EPROTO] = "protocol error",
-	[-DURO_ESTATE] = "not allowed in this state",
-	[-DURO_ECLOSED] = "durod went away",
+    [0] = "success",
+    [-DURO_EINVAL] = "invalid argument",
+    [-DURO_ENOMEM] = "out of memory",
+    [-DURO_ENOENT] = "not found",
+    [-DURO_ERANGE] = "too large",
+    [-DURO_EIO] = "ipc socket failed",
+    [-DURO_EPROTO] = "protocol error",
+    [-DURO_ESTATE] = "not allowed in this state",
+    [-DURO_ECLOSED] = "durod went away",
 };
 
 const char *
@@ -83,8 +83,10 @@ env_copy(const char *name, int required, char **out)
 	if (v == NULL || *v == '\0') {
 		if (!required)
 			return (0);
-		fprintf(stderr, "duro: %s is not set (workers are started by "
-		    "durod; see ipc/PROTOCOL.md)\n", name);
+		fprintf(stderr,
+		    "duro: %s is not set (workers are started by "
+		    "durod; see ipc/PROTOCOL.md)\n",
+		    name);
 		return (DURO_ENOENT);
 	}
 	if ((*out = strdup(v)) == NULL)
@@ -106,7 +108,7 @@ env_read(struct duro *d)
 		return (rv);
 	if (!is_object_id(d->id)) {
 		fprintf(stderr, "duro: DURO_OBJECT_ID is not 64 lowercase hex "
-		    "characters\n");
+		                "characters\n");
 		return (DURO_ENOENT);
 	}
 	if (proto == NULL) {
@@ -114,8 +116,10 @@ env_read(struct duro *d)
 		return (DURO_ENOENT);
 	}
 	if (strcmp(proto, "1") != 0) {
-		fprintf(stderr, "duro: durod speaks protocol \"%s\", this libduro "
-		    "speaks %d\n", proto, IPC_PROTOCOL_VERSION);
+		fprintf(stderr,
+		    "duro: durod speaks protocol \"%s\", this libduro "
+		    "speaks %d\n",
+		    proto, IPC_PROTOCOL_VERSION);
 		return (DURO_EPROTO);
 	}
 	return (0);
@@ -154,13 +158,18 @@ sock_open(struct duro *d)
 		return (from_nng(rv));
 	}
 	d->sock_open = 1;
-	if ((rv = nng_socket_set_size(d->sock, NNG_OPT_RECVMAXSZ,
-		 IPC_MAX_FRAME_BYTES)) != 0 ||
-	    (rv = nng_pipe_notify(d->sock, NNG_PIPE_EV_REM_POST,
-		 duro_pipe_removed_cb, d)) != 0 ||
-	    (rv = nng_socket_get_int(d->sock, NNG_OPT_RECVFD, &d->recv_fd)) != 0 ||
-	    (rv = nng_socket_get_int(d->sock, NNG_OPT_SENDFD, &d->send_fd)) != 0) {
-		fprintf(stderr, "duro: nng socket setup: %s\n", nng_strerror(rv));
+	rv = nng_socket_set_size(
+	    d->sock, NNG_OPT_RECVMAXSZ, IPC_MAX_FRAME_BYTES);
+	if (rv == 0)
+		rv = nng_pipe_notify(
+		    d->sock, NNG_PIPE_EV_REM_POST, duro_pipe_removed_cb, d);
+	if (rv == 0)
+		rv = nng_socket_get_int(d->sock, NNG_OPT_RECVFD, &d->recv_fd);
+	if (rv == 0)
+		rv = nng_socket_get_int(d->sock, NNG_OPT_SENDFD, &d->send_fd);
+	if (rv != 0) {
+		fprintf(
+		    stderr, "duro: nng socket setup: %s\n", nng_strerror(rv));
 		return (from_nng(rv));
 	}
 	if ((rv = nng_dial(d->sock, d->url, NULL, 0)) != 0) {
@@ -254,7 +263,7 @@ duro_storage_path(const struct duro *d)
 int
 duro_gone(const struct duro *d)
 {
-	struct pollfd pfd = { d->gone[0], POLLIN, 0 };
+	struct pollfd pfd = {d->gone[0], POLLIN, 0};
 
 	return (poll(&pfd, 1, 0) == 1);
 }
@@ -267,8 +276,8 @@ static int
 wait_writable(const struct duro *d)
 {
 	struct pollfd pfd[2] = {
-		{ d->gone[0], POLLIN, 0 },
-		{ d->send_fd, POLLIN, 0 },
+	    {d->gone[0], POLLIN, 0},
+	    {d->send_fd, POLLIN, 0},
 	};
 
 	for (;;) {
@@ -322,8 +331,8 @@ duro_send_raw(struct duro *d, const void *buf, size_t len)
 }
 
 int
-duro_send_error(struct duro *d, uint64_t id, const char *code,
-    const char *fmt, ...)
+duro_send_error(
+    struct duro *d, uint64_t id, const char *code, const char *fmt, ...)
 {
 	struct ipc_msg m;
 	char text[1024];

@@ -43,7 +43,7 @@ enum duro_err {
 	DURO_ENOMEM = -2,  /* out of memory */
 	DURO_ENOENT = -3,  /* no such environment variable, header, parameter */
 	DURO_ERANGE = -4,  /* past a protocol limit, or a buffer too small */
-	DURO_EIO = -5,	   /* the nng socket failed */
+	DURO_EIO = -5,     /* the nng socket failed */
 	DURO_EPROTO = -6,  /* durod sent a malformed message */
 	DURO_ESTATE = -7,  /* not allowed now (e.g. ready sent twice) */
 	DURO_ECLOSED = -8, /* durod went away */
@@ -114,8 +114,8 @@ int duro_send_raw(struct duro *, const void *buf, size_t len);
 
 /* The object this worker serves (from the environment). */
 const char *duro_namespace(const struct duro *);
-const char *duro_object_id(const struct duro *); /* 64 lowercase hex */
-const char *duro_object_name(const struct duro *); /* NULL when unnamed */
+const char *duro_object_id(const struct duro *);    /* 64 lowercase hex */
+const char *duro_object_name(const struct duro *);  /* NULL when unnamed */
 const char *duro_storage_path(const struct duro *); /* its SQLite file */
 
 /* A one-line description of an enum duro_err. */
@@ -140,16 +140,15 @@ int duro_run(struct duro *);
 /* ---- duro_request.c: reading a request ---- */
 
 /* The value of the first header called name (any case), or NULL. */
-const char *duro_request_header(const struct duro_request *,
-    const char *name);
+const char *duro_request_header(const struct duro_request *, const char *name);
 /*
  * Copy the percent-decoded value of the first query parameter called key
  * into buf as a C string ("+" decodes to a space; "k" without "=" has the
  * value ""). Returns 0, DURO_ENOENT if absent, DURO_ERANGE if buf is too
  * small, DURO_EINVAL if the value has a bad %-escape or decodes to a NUL.
  */
-int duro_query_param(const struct duro_request *, const char *key, char *buf,
-    size_t buflen);
+int duro_query_param(
+    const struct duro_request *, const char *key, char *buf, size_t buflen);
 
 /* ---- duro_response.c: building a response ---- */
 
@@ -165,8 +164,8 @@ int duro_response_status(struct duro_response *, int status);
  * Add a header. The name must be an HTTP token and the value free of
  * control characters (CR, LF, ...): DURO_EINVAL otherwise.
  */
-int duro_response_header(struct duro_response *, const char *name,
-    const char *value);
+int duro_response_header(
+    struct duro_response *, const char *name, const char *value);
 /* Replace the body with a copy of len bytes. */
 int duro_response_body(struct duro_response *, const void *buf, size_t len);
 /* Append formatted text to the body. */

@@ -25,7 +25,7 @@ struct duro {
 	nng_socket sock;
 	int sock_open;
 	int recv_fd; /* readable while a message waits (NNG_OPT_RECVFD) */
-	int send_fd; /* readable while a send would not block (NNG_OPT_SENDFD) */
+	int send_fd; /* readable while a send would not block */
 	/*
 	 * Self-pipe written (never read) when the pipe to durod is removed:
 	 * once readable it stays readable, so every poll() sees durod gone.

@@ -92,8 +92,8 @@ query_decode(const char *s, const char *end, char *buf, size_t buflen)
 }
 
 int
-duro_query_param(const struct duro_request *req, const char *key, char *buf,
-    size_t buflen)
+duro_query_param(
+    const struct duro_request *req, const char *key, char *buf, size_t buflen)
 {
 	const char *s = req->query, *amp, *eq, *end;
 
@@ -105,7 +105,8 @@ duro_query_param(const struct duro_request *req, const char *key, char *buf,
 		end = eq != NULL ? eq : amp;
 		if (!query_key_is(s, end, key))
 			continue;
-		return (query_decode(eq != NULL ? eq + 1 : amp, amp, buf, buflen));
+		return (
+		    query_decode(eq != NULL ? eq + 1 : amp, amp, buf, buflen));
 	}
 	return (DURO_ENOENT);
 }

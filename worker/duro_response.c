@@ -68,8 +68,8 @@ headers_grow(struct duro_response *r)
 }
 
 int
-duro_response_header(struct duro_response *r, const char *name,
-    const char *value)
+duro_response_header(
+    struct duro_response *r, const char *name, const char *value)
 {
 	struct ipc_header *h;
 	int rv;

@@ -38,8 +38,8 @@ run_send_response(struct duro *d, uint64_t id, const struct duro_response *r)
  * that cannot be encoded (a header over the frame limit).
  */
 static int
-run_reply(struct duro *d, uint64_t id, int failed,
-    const struct duro_response *r)
+run_reply(
+    struct duro *d, uint64_t id, int failed, const struct duro_response *r)
 {
 	int rv;
 
@@ -52,7 +52,8 @@ run_reply(struct duro *d, uint64_t id, int failed,
 	rv = run_send_response(d, id, r);
 	if (rv == DURO_ERANGE || rv == DURO_ENOMEM)
 		return (duro_send_error(d, id, "handler_failed",
-		    "the response could not be encoded: %s", duro_strerror(rv)));
+		    "the response could not be encoded: %s",
+		    duro_strerror(rv)));
 	return (rv);
 }
 
@@ -65,11 +66,11 @@ run_request(struct duro *d, const struct ipc_msg *m)
 	int failed, rv;
 
 	if (d->on_request == NULL)
-		return (duro_send_error(d, m->id, "unsupported",
-		    "this worker takes no requests"));
+		return (duro_send_error(
+		    d, m->id, "unsupported", "this worker takes no requests"));
 	if (m->nheaders > 0 && (h = calloc(m->nheaders, sizeof(*h))) == NULL)
-		return (duro_send_error(d, m->id, "handler_failed",
-		    "out of memory"));
+		return (duro_send_error(
+		    d, m->id, "handler_failed", "out of memory"));
 	for (size_t i = 0; i < m->nheaders; i++) {
 		h[i].name = m->headers[i].name;
 		h[i].value = m->headers[i].value;
@@ -107,8 +108,8 @@ run_dispatch(struct duro *d, const struct ipc_msg *m)
 			return (duro_send_error(d, m->id, "unsupported",
 			    "message type \"%s\" is not supported",
 			    m->type_name));
-		fprintf(stderr, "duro: ignoring a \"%s\" message\n",
-		    m->type_name);
+		fprintf(
+		    stderr, "duro: ignoring a \"%s\" message\n", m->type_name);
 		return (0);
 	}
 }
@@ -126,12 +127,13 @@ run_drain(struct duro *d)
 		if (rv == NNG_EAGAIN)
 			return (duro_gone(d) ? DURO_ECLOSED : 0);
 		if (rv < 0) {
-			fprintf(stderr, "duro: malformed message from durod: %s\n",
-			    err);
+			fprintf(stderr,
+			    "duro: malformed message from durod: %s\n", err);
 			return (DURO_EPROTO);
 		}
 		if (rv > 0) {
-			fprintf(stderr, "duro: receive: %s\n", nng_strerror(rv));
+			fprintf(
+			    stderr, "duro: receive: %s\n", nng_strerror(rv));
 			return (DURO_EIO);
 		}
 		rv = run_dispatch(d, &m);
@@ -145,8 +147,8 @@ static int
 run_wait(const struct duro *d)
 {
 	struct pollfd pfd[2] = {
-		{ d->recv_fd, POLLIN, 0 },
-		{ d->gone[0], POLLIN, 0 },
+	    {d->recv_fd, POLLIN, 0},
+	    {d->gone[0], POLLIN, 0},
 	};
 
 	while (poll(pfd, 2, -1) == -1)

@@ -37,20 +37,22 @@ headers_eq(const struct ipc_msg *a, const struct ipc_msg *b)
 static int
 msg_eq(const struct ipc_msg *a, const struct ipc_msg *b)
 {
-	if (a->type != b->type || a->id != b->id || !str_eq(a->type_name,
-	    b->type_name) || a->body_len != b->body_len ||
+	if (a->type != b->type || a->id != b->id ||
+	    !str_eq(a->type_name, b->type_name) || a->body_len != b->body_len ||
 	    (a->body_len > 0 && memcmp(a->body, b->body, a->body_len) != 0))
 		return (0);
 	switch (a->type) {
 	case IPC_READY:
 		return (a->protocol == b->protocol && a->pid == b->pid);
 	case IPC_REQUEST:
-		return (str_eq(a->method, b->method) && str_eq(a->path, b->path) &&
-		    str_eq(a->query, b->query) && headers_eq(a, b));
+		return (str_eq(a->method, b->method) &&
+		        str_eq(a->path, b->path) &&
+		        str_eq(a->query, b->query) && headers_eq(a, b));
 	case IPC_RESPONSE:
 		return (a->status == b->status && headers_eq(a, b));
 	case IPC_ERROR:
-		return (str_eq(a->code, b->code) && str_eq(a->message, b->message));
+		return (
+		    str_eq(a->code, b->code) && str_eq(a->message, b->message));
 	case IPC_HIBERNATE:
 	case IPC_UNKNOWN:
 		break;

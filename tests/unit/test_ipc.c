@@ -86,11 +86,11 @@ round_trip(const struct ipc_msg *in, struct ipc_msg *out, uint8_t **f)
 }
 
 static struct ipc_header test_headers[] = {
-	{ "Content-Type", "text/plain; charset=utf-8" },
-	{ "X-Tab", "a\tb" },
-	{ "x-dup", "1" },
-	{ "X-Dup", "2" },
-	{ "X-Utf8", "h\xc3\xa9llo" },
+    {"Content-Type", "text/plain; charset=utf-8"},
+    {"X-Tab", "a\tb"},
+    {"x-dup", "1"},
+    {"X-Dup", "2"},
+    {"X-Utf8", "h\xc3\xa9llo"},
 };
 #define NTEST_HEADERS (sizeof(test_headers) / sizeof(test_headers[0]))
 
@@ -99,7 +99,7 @@ static struct ipc_header test_headers[] = {
 static void
 test_round_trip_ready(void **state)
 {
-	struct ipc_msg in = { .type = IPC_READY, .protocol = 1, .pid = 4194304 };
+	struct ipc_msg in = {.type = IPC_READY, .protocol = 1, .pid = 4194304};
 	struct ipc_msg out;
 	uint8_t *f;
 
@@ -114,10 +114,16 @@ test_round_trip_ready(void **state)
 static void
 test_round_trip_request(void **state)
 {
-	static const uint8_t body[] = { 'a', 0, 0xff, 0, '\r', '\n', 0 };
-	struct ipc_msg in = { .type = IPC_REQUEST, .id = 42, .method = "PATCH",
-		.path = "/a%2Fb/c", .query = "x=1&y=%20", .headers = test_headers,
-		.nheaders = NTEST_HEADERS, .body = body, .body_len = sizeof(body) };
+	static const uint8_t body[] = {'a', 0, 0xff, 0, '\r', '\n', 0};
+	struct ipc_msg in = {.type = IPC_REQUEST,
+	    .id = 42,
+	    .method = "PATCH",
+	    .path = "/a%2Fb/c",
+	    .query = "x=1&y=%20",
+	    .headers = test_headers,
+	    .nheaders = NTEST_HEADERS,
+	    .body = body,
+	    .body_len = sizeof(body)};
 	struct ipc_msg out;
 	uint8_t *f;
 
@@ -134,9 +140,13 @@ static void
 test_round_trip_response(void **state)
 {
 	static const uint8_t body[] = "{\"value\":1}";
-	struct ipc_msg in = { .type = IPC_RESPONSE, .id = 7, .status = 599,
-		.headers = test_headers, .nheaders = NTEST_HEADERS, .body = body,
-		.body_len = sizeof(body) - 1 };
+	struct ipc_msg in = {.type = IPC_RESPONSE,
+	    .id = 7,
+	    .status = 599,
+	    .headers = test_headers,
+	    .nheaders = NTEST_HEADERS,
+	    .body = body,
+	    .body_len = sizeof(body) - 1};
 	struct ipc_msg out;
 	uint8_t *f;
 
@@ -150,7 +160,7 @@ test_round_trip_response(void **state)
 static void
 test_round_trip_hibernate(void **state)
 {
-	struct ipc_msg in = { .type = IPC_HIBERNATE };
+	struct ipc_msg in = {.type = IPC_HIBERNATE};
 	struct ipc_msg out;
 	uint8_t *f;
 
@@ -163,9 +173,11 @@ test_round_trip_hibernate(void **state)
 static void
 test_round_trip_error(void **state)
 {
-	struct ipc_msg in = { .type = IPC_ERROR, .id = 3, .code = "handler_failed",
-		.message = "boom: \"quoted\"\nnext line" };
-	struct ipc_msg none = { .type = IPC_ERROR, .code = "bad" };
+	struct ipc_msg in = {.type = IPC_ERROR,
+	    .id = 3,
+	    .code = "handler_failed",
+	    .message = "boom: \"quoted\"\nnext line"};
+	struct ipc_msg none = {.type = IPC_ERROR, .code = "bad"};
 	struct ipc_msg out;
 	uint8_t *f;
 
@@ -187,8 +199,8 @@ static void
 test_round_trip_empty_request(void **state)
 {
 	/* No headers, no query, no body: the minimal request. */
-	struct ipc_msg in = { .type = IPC_REQUEST, .id = 1, .method = "GET",
-		.path = "/" };
+	struct ipc_msg in = {
+	    .type = IPC_REQUEST, .id = 1, .method = "GET", .path = "/"};
 	struct ipc_msg out;
 	uint8_t *f;
 
@@ -203,13 +215,17 @@ static void
 test_binary_body(void **state)
 {
 	uint8_t body[256];
-	struct ipc_msg in = { .type = IPC_RESPONSE, .id = 1, .status = 200,
-		.body = body, .body_len = sizeof(body) };
+	struct ipc_msg in = {.type = IPC_RESPONSE,
+	    .id = 1,
+	    .status = 200,
+	    .body = body,
+	    .body_len = sizeof(body)};
 	struct ipc_msg out;
 	uint8_t *f;
 
 	for (size_t i = 0; i < sizeof(body); i++)
-		body[i] = (uint8_t)(255 - i); /* every byte value, NUL included */
+		body[i] =
+		    (uint8_t)(255 - i); /* every byte value, NUL included */
 	round_trip(&in, &out, &f);
 	ipc_msg_release(&out);
 	free(f);
@@ -231,17 +247,23 @@ test_type_names(void **state)
 static void
 test_truncated_frames(void **state)
 {
-	static const uint8_t body[] = { 1, 0, 2 };
-	struct ipc_msg in = { .type = IPC_REQUEST, .id = 9, .method = "POST",
-		.path = "/x", .headers = test_headers, .nheaders = NTEST_HEADERS,
-		.body = body, .body_len = sizeof(body) };
+	static const uint8_t body[] = {1, 0, 2};
+	struct ipc_msg in = {.type = IPC_REQUEST,
+	    .id = 9,
+	    .method = "POST",
+	    .path = "/x",
+	    .headers = test_headers,
+	    .nheaders = NTEST_HEADERS,
+	    .body = body,
+	    .body_len = sizeof(body)};
 	struct ipc_msg m;
 	char err[256];
 	size_t len, hlen;
 	uint8_t *f = ipc_encode(&in, &len), *p;
 
 	assert_non_null(f);
-	hlen = (size_t)f[0] << 24 | (size_t)f[1] << 16 | (size_t)f[2] << 8 | f[3];
+	hlen =
+	    (size_t)f[0] << 24 | (size_t)f[1] << 16 | (size_t)f[2] << 8 | f[3];
 	/*
 	 * Every prefix, each in a buffer of its exact size: a prefix that cuts
 	 * the header must fail; one that cuts only the body is a valid frame
@@ -267,13 +289,14 @@ test_truncated_frames(void **state)
 static void
 test_length_prefix_past_end(void **state)
 {
-	const uint8_t f[] = { 0, 0, 0, 200, '{', '}' };
+	const uint8_t f[] = {0, 0, 0, 200, '{', '}'};
 	struct ipc_msg m;
 	char err[256];
 
-	assert_int_equal(ipc_decode(f, sizeof(f), &m, err, sizeof(err)),
-	    IPC_ETRUNCATED);
-	assert_int_equal(ipc_decode(f, 0, &m, err, sizeof(err)), IPC_ETRUNCATED);
+	assert_int_equal(
+	    ipc_decode(f, sizeof(f), &m, err, sizeof(err)), IPC_ETRUNCATED);
+	assert_int_equal(
+	    ipc_decode(f, 0, &m, err, sizeof(err)), IPC_ETRUNCATED);
 	/* A zero errlen must not be written to. */
 	assert_int_equal(ipc_decode(f, 3, &m, NULL, 0), IPC_ETRUNCATED);
 }
@@ -281,21 +304,21 @@ test_length_prefix_past_end(void **state)
 static void
 test_oversized_header(void **state)
 {
-	const uint8_t big[] = { 0xff, 0xff, 0xff, 0xff, '{', '}' };
-	uint8_t f[8] = { 0 };
+	const uint8_t big[] = {0xff, 0xff, 0xff, 0xff, '{', '}'};
+	uint8_t f[8] = {0};
 	uint32_t h = IPC_MAX_HEADER_BYTES + 1;
 	struct ipc_msg m;
 	char err[256];
 
 	/* Judged by the prefix alone, before any allocation or parsing. */
-	assert_int_equal(ipc_decode(big, sizeof(big), &m, err, sizeof(err)),
-	    IPC_ETOOBIG);
+	assert_int_equal(
+	    ipc_decode(big, sizeof(big), &m, err, sizeof(err)), IPC_ETOOBIG);
 	f[0] = (uint8_t)(h >> 24);
 	f[1] = (uint8_t)(h >> 16);
 	f[2] = (uint8_t)(h >> 8);
 	f[3] = (uint8_t)h;
-	assert_int_equal(ipc_decode(f, sizeof(f), &m, err, sizeof(err)),
-	    IPC_ETOOBIG);
+	assert_int_equal(
+	    ipc_decode(f, sizeof(f), &m, err, sizeof(err)), IPC_ETOOBIG);
 }
 
 /* A hibernate header padded with spaces inside the object to hlen bytes. */
@@ -333,7 +356,7 @@ test_header_at_limit(void **state)
 static void
 test_encoder_header_limit(void **state)
 {
-	struct ipc_msg big = { .type = IPC_ERROR, .code = "x" };
+	struct ipc_msg big = {.type = IPC_ERROR, .code = "x"};
 	char *msg = malloc(IPC_MAX_HEADER_BYTES + 1);
 	size_t len;
 
@@ -351,7 +374,7 @@ test_body_limits(void **state)
 	static const char json[] = "{\"type\":\"hibernate\"}";
 	size_t hlen = sizeof(json) - 1, len = 4 + hlen + IPC_MAX_BODY_BYTES + 1;
 	uint8_t *f = calloc(1, len);
-	struct ipc_msg m, in = { .type = IPC_RESPONSE, .id = 1, .status = 200 };
+	struct ipc_msg m, in = {.type = IPC_RESPONSE, .id = 1, .status = 200};
 	char err[256];
 
 	assert_non_null(f);
@@ -374,10 +397,18 @@ static void
 test_malformed_json(void **state)
 {
 	static const char *const bad[] = {
-		"", " ", "{", "}", "{\"type\":\"ready\",\"protocol\":1,}",
-		"{\"type\":\"ready\" \"protocol\":1}", "{'type':'ready'}",
-		"{\"type\":\"hibernate\"}x", "{\"type\":\"hibernate\"}{}",
-		"{\"type\":\"hibernate\"", "nul", "\xff\xfe",
+	    "",
+	    " ",
+	    "{",
+	    "}",
+	    "{\"type\":\"ready\",\"protocol\":1,}",
+	    "{\"type\":\"ready\" \"protocol\":1}",
+	    "{'type':'ready'}",
+	    "{\"type\":\"hibernate\"}x",
+	    "{\"type\":\"hibernate\"}{}",
+	    "{\"type\":\"hibernate\"",
+	    "nul",
+	    "\xff\xfe",
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 		if (decode_json(bad[i]) != IPC_EJSON)
@@ -407,7 +438,8 @@ test_nul_in_header(void **state)
 static void
 test_trailing_whitespace(void **state)
 {
-	assert_int_equal(decode_json("{\"type\":\"hibernate\"} \r\n\t"), IPC_OK);
+	assert_int_equal(
+	    decode_json("{\"type\":\"hibernate\"} \r\n\t"), IPC_OK);
 	assert_int_equal(decode_json(" {\"type\":\"hibernate\"}"), IPC_OK);
 }
 
@@ -415,8 +447,12 @@ static void
 test_non_object_json(void **state)
 {
 	static const char *const bad[] = {
-		"[]", "[{\"type\":\"hibernate\"}]", "\"hibernate\"", "1", "null",
-		"true",
+	    "[]",
+	    "[{\"type\":\"hibernate\"}]",
+	    "\"hibernate\"",
+	    "1",
+	    "null",
+	    "true",
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 		if (decode_json(bad[i]) != IPC_EJSON)
@@ -446,13 +482,13 @@ static void
 test_type_field(void **state)
 {
 	static const struct field_case c[] = {
-		{ "{}", IPC_EFIELD },
-		{ "{\"type\":5}", IPC_EFIELD },
-		{ "{\"type\":\"\"}", IPC_EFIELD },
-		{ "{\"type\":null}", IPC_EFIELD },
-		{ "{\"type\":[\"ready\"]}", IPC_EFIELD },
-		{ "{\"Type\":\"hibernate\"}", IPC_EFIELD },
-		{ "{\"type\":\"hibernate\"}", IPC_OK },
+	    {"{}", IPC_EFIELD},
+	    {"{\"type\":5}", IPC_EFIELD},
+	    {"{\"type\":\"\"}", IPC_EFIELD},
+	    {"{\"type\":null}", IPC_EFIELD},
+	    {"{\"type\":[\"ready\"]}", IPC_EFIELD},
+	    {"{\"Type\":\"hibernate\"}", IPC_EFIELD},
+	    {"{\"type\":\"hibernate\"}", IPC_OK},
 	};
 	CHECK_CASES(c);
 }
@@ -461,18 +497,18 @@ static void
 test_ready_fields(void **state)
 {
 	static const struct field_case c[] = {
-		{ "{\"type\":\"ready\"}", IPC_EFIELD },
-		{ "{\"type\":\"ready\",\"protocol\":\"1\"}", IPC_EFIELD },
-		{ "{\"type\":\"ready\",\"protocol\":0}", IPC_EFIELD },
-		{ "{\"type\":\"ready\",\"protocol\":1.5}", IPC_EFIELD },
-		{ "{\"type\":\"ready\",\"protocol\":65536}", IPC_EFIELD },
-		{ "{\"type\":\"ready\",\"protocol\":1e300}", IPC_EFIELD },
-		{ "{\"type\":\"ready\",\"protocol\":-1e300}", IPC_EFIELD },
-		{ "{\"type\":\"ready\",\"protocol\":1,\"pid\":-1}", IPC_EFIELD },
-		{ "{\"type\":\"ready\",\"protocol\":1,\"pid\":\"1\"}", IPC_EFIELD },
-		{ "{\"type\":\"ready\",\"protocol\":1,\"pid\":4194305}", IPC_EFIELD },
-		{ "{\"type\":\"ready\",\"protocol\":1}", IPC_OK },
-		{ "{\"type\":\"ready\",\"protocol\":1.0,\"pid\":1}", IPC_OK },
+	    {"{\"type\":\"ready\"}", IPC_EFIELD},
+	    {"{\"type\":\"ready\",\"protocol\":\"1\"}", IPC_EFIELD},
+	    {"{\"type\":\"ready\",\"protocol\":0}", IPC_EFIELD},
+	    {"{\"type\":\"ready\",\"protocol\":1.5}", IPC_EFIELD},
+	    {"{\"type\":\"ready\",\"protocol\":65536}", IPC_EFIELD},
+	    {"{\"type\":\"ready\",\"protocol\":1e300}", IPC_EFIELD},
+	    {"{\"type\":\"ready\",\"protocol\":-1e300}", IPC_EFIELD},
+	    {"{\"type\":\"ready\",\"protocol\":1,\"pid\":-1}", IPC_EFIELD},
+	    {"{\"type\":\"ready\",\"protocol\":1,\"pid\":\"1\"}", IPC_EFIELD},
+	    {"{\"type\":\"ready\",\"protocol\":1,\"pid\":4194305}", IPC_EFIELD},
+	    {"{\"type\":\"ready\",\"protocol\":1}", IPC_OK},
+	    {"{\"type\":\"ready\",\"protocol\":1.0,\"pid\":1}", IPC_OK},
 	};
 	CHECK_CASES(c);
 }
@@ -481,30 +517,63 @@ static void
 test_request_fields(void **state)
 {
 	static const struct field_case c[] = {
-		{ "{\"type\":\"request\",\"method\":\"GET\",\"path\":\"/\"}", IPC_EFIELD },
-		{ "{\"type\":\"request\",\"id\":0,\"method\":\"GET\",\"path\":\"/\"}", IPC_EFIELD },
-		{ "{\"type\":\"request\",\"id\":\"1\",\"method\":\"GET\",\"path\":\"/\"}", IPC_EFIELD },
-		{ "{\"type\":\"request\",\"id\":1,\"path\":\"/\"}", IPC_EFIELD },
-		{ "{\"type\":\"request\",\"id\":1,\"method\":\"\",\"path\":\"/\"}", IPC_EFIELD },
-		{ "{\"type\":\"request\",\"id\":1,\"method\":\"G T\",\"path\":\"/\"}", IPC_EFIELD },
-		{ "{\"type\":\"request\",\"id\":1,\"method\":\"GET\\r\\n\",\"path\":\"/\"}", IPC_EFIELD },
-		{ "{\"type\":\"request\",\"id\":1,\"method\":5,\"path\":\"/\"}", IPC_EFIELD },
-		{ "{\"type\":\"request\",\"id\":1,\"method\":"
-		  "\"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\",\"path\":\"/\"}", IPC_EFIELD },
-		{ "{\"type\":\"request\",\"id\":1,\"method\":"
-		  "\"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\",\"path\":\"/\"}", IPC_OK },
-		{ "{\"type\":\"request\",\"id\":1,\"method\":\"GET\"}", IPC_EFIELD },
-		{ "{\"type\":\"request\",\"id\":1,\"method\":\"GET\",\"path\":\"x\"}", IPC_EFIELD },
-		{ "{\"type\":\"request\",\"id\":1,\"method\":\"GET\",\"path\":\"\"}", IPC_EFIELD },
-		{ "{\"type\":\"request\",\"id\":1,\"method\":\"GET\",\"path\":5}", IPC_EFIELD },
-		{ "{\"type\":\"request\",\"id\":1,\"method\":\"GET\",\"path\":\"/\",\"query\":5}", IPC_EFIELD },
-		{ "{\"type\":\"request\",\"id\":1,\"method\":\"GET\",\"path\":\"/\",\"headers\":{}}", IPC_EFIELD },
-		{ "{\"type\":\"request\",\"id\":1,\"method\":\"GET\",\"path\":\"/\",\"headers\":[1]}", IPC_EFIELD },
-		{ "{\"type\":\"request\",\"id\":1,\"method\":\"GET\",\"path\":\"/\",\"headers\":[[\"a\"]]}", IPC_EFIELD },
-		{ "{\"type\":\"request\",\"id\":1,\"method\":\"GET\",\"path\":\"/\",\"headers\":[[\"a\",1]]}", IPC_EFIELD },
-		{ "{\"type\":\"request\",\"id\":1,\"method\":\"GET\",\"path\":\"/\",\"headers\":[[\"a\",\"b\",\"c\"]]}", IPC_EFIELD },
-		{ "{\"type\":\"request\",\"id\":1,\"method\":\"GET\",\"path\":\"/\",\"headers\":[]}", IPC_OK },
-		{ "{\"type\":\"request\",\"id\":1,\"method\":\"GET\",\"path\":\"/\"}", IPC_OK },
+	    {"{\"type\":\"request\",\"method\":\"GET\",\"path\":\"/\"}",
+	        IPC_EFIELD},
+	    {"{\"type\":\"request\",\"id\":0,\"method\":\"GET\",\"path\":\"/"
+	     "\"}",
+	        IPC_EFIELD},
+	    {"{\"type\":\"request\",\"id\":\"1\",\"method\":\"GET\",\"path\":"
+	     "\"/\"}",
+	        IPC_EFIELD},
+	    {"{\"type\":\"request\",\"id\":1,\"path\":\"/\"}", IPC_EFIELD},
+	    {"{\"type\":\"request\",\"id\":1,\"method\":\"\",\"path\":\"/\"}",
+	        IPC_EFIELD},
+	    {"{\"type\":\"request\",\"id\":1,\"method\":\"G "
+	     "T\",\"path\":\"/\"}",
+	        IPC_EFIELD},
+	    {"{\"type\":\"request\",\"id\":1,\"method\":\"GET\\r\\n\",\"path\":"
+	     "\"/\"}",
+	        IPC_EFIELD},
+	    {"{\"type\":\"request\",\"id\":1,\"method\":5,\"path\":\"/\"}",
+	        IPC_EFIELD},
+	    {"{\"type\":\"request\",\"id\":1,\"method\":"
+	     "\"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\",\"path\":\"/\"}",
+	        IPC_EFIELD},
+	    {"{\"type\":\"request\",\"id\":1,\"method\":"
+	     "\"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\",\"path\":\"/\"}",
+	        IPC_OK},
+	    {"{\"type\":\"request\",\"id\":1,\"method\":\"GET\"}", IPC_EFIELD},
+	    {"{\"type\":\"request\",\"id\":1,\"method\":\"GET\",\"path\":"
+	     "\"x\"}",
+	        IPC_EFIELD},
+	    {"{\"type\":\"request\",\"id\":1,\"method\":\"GET\",\"path\":\"\"}",
+	        IPC_EFIELD},
+	    {"{\"type\":\"request\",\"id\":1,\"method\":\"GET\",\"path\":5}",
+	        IPC_EFIELD},
+	    {"{\"type\":\"request\",\"id\":1,\"method\":\"GET\",\"path\":\"/"
+	     "\",\"query\":5}",
+	        IPC_EFIELD},
+	    {"{\"type\":\"request\",\"id\":1,\"method\":\"GET\",\"path\":\"/"
+	     "\",\"headers\":{}}",
+	        IPC_EFIELD},
+	    {"{\"type\":\"request\",\"id\":1,\"method\":\"GET\",\"path\":\"/"
+	     "\",\"headers\":[1]}",
+	        IPC_EFIELD},
+	    {"{\"type\":\"request\",\"id\":1,\"method\":\"GET\",\"path\":\"/"
+	     "\",\"headers\":[[\"a\"]]}",
+	        IPC_EFIELD},
+	    {"{\"type\":\"request\",\"id\":1,\"method\":\"GET\",\"path\":\"/"
+	     "\",\"headers\":[[\"a\",1]]}",
+	        IPC_EFIELD},
+	    {"{\"type\":\"request\",\"id\":1,\"method\":\"GET\",\"path\":\"/"
+	     "\",\"headers\":[[\"a\",\"b\",\"c\"]]}",
+	        IPC_EFIELD},
+	    {"{\"type\":\"request\",\"id\":1,\"method\":\"GET\",\"path\":\"/"
+	     "\",\"headers\":[]}",
+	        IPC_OK},
+	    {"{\"type\":\"request\",\"id\":1,\"method\":\"GET\",\"path\":\"/"
+	     "\"}",
+	        IPC_OK},
 	};
 	CHECK_CASES(c);
 }
@@ -513,15 +582,17 @@ static void
 test_response_fields(void **state)
 {
 	static const struct field_case c[] = {
-		{ "{\"type\":\"response\",\"status\":200}", IPC_EFIELD },
-		{ "{\"type\":\"response\",\"id\":1}", IPC_EFIELD },
-		{ "{\"type\":\"response\",\"id\":1,\"status\":99}", IPC_EFIELD },
-		{ "{\"type\":\"response\",\"id\":1,\"status\":600}", IPC_EFIELD },
-		{ "{\"type\":\"response\",\"id\":1,\"status\":\"200\"}", IPC_EFIELD },
-		{ "{\"type\":\"response\",\"id\":1,\"status\":200.5}", IPC_EFIELD },
-		{ "{\"type\":\"response\",\"id\":1,\"status\":200,\"headers\":\"x\"}", IPC_EFIELD },
-		{ "{\"type\":\"response\",\"id\":1,\"status\":100}", IPC_OK },
-		{ "{\"type\":\"response\",\"id\":1,\"status\":599}", IPC_OK },
+	    {"{\"type\":\"response\",\"status\":200}", IPC_EFIELD},
+	    {"{\"type\":\"response\",\"id\":1}", IPC_EFIELD},
+	    {"{\"type\":\"response\",\"id\":1,\"status\":99}", IPC_EFIELD},
+	    {"{\"type\":\"response\",\"id\":1,\"status\":600}", IPC_EFIELD},
+	    {"{\"type\":\"response\",\"id\":1,\"status\":\"200\"}", IPC_EFIELD},
+	    {"{\"type\":\"response\",\"id\":1,\"status\":200.5}", IPC_EFIELD},
+	    {"{\"type\":\"response\",\"id\":1,\"status\":200,\"headers\":"
+	     "\"x\"}",
+	        IPC_EFIELD},
+	    {"{\"type\":\"response\",\"id\":1,\"status\":100}", IPC_OK},
+	    {"{\"type\":\"response\",\"id\":1,\"status\":599}", IPC_OK},
 	};
 	CHECK_CASES(c);
 }
@@ -530,13 +601,13 @@ static void
 test_error_fields(void **state)
 {
 	static const struct field_case c[] = {
-		{ "{\"type\":\"error\"}", IPC_EFIELD },
-		{ "{\"type\":\"error\",\"code\":\"\"}", IPC_EFIELD },
-		{ "{\"type\":\"error\",\"code\":5}", IPC_EFIELD },
-		{ "{\"type\":\"error\",\"code\":\"x\",\"message\":5}", IPC_EFIELD },
-		{ "{\"type\":\"error\",\"code\":\"x\",\"id\":-1}", IPC_EFIELD },
-		{ "{\"type\":\"error\",\"code\":\"x\"}", IPC_OK },
-		{ "{\"type\":\"error\",\"code\":\"x\",\"id\":0}", IPC_OK },
+	    {"{\"type\":\"error\"}", IPC_EFIELD},
+	    {"{\"type\":\"error\",\"code\":\"\"}", IPC_EFIELD},
+	    {"{\"type\":\"error\",\"code\":5}", IPC_EFIELD},
+	    {"{\"type\":\"error\",\"code\":\"x\",\"message\":5}", IPC_EFIELD},
+	    {"{\"type\":\"error\",\"code\":\"x\",\"id\":-1}", IPC_EFIELD},
+	    {"{\"type\":\"error\",\"code\":\"x\"}", IPC_OK},
+	    {"{\"type\":\"error\",\"code\":\"x\",\"id\":0}", IPC_OK},
 	};
 	CHECK_CASES(c);
 }
@@ -545,11 +616,14 @@ static void
 test_unknown_fields_ignored(void **state)
 {
 	static const struct field_case c[] = {
-		{ "{\"type\":\"ready\",\"protocol\":1,\"future\":{\"a\":[1,2]}}", IPC_OK },
-		{ "{\"type\":\"request\",\"id\":1,\"method\":\"GET\",\"path\":\"/\","
-		  "\"deadline_ms\":30000,\"trace\":null}", IPC_OK },
-		{ "{\"type\":\"response\",\"id\":1,\"status\":200,\"x\":true}", IPC_OK },
-		{ "{\"type\":\"hibernate\",\"reason\":\"idle\"}", IPC_OK },
+	    {"{\"type\":\"ready\",\"protocol\":1,\"future\":{\"a\":[1,2]}}",
+	        IPC_OK},
+	    {"{\"type\":\"request\",\"id\":1,\"method\":\"GET\",\"path\":\"/\","
+	     "\"deadline_ms\":30000,\"trace\":null}",
+	        IPC_OK},
+	    {"{\"type\":\"response\",\"id\":1,\"status\":200,\"x\":true}",
+	        IPC_OK},
+	    {"{\"type\":\"hibernate\",\"reason\":\"idle\"}", IPC_OK},
 	};
 	CHECK_CASES(c);
 }
@@ -560,14 +634,18 @@ static void
 test_ids(void **state)
 {
 	static const struct field_case c[] = {
-		{ "{\"type\":\"response\",\"id\":9007199254740992,\"status\":200}", IPC_OK },
-		{ "{\"type\":\"response\",\"id\":9007199254740994,\"status\":200}", IPC_EFIELD },
-		{ "{\"type\":\"response\",\"id\":18446744073709551615,\"status\":200}", IPC_EFIELD },
-		{ "{\"type\":\"response\",\"id\":1e300,\"status\":200}", IPC_EFIELD },
-		{ "{\"type\":\"response\",\"id\":1e999,\"status\":200}", IPC_EFIELD },
-		{ "{\"type\":\"response\",\"id\":-1,\"status\":200}", IPC_EFIELD },
-		{ "{\"type\":\"response\",\"id\":1.5,\"status\":200}", IPC_EFIELD },
-		{ "{\"type\":\"response\",\"id\":true,\"status\":200}", IPC_EFIELD },
+	    {"{\"type\":\"response\",\"id\":9007199254740992,\"status\":200}",
+	        IPC_OK},
+	    {"{\"type\":\"response\",\"id\":9007199254740994,\"status\":200}",
+	        IPC_EFIELD},
+	    {"{\"type\":\"response\",\"id\":18446744073709551615,\"status\":"
+	     "200}",
+	        IPC_EFIELD},
+	    {"{\"type\":\"response\",\"id\":1e300,\"status\":200}", IPC_EFIELD},
+	    {"{\"type\":\"response\",\"id\":1e999,\"status\":200}", IPC_EFIELD},
+	    {"{\"type\":\"response\",\"id\":-1,\"status\":200}", IPC_EFIELD},
+	    {"{\"type\":\"response\",\"id\":1.5,\"status\":200}", IPC_EFIELD},
+	    {"{\"type\":\"response\",\"id\":true,\"status\":200}", IPC_EFIELD},
 	};
 	CHECK_CASES(c);
 }
@@ -576,9 +654,9 @@ static void
 test_large_ids_round_trip(void **state)
 {
 	/* Ids near 2^53 must come back exact, not rounded by %.15g. */
-	static const uint64_t ids[] = { 1, 999999999999999, 4503599627370497,
-		9007199254740991, 9007199254740992 };
-	struct ipc_msg in = { .type = IPC_RESPONSE, .status = 200 }, out;
+	static const uint64_t ids[] = {1, 999999999999999, 4503599627370497,
+	    9007199254740991, 9007199254740992};
+	struct ipc_msg in = {.type = IPC_RESPONSE, .status = 200}, out;
 	uint8_t *f;
 
 	for (size_t i = 0; i < sizeof(ids) / sizeof(ids[0]); i++) {
@@ -620,34 +698,48 @@ static void
 test_header_injection(void **state)
 {
 	static const struct field_case c[] = {
-		{ "{\"type\":\"response\",\"id\":1,\"status\":200,\"headers\":"
-		  "[[\"X\",\"a\\r\\nSet-Cookie: x=1\"]]}", IPC_EFIELD },
-		{ "{\"type\":\"response\",\"id\":1,\"status\":200,\"headers\":"
-		  "[[\"X\",\"a\\nb\"]]}", IPC_EFIELD },
-		{ "{\"type\":\"response\",\"id\":1,\"status\":200,\"headers\":"
-		  "[[\"X\",\"a\\rb\"]]}", IPC_EFIELD },
-		{ "{\"type\":\"response\",\"id\":1,\"status\":200,\"headers\":"
-		  "[[\"X\",\"a\\u0001\"]]}", IPC_EFIELD },
-		{ "{\"type\":\"response\",\"id\":1,\"status\":200,\"headers\":"
-		  "[[\"X\",\"a\\u007f\"]]}", IPC_EFIELD },
-		{ "{\"type\":\"response\",\"id\":1,\"status\":200,\"headers\":"
-		  "[[\"X\",\"a\rb\"]]}", IPC_EFIELD }, /* raw CR */
-		{ "{\"type\":\"response\",\"id\":1,\"status\":200,\"headers\":"
-		  "[[\"X: y\",\"a\"]]}", IPC_EFIELD },
-		{ "{\"type\":\"response\",\"id\":1,\"status\":200,\"headers\":"
-		  "[[\"X\\r\\nY\",\"a\"]]}", IPC_EFIELD },
-		{ "{\"type\":\"response\",\"id\":1,\"status\":200,\"headers\":"
-		  "[[\"\",\"a\"]]}", IPC_EFIELD },
-		{ "{\"type\":\"response\",\"id\":1,\"status\":200,\"headers\":"
-		  "[[\"A B\",\"a\"]]}", IPC_EFIELD },
-		{ "{\"type\":\"response\",\"id\":1,\"status\":200,\"headers\":"
-		  "[[\"caf\\u00e9\",\"a\"]]}", IPC_EFIELD },
-		{ "{\"type\":\"request\",\"id\":1,\"method\":\"GET\",\"path\":\"/\","
-		  "\"headers\":[[\"Host\",\"a\\r\\n\\r\\nGET / HTTP/1.1\"]]}", IPC_EFIELD },
-		{ "{\"type\":\"response\",\"id\":1,\"status\":200,\"headers\":"
-		  "[[\"X\",\"a\\tb \\u00e9\"]]}", IPC_OK },
-		{ "{\"type\":\"response\",\"id\":1,\"status\":200,\"headers\":"
-		  "[[\"!#$%&'*+-.^_`|~09azAZ\",\"\"]]}", IPC_OK },
+	    {"{\"type\":\"response\",\"id\":1,\"status\":200,\"headers\":"
+	     "[[\"X\",\"a\\r\\nSet-Cookie: x=1\"]]}",
+	        IPC_EFIELD},
+	    {"{\"type\":\"response\",\"id\":1,\"status\":200,\"headers\":"
+	     "[[\"X\",\"a\\nb\"]]}",
+	        IPC_EFIELD},
+	    {"{\"type\":\"response\",\"id\":1,\"status\":200,\"headers\":"
+	     "[[\"X\",\"a\\rb\"]]}",
+	        IPC_EFIELD},
+	    {"{\"type\":\"response\",\"id\":1,\"status\":200,\"headers\":"
+	     "[[\"X\",\"a\\u0001\"]]}",
+	        IPC_EFIELD},
+	    {"{\"type\":\"response\",\"id\":1,\"status\":200,\"headers\":"
+	     "[[\"X\",\"a\\u007f\"]]}",
+	        IPC_EFIELD},
+	    {"{\"type\":\"response\",\"id\":1,\"status\":200,\"headers\":"
+	     "[[\"X\",\"a\rb\"]]}",
+	        IPC_EFIELD}, /* raw CR */
+	    {"{\"type\":\"response\",\"id\":1,\"status\":200,\"headers\":"
+	     "[[\"X: y\",\"a\"]]}",
+	        IPC_EFIELD},
+	    {"{\"type\":\"response\",\"id\":1,\"status\":200,\"headers\":"
+	     "[[\"X\\r\\nY\",\"a\"]]}",
+	        IPC_EFIELD},
+	    {"{\"type\":\"response\",\"id\":1,\"status\":200,\"headers\":"
+	     "[[\"\",\"a\"]]}",
+	        IPC_EFIELD},
+	    {"{\"type\":\"response\",\"id\":1,\"status\":200,\"headers\":"
+	     "[[\"A B\",\"a\"]]}",
+	        IPC_EFIELD},
+	    {"{\"type\":\"response\",\"id\":1,\"status\":200,\"headers\":"
+	     "[[\"caf\\u00e9\",\"a\"]]}",
+	        IPC_EFIELD},
+	    {"{\"type\":\"request\",\"id\":1,\"method\":\"GET\",\"path\":\"/\","
+	     "\"headers\":[[\"Host\",\"a\\r\\n\\r\\nGET / HTTP/1.1\"]]}",
+	        IPC_EFIELD},
+	    {"{\"type\":\"response\",\"id\":1,\"status\":200,\"headers\":"
+	     "[[\"X\",\"a\\tb \\u00e9\"]]}",
+	        IPC_OK},
+	    {"{\"type\":\"response\",\"id\":1,\"status\":200,\"headers\":"
+	     "[[\"!#$%&'*+-.^_`|~09azAZ\",\"\"]]}",
+	        IPC_OK},
 	};
 	CHECK_CASES(c);
 }
@@ -675,7 +767,7 @@ test_too_many_headers(void **state)
 
 	assert_non_null(json);
 	p += sprintf(p, "{\"type\":\"response\",\"id\":1,\"status\":200,"
-	    "\"headers\":[");
+	                "\"headers\":[");
 	for (size_t i = 0; i < n; i++)
 		p += sprintf(p, "%s[\"a\",\"b\"]", i ? "," : "");
 	strcpy(p, "]}");
@@ -691,36 +783,36 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_round_trip_ready),
-		cmocka_unit_test(test_round_trip_request),
-		cmocka_unit_test(test_round_trip_response),
-		cmocka_unit_test(test_round_trip_hibernate),
-		cmocka_unit_test(test_round_trip_error),
-		cmocka_unit_test(test_round_trip_empty_request),
-		cmocka_unit_test(test_binary_body),
-		cmocka_unit_test(test_type_names),
-		cmocka_unit_test(test_truncated_frames),
-		cmocka_unit_test(test_length_prefix_past_end),
-		cmocka_unit_test(test_oversized_header),
-		cmocka_unit_test(test_header_at_limit),
-		cmocka_unit_test(test_encoder_header_limit),
-		cmocka_unit_test(test_body_limits),
-		cmocka_unit_test(test_malformed_json),
-		cmocka_unit_test(test_nul_in_header),
-		cmocka_unit_test(test_trailing_whitespace),
-		cmocka_unit_test(test_non_object_json),
-		cmocka_unit_test(test_type_field),
-		cmocka_unit_test(test_ready_fields),
-		cmocka_unit_test(test_request_fields),
-		cmocka_unit_test(test_response_fields),
-		cmocka_unit_test(test_error_fields),
-		cmocka_unit_test(test_unknown_fields_ignored),
-		cmocka_unit_test(test_ids),
-		cmocka_unit_test(test_large_ids_round_trip),
-		cmocka_unit_test(test_unknown_type),
-		cmocka_unit_test(test_header_injection),
-		cmocka_unit_test(test_token_and_value_checks),
-		cmocka_unit_test(test_too_many_headers),
+	    cmocka_unit_test(test_round_trip_ready),
+	    cmocka_unit_test(test_round_trip_request),
+	    cmocka_unit_test(test_round_trip_response),
+	    cmocka_unit_test(test_round_trip_hibernate),
+	    cmocka_unit_test(test_round_trip_error),
+	    cmocka_unit_test(test_round_trip_empty_request),
+	    cmocka_unit_test(test_binary_body),
+	    cmocka_unit_test(test_type_names),
+	    cmocka_unit_test(test_truncated_frames),
+	    cmocka_unit_test(test_length_prefix_past_end),
+	    cmocka_unit_test(test_oversized_header),
+	    cmocka_unit_test(test_header_at_limit),
+	    cmocka_unit_test(test_encoder_header_limit),
+	    cmocka_unit_test(test_body_limits),
+	    cmocka_unit_test(test_malformed_json),
+	    cmocka_unit_test(test_nul_in_header),
+	    cmocka_unit_test(test_trailing_whitespace),
+	    cmocka_unit_test(test_non_object_json),
+	    cmocka_unit_test(test_type_field),
+	    cmocka_unit_test(test_ready_fields),
+	    cmocka_unit_test(test_request_fields),
+	    cmocka_unit_test(test_response_fields),
+	    cmocka_unit_test(test_error_fields),
+	    cmocka_unit_test(test_unknown_fields_ignored),
+	    cmocka_unit_test(test_ids),
+	    cmocka_unit_test(test_large_ids_round_trip),
+	    cmocka_unit_test(test_unknown_type),
+	    cmocka_unit_test(test_header_injection),
+	    cmocka_unit_test(test_token_and_value_checks),
+	    cmocka_unit_test(test_too_many_headers),
 	};
 
 	return (cmocka_run_group_tests(tests, NULL, NULL));

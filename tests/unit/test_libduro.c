@@ -27,7 +27,8 @@
 #include "duro_impl.h" /* the response builder's struct, for its own tests */
 #include "ipc_nng.h"
 
-#define OBJECT_ID "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+#define OBJECT_ID                                                              \
+	"0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
 
 struct fixture {
 	char dir[64];
@@ -54,8 +55,9 @@ setup(void **state)
 	snprintf(fx->url, sizeof(fx->url), "ipc://%s/w.sock", fx->dir);
 	assert_int_equal(nng_pair0_open(&fx->l), 0);
 	fx->l_open = 1;
-	assert_int_equal(nng_socket_set_size(fx->l, NNG_OPT_RECVMAXSZ,
-	    IPC_MAX_FRAME_BYTES), 0);
+	assert_int_equal(
+	    nng_socket_set_size(fx->l, NNG_OPT_RECVMAXSZ, IPC_MAX_FRAME_BYTES),
+	    0);
 	/* A broken worker fails the test instead of hanging it. */
 	assert_int_equal(nng_socket_set_ms(fx->l, NNG_OPT_RECVTIMEO, 5000), 0);
 	assert_int_equal(nng_socket_set_ms(fx->l, NNG_OPT_SENDTIMEO, 5000), 0);
@@ -163,11 +165,11 @@ send_json(struct fixture *fx, const char *json)
 }
 
 static void
-send_request(struct fixture *fx, uint64_t id, const char *method,
-    const char *path)
+send_request(
+    struct fixture *fx, uint64_t id, const char *method, const char *path)
 {
-	struct ipc_msg m = { .type = IPC_REQUEST, .id = id, .method = method,
-		.path = path };
+	struct ipc_msg m = {
+	    .type = IPC_REQUEST, .id = id, .method = method, .path = path};
 
 	send_msg(fx, &m);
 }
@@ -185,8 +187,8 @@ expect_ready(struct fixture *fx)
 }
 
 static void
-expect_error(struct fixture *fx, uint64_t id, const char *code,
-    const char *message)
+expect_error(
+    struct fixture *fx, uint64_t id, const char *code, const char *message)
 {
 	struct ipc_msg m;
 
@@ -202,8 +204,8 @@ expect_error(struct fixture *fx, uint64_t id, const char *code,
 /* ---- the worker's handlers ---- */
 
 static int
-echo_request(struct duro *d, const struct duro_request *req,
-    struct duro_response *resp)
+echo_request(
+    struct duro *d, const struct duro_request *req, struct duro_response *resp)
 {
 	const char *test = duro_request_header(req, "x-TEST");
 	char b[64];
@@ -317,15 +319,20 @@ static void
 test_request_round_trip(void **state)
 {
 	static const struct ipc_header h[] = {
-		{ "X-Test", "hello" },
-		{ "Content-Type", "application/octet-stream" },
+	    {"X-Test", "hello"},
+	    {"Content-Type", "application/octet-stream"},
 	};
-	static const uint8_t body[] = { 'a', 0, 0xff, 0, 'z' };
+	static const uint8_t body[] = {'a', 0, 0xff, 0, 'z'};
 	struct fixture *fx = *state;
-	struct ipc_msg req = { .type = IPC_REQUEST, .id = 9007199254740992ull,
-		.method = "POST", .path = "/x%2Fy", .query = "a=1&b=x%20y+z",
-		.headers = (struct ipc_header *)h, .nheaders = 2, .body = body,
-		.body_len = sizeof(body) };
+	struct ipc_msg req = {.type = IPC_REQUEST,
+	    .id = 9007199254740992ull,
+	    .method = "POST",
+	    .path = "/x%2Fy",
+	    .query = "a=1&b=x%20y+z",
+	    .headers = (struct ipc_header *)h,
+	    .nheaders = 2,
+	    .body = body,
+	    .body_len = sizeof(body)};
 	struct ipc_msg m;
 
 	worker_open(fx);
@@ -367,7 +374,7 @@ test_unknown_fields(void **state)
 	loop_start(fx);
 	expect_ready(fx);
 	send_json(fx, "{\"type\":\"request\",\"id\":3,\"method\":\"GET\","
-	    "\"path\":\"/\",\"deadline_ms\":5,\"x\":[1,{}]}");
+	              "\"path\":\"/\",\"deadline_ms\":5,\"x\":[1,{}]}");
 	recv_msg(fx, &m);
 	assert_int_equal(m.type, IPC_RESPONSE);
 	assert_true(m.id == 3);
@@ -407,19 +414,19 @@ static void
 test_unknown_type(void **state)
 {
 	struct fixture *fx = *state;
-	struct ipc_msg alarm = { .type = IPC_UNKNOWN, .type_name = "alarm",
-		.id = 21 };
-	struct ipc_msg note = { .type = IPC_UNKNOWN, .type_name = "ws_close" };
-	struct ipc_msg wrong_way = { .type = IPC_RESPONSE, .id = 22,
-		.status = 200 };
+	struct ipc_msg alarm = {
+	    .type = IPC_UNKNOWN, .type_name = "alarm", .id = 21};
+	struct ipc_msg note = {.type = IPC_UNKNOWN, .type_name = "ws_close"};
+	struct ipc_msg wrong_way = {
+	    .type = IPC_RESPONSE, .id = 22, .status = 200};
 	struct ipc_msg m;
 
 	worker_open(fx);
 	loop_start(fx);
 	expect_ready(fx);
 	send_msg(fx, &alarm);
-	expect_error(fx, 21, "unsupported",
-	    "message type \"alarm\" is not supported");
+	expect_error(
+	    fx, 21, "unsupported", "message type \"alarm\" is not supported");
 	send_msg(fx, &wrong_way);
 	expect_error(fx, 22, "unsupported", NULL);
 	/* Without an id it is ignored: the next reply is the request's. */
@@ -435,7 +442,7 @@ static void
 test_hibernate(void **state)
 {
 	struct fixture *fx = *state;
-	struct ipc_msg h = { .type = IPC_HIBERNATE };
+	struct ipc_msg h = {.type = IPC_HIBERNATE};
 
 	worker_open(fx);
 	loop_start(fx);
@@ -501,14 +508,14 @@ static void
 test_request_header(void **state)
 {
 	static const struct duro_header h[] = {
-		{ "Content-Type", "text/plain" },
-		{ "X-Dup", "1" },
-		{ "x-dup", "2" },
+	    {"Content-Type", "text/plain"},
+	    {"X-Dup", "1"},
+	    {"x-dup", "2"},
 	};
-	struct duro_request req = { .headers = h, .nheaders = 3 };
+	struct duro_request req = {.headers = h, .nheaders = 3};
 
-	assert_string_equal(duro_request_header(&req, "content-type"),
-	    "text/plain");
+	assert_string_equal(
+	    duro_request_header(&req, "content-type"), "text/plain");
 	assert_string_equal(duro_request_header(&req, "X-DUP"), "1");
 	assert_null(duro_request_header(&req, "Content"));
 }
@@ -516,7 +523,7 @@ test_request_header(void **state)
 static void
 expect_param(const char *query, const char *key, int rv, const char *value)
 {
-	struct duro_request req = { .query = query };
+	struct duro_request req = {.query = query};
 	char buf[16];
 	int got = duro_query_param(&req, key, buf, sizeof(buf));
 
@@ -570,8 +577,8 @@ test_response_builder(void **state)
 	assert_int_equal(duro_response_status(&r, 600), DURO_EINVAL);
 	assert_int_equal(duro_response_header(&r, "X B", "1"), DURO_EINVAL);
 	assert_int_equal(duro_response_header(&r, "X", "a\nb"), DURO_EINVAL);
-	assert_int_equal(duro_response_body(&r, NULL, IPC_MAX_BODY_BYTES + 1),
-	    DURO_ERANGE);
+	assert_int_equal(
+	    duro_response_body(&r, NULL, IPC_MAX_BODY_BYTES + 1), DURO_ERANGE);
 	assert_int_equal(r.err, DURO_EINVAL);
 	assert_int_equal(r.status, 404);
 	assert_int_equal(r.nheaders, 1);
@@ -607,29 +614,29 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_open_env, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_open_errors, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_ready, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_request_round_trip, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_unknown_fields, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_handler_failure, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_no_handler, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_unknown_type, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_hibernate, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_listener_close, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_malformed_from_durod, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_send_raw_before_ready, setup,
-		    teardown),
-		cmocka_unit_test(test_request_header),
-		cmocka_unit_test(test_query_param),
-		cmocka_unit_test(test_response_builder),
-		cmocka_unit_test(test_response_header_limit),
-		cmocka_unit_test(test_strerror),
+	    cmocka_unit_test_setup_teardown(test_open_env, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_open_errors, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_ready, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_request_round_trip, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_unknown_fields, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_handler_failure, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_no_handler, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_unknown_type, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_hibernate, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_listener_close, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_malformed_from_durod, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_send_raw_before_ready, setup, teardown),
+	    cmocka_unit_test(test_request_header),
+	    cmocka_unit_test(test_query_param),
+	    cmocka_unit_test(test_response_builder),
+	    cmocka_unit_test(test_response_header_limit),
+	    cmocka_unit_test(test_strerror),
 	};
 
 	/* A worker loop that never returns fails the run instead of hanging. */

@@ -34,8 +34,8 @@
 /* A frame whose header is not JSON: durod must call it a violation. */
 static const char garbage[] = "\x00\x00\x00\x07{broken";
 
-typedef int (*route_fn)(struct duro *, const struct duro_request *,
-    struct duro_response *);
+typedef int (*route_fn)(
+    struct duro *, const struct duro_request *, struct duro_response *);
 
 struct route {
 	const char *method; /* NULL: any */
@@ -77,30 +77,30 @@ int_param(const struct duro_request *req, struct duro_response *resp,
 }
 
 static int
-on_ok(struct duro *d, const struct duro_request *req,
-    struct duro_response *resp)
+on_ok(
+    struct duro *d, const struct duro_request *req, struct duro_response *resp)
 {
 	return (reply_text(resp, 200, "ok"));
 }
 
 static int
-on_pid(struct duro *d, const struct duro_request *req,
-    struct duro_response *resp)
+on_pid(
+    struct duro *d, const struct duro_request *req, struct duro_response *resp)
 {
 	duro_response_header(resp, "Content-Type", "text/plain");
 	return (duro_response_printf(resp, "%ld\n", (long)getpid()));
 }
 
 static int
-on_crash(struct duro *d, const struct duro_request *req,
-    struct duro_response *resp)
+on_crash(
+    struct duro *d, const struct duro_request *req, struct duro_response *resp)
 {
 	abort();
 }
 
 static int
-on_exit_code(struct duro *d, const struct duro_request *req,
-    struct duro_response *resp)
+on_exit_code(
+    struct duro *d, const struct duro_request *req, struct duro_response *resp)
 {
 	long code;
 
@@ -117,8 +117,8 @@ sleep_forever(void)
 }
 
 static int
-on_hang(struct duro *d, const struct duro_request *req,
-    struct duro_response *resp)
+on_hang(
+    struct duro *d, const struct duro_request *req, struct duro_response *resp)
 {
 	sleep_forever();
 }
@@ -133,15 +133,15 @@ spin_forever(void)
 }
 
 static int
-on_spin(struct duro *d, const struct duro_request *req,
-    struct duro_response *resp)
+on_spin(
+    struct duro *d, const struct duro_request *req, struct duro_response *resp)
 {
 	spin_forever();
 }
 
 static int
-on_alloc(struct duro *d, const struct duro_request *req,
-    struct duro_response *resp)
+on_alloc(
+    struct duro *d, const struct duro_request *req, struct duro_response *resp)
 {
 	volatile char *p;
 	size_t len;
@@ -153,8 +153,10 @@ on_alloc(struct duro *d, const struct duro_request *req,
 	if ((p = malloc(len > 0 ? len : 1)) == NULL) {
 		duro_response_header(resp, "Content-Type", "application/json");
 		duro_response_status(resp, 507);
-		return (duro_response_printf(resp, "{\"error\":\"no_memory\","
-		    "\"message\":\"malloc of %ld MiB failed\"}", mb));
+		return (duro_response_printf(resp,
+		    "{\"error\":\"no_memory\","
+		    "\"message\":\"malloc of %ld MiB failed\"}",
+		    mb));
 	}
 	/* Touch every page so the memory is really used, not just mapped;
 	 * volatile keeps the compiler from dropping the writes. */
@@ -166,20 +168,20 @@ on_alloc(struct duro *d, const struct duro_request *req,
 }
 
 static int
-on_garbage(struct duro *d, const struct duro_request *req,
-    struct duro_response *resp)
+on_garbage(
+    struct duro *d, const struct duro_request *req, struct duro_response *resp)
 {
 	int rv;
 
 	if ((rv = duro_send_raw(d, garbage, sizeof(garbage) - 1)) != 0)
-		fprintf(stderr, "misbehave: send garbage: %s\n",
-		    duro_strerror(rv));
+		fprintf(
+		    stderr, "misbehave: send garbage: %s\n", duro_strerror(rv));
 	return (reply_text(resp, 200, "ok"));
 }
 
 static int
-on_echo(struct duro *d, const struct duro_request *req,
-    struct duro_response *resp)
+on_echo(
+    struct duro *d, const struct duro_request *req, struct duro_response *resp)
 {
 	const char *type = duro_request_header(req, "Content-Type");
 
@@ -192,8 +194,8 @@ on_echo(struct duro *d, const struct duro_request *req,
 }
 
 static int
-on_sleep(struct duro *d, const struct duro_request *req,
-    struct duro_response *resp)
+on_sleep(
+    struct duro *d, const struct duro_request *req, struct duro_response *resp)
 {
 	struct timespec ts;
 	long ms;
@@ -208,16 +210,16 @@ on_sleep(struct duro *d, const struct duro_request *req,
 }
 
 static const struct route routes[] = {
-	{ "GET", "/", on_ok },
-	{ "GET", "/pid", on_pid },
-	{ "POST", "/crash", on_crash },
-	{ "POST", "/exit", on_exit_code },
-	{ "POST", "/hang", on_hang },
-	{ "POST", "/spin", on_spin },
-	{ "POST", "/alloc", on_alloc },
-	{ "POST", "/garbage", on_garbage },
-	{ NULL, "/echo", on_echo },
-	{ "POST", "/sleep", on_sleep },
+    {"GET", "/", on_ok},
+    {"GET", "/pid", on_pid},
+    {"POST", "/crash", on_crash},
+    {"POST", "/exit", on_exit_code},
+    {"POST", "/hang", on_hang},
+    {"POST", "/spin", on_spin},
+    {"POST", "/alloc", on_alloc},
+    {"POST", "/garbage", on_garbage},
+    {NULL, "/echo", on_echo},
+    {"POST", "/sleep", on_sleep},
 };
 
 static int
@@ -247,16 +249,18 @@ misbehave_start(const char *how)
 	if (strcmp(how, "crash") == 0)
 		abort();
 	if (strcmp(how, "hang") != 0 && strcmp(how, "garbage") != 0) {
-		fprintf(stderr, "misbehave: MISBEHAVE_START=%s: want crash, "
-		    "hang or garbage\n", how);
+		fprintf(stderr,
+		    "misbehave: MISBEHAVE_START=%s: want crash, "
+		    "hang or garbage\n",
+		    how);
 		return (1);
 	}
 	if ((rv = duro_open(&d)) != 0)
 		return (duro_exit_status(rv));
 	if (strcmp(how, "garbage") == 0 &&
 	    (rv = duro_send_raw(d, garbage, sizeof(garbage) - 1)) != 0)
-		fprintf(stderr, "misbehave: send garbage: %s\n",
-		    duro_strerror(rv));
+		fprintf(
+		    stderr, "misbehave: send garbage: %s\n", duro_strerror(rv));
 	sleep_forever();
 }
 
