@@ -6,7 +6,7 @@ import harness
 from harness import build_request, check, expect_error
 
 MAX_QUEUE = 2
-TIMEOUT_MS = 3000
+TIMEOUT_MS = 4000
 
 
 def test(t):
