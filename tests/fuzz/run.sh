@@ -36,6 +36,10 @@ for bin in "$@"; do
 	rc=$?
 	took=$(($(date +%s) - start))
 	execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n 1)
+	# UBSan reports without stopping unless built to; count them too.
+	if [ "$rc" -eq 0 ] && grep -q 'runtime error:' "$log"; then
+		rc=1
+	fi
 	if [ "$rc" -eq 0 ]; then
 		result=ok
 	else
