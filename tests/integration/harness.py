@@ -431,11 +431,15 @@ class Context:
 
 
 def _ns_defaults(build, name):
+    # Workers stay up for the whole test unless a test says otherwise
+    # (test_hibernation), so "same pid as before" never fails just because
+    # a slow run crossed the default 10 s idle timeout.
+    common = {"idle_timeout_ms": 600000}
     if name == "counter":
-        return {"exec": [build.counter]}
+        return {**common, "exec": [build.counter]}
     if name == "misbehave":
-        return {"exec": [build.misbehave], "max_restarts": 1000}
-    return {}
+        return {**common, "exec": [build.misbehave], "max_restarts": 1000}
+    return common
 
 
 class Durod:
