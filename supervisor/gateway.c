@@ -390,8 +390,14 @@ conn_process(struct conn *c)
 		}
 		conn_dispatch(c, http_in_take(c->in));
 	}
-	if (c->ioff == c->ilen)
+	if (c->ioff == c->ilen) {
 		c->ioff = c->ilen = 0;
+		if (c->icap > GW_BUF_KEEP) {
+			free(c->ibuf);
+			c->ibuf = NULL;
+			c->icap = 0;
+		}
+	}
 	/* All earlier answers are queued (we are parsing), so this interim
 	 * answer cannot overtake one. */
 	if (conn_can_parse(c) && !c->gw->draining && !c->sent_continue &&
@@ -415,12 +421,11 @@ conn_update(struct conn *c)
 	c->activity = 0;
 	if (c->lingering)
 		return;
-	rd = !c->eof && conn_can_parse(c);
 	/* Pipelined bytes behind a request in flight: up to one request. */
-	if (!c->eof && !c->dead && !c->closing && !c->final &&
-	    c->inflight != NULL && out_pending(c) <= GW_OUT_HIGH &&
-	    in_pending(c) <= l->max_header_bytes + l->max_body_bytes)
-		rd = 1;
+	rd = !c->eof && !c->dead && !c->closing && !c->final &&
+	     out_pending(c) <= GW_OUT_HIGH &&
+	     (c->inflight == NULL ||
+	         in_pending(c) <= l->max_header_bytes + l->max_body_bytes);
 	if (rd)
 		ev_io_start(c->gw->loop, &c->read_w);
 	else
