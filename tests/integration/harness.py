@@ -494,13 +494,38 @@ class Durod:
         return self
 
     def start(self):
+        # The ports were free when we looked; someone else may have taken
+        # one since. Then (only then) try again with fresh ones.
+        for attempt in range(3):
+            self._spawn()
+            r = self._wait_ready()
+            if r != "exited" or attempt == 2:
+                break
+            with open(self.log_path, "rb") as f:
+                if b"in use" not in f.read():
+                    break
+            self.log.close()
+            self.port, self.admin_port = free_port(), free_port()
+            self.config["listen"] = f"127.0.0.1:{self.port}"
+            self.config["admin_listen"] = f"127.0.0.1:{self.admin_port}"
+        if r == "exited":
+            fail(f"durod exited with {self.proc.returncode} before it was ready")
+        if r != "ok":
+            fail(f"durod not ready (GET /health != 200) within {READY_TIMEOUT:.0f} s")
+
+    def _spawn(self):
         with open(self.cfg_path, "w") as f:
             json.dump(self.config, f, indent=2)
+        self.log_path = os.path.join(self.tmp, f"durod-{self.port}.log")
         self.log = open(self.log_path, "wb")
         self.proc = subprocess.Popen(
             [self.build.durod, "-c", self.cfg_path], stdin=subprocess.DEVNULL,
             stdout=self.log, stderr=self.log, cwd=self.tmp)
         self.pid = self.proc.pid
+
+    def _wait_ready(self):
+        """"ok" once GET /health on the admin port answers 200, "exited"
+        if durod dies first, None at the deadline."""
 
         def ready():
             if self.proc.poll() is not None:
@@ -511,11 +536,7 @@ class Durod:
             except (OSError, ConnectionClosed, TestFailure):
                 return None
 
-        r = wait_until(ready, READY_TIMEOUT)
-        if r == "exited":
-            fail(f"durod exited with {self.proc.returncode} before it was ready")
-        if r != "ok":
-            fail(f"durod not ready (GET /health != 200) within {READY_TIMEOUT:.0f} s")
+        return wait_until(ready, READY_TIMEOUT)
 
     # -- use
 
