@@ -109,7 +109,7 @@ env_read(struct duro *d)
 	if (!is_object_id(d->id)) {
 		fprintf(stderr, "duro: DURO_OBJECT_ID is not 64 lowercase hex "
 		                "characters\n");
-		return (DURO_ENOENT);
+		return (DURO_EINVAL);
 	}
 	if (proto == NULL) {
 		fprintf(stderr, "duro: DURO_PROTOCOL is not set\n");
@@ -120,7 +120,7 @@ env_read(struct duro *d)
 		    "duro: durod speaks protocol \"%s\", this libduro "
 		    "speaks %d\n",
 		    proto, IPC_PROTOCOL_VERSION);
-		return (DURO_EPROTO);
+		return (DURO_EINVAL);
 	}
 	return (0);
 }

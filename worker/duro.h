@@ -89,9 +89,9 @@ typedef void (*duro_hibernate_fn)(struct duro *, void *arg);
 /*
  * Read the DURO_* environment, open an nng pair0 socket and dial $DURO_IPC
  * (synchronously: durod is already listening). On failure writes one line
- * saying what is wrong to stderr and returns DURO_ENOENT (missing or bad
- * environment), DURO_EPROTO (unsupported DURO_PROTOCOL), DURO_EIO (dial
- * failed) or DURO_ENOMEM.
+ * saying what is wrong to stderr and returns DURO_ENOENT (a variable is
+ * missing), DURO_EINVAL (a bad DURO_OBJECT_ID, or a DURO_PROTOCOL other
+ * than 1), DURO_EIO (dial failed) or DURO_ENOMEM.
  */
 int duro_open(struct duro **out);
 /* Close the socket and free everything; NULL is fine. */

@@ -292,17 +292,24 @@ test_open_errors(void **state)
 	assert_int_equal(duro_open(&d), DURO_EIO);
 	setenv("DURO_IPC", fx->url, 1);
 
+	/* A protocol we do not speak is a start-up failure: exit 1. */
 	setenv("DURO_PROTOCOL", "2", 1);
-	assert_int_equal(duro_open(&d), DURO_EPROTO);
-	assert_int_equal(duro_exit_status(DURO_EPROTO), 2);
+	assert_int_equal(duro_open(&d), DURO_EINVAL);
+	assert_int_equal(duro_exit_status(DURO_EINVAL), 1);
 	unsetenv("DURO_PROTOCOL");
 	assert_int_equal(duro_open(&d), DURO_ENOENT);
+	assert_int_equal(duro_exit_status(DURO_ENOENT), 1);
 	setenv("DURO_PROTOCOL", "1", 1);
 
 	setenv("DURO_OBJECT_ID", "0123ABCD", 1);
+	assert_int_equal(duro_open(&d), DURO_EINVAL);
+	setenv("DURO_OBJECT_ID", OBJECT_ID, 1);
+	unsetenv("DURO_STORAGE");
 	assert_int_equal(duro_open(&d), DURO_ENOENT);
-	assert_int_equal(duro_exit_status(DURO_ENOENT), 1);
+
 	assert_int_equal(duro_exit_status(0), 0);
+	assert_int_equal(duro_exit_status(DURO_EPROTO), 2);
+	assert_int_equal(duro_exit_status(DURO_EIO), 1);
 }
 
 static void
