@@ -152,6 +152,17 @@ def free_port():
         s.close()
 
 
+def connection_refused(port):
+    """True if a TCP connect to 127.0.0.1:port is refused (nobody listens)."""
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=2).close()
+    except ConnectionRefusedError:
+        return True
+    except OSError:
+        return False
+    return False
+
+
 def _tcp_table():
     """{(local, remote): (tx_queue, rx_queue)} from /proc/net/tcp, with
     addresses as (ip-hex, port) the way the kernel prints them."""

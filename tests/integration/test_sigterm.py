@@ -1,24 +1,13 @@
 #!/usr/bin/env python3
-"""SIGTERM drain: durod stops accepting, the in-flight event still gets its
-answer, idle connections are closed, every worker is hibernated, and durod
-exits 0 with no worker left."""
+"""SIGTERM drain: durod stops accepting, the in-flight event (and one
+queued behind it) still gets its answer, idle connections are closed,
+every worker is hibernated, and durod exits 0 with no worker left."""
 import signal
-import socket
 
 import harness
 from harness import build_request, check, expect_status
 
 SLEEP_MS = 1500
-
-
-def refused(port):
-    try:
-        socket.create_connection(("127.0.0.1", port), timeout=2).close()
-    except ConnectionRefusedError:
-        return True
-    except OSError:
-        return False
-    return False
 
 
 def test(t):
@@ -34,12 +23,17 @@ def test(t):
         # while the worker is busy with it.
         busy.send(build_request("POST", f"/misbehave/s/sleep?ms={SLEEP_MS}"))
         harness.wait_server_read(busy)
+        # And one queued behind it, accepted before the signal too.
+        queued = d.client(timeout=60)
+        queued.send(build_request("GET", "/misbehave/s/pid"))
+        harness.wait_server_read(queued)
 
         d.signal(signal.SIGTERM)
 
         with t.sub("new connections are refused while draining"):
-            check(harness.wait_until(lambda: refused(d.port) or d.proc.poll() is not None, 20),
-                  "new connections were still accepted 20 s after SIGTERM")
+            stopped = harness.wait_until(
+                lambda: harness.connection_refused(d.port) or d.proc.poll() is not None, 20)
+            check(stopped, "new connections were still accepted 20 s after SIGTERM")
             check(d.proc.poll() is None,
                   "durod exited before the in-flight event was answered")
         with t.sub("an idle keep-alive connection is closed"):
@@ -51,6 +45,12 @@ def test(t):
             harness.fail(f"the in-flight request got no answer after SIGTERM: {e}")
         expect_status(r, 200, "the in-flight sleep")
         check(r.body.strip() == b"ok", f"the in-flight sleep's answer: {r!r}")
+        busy.close()
+        with t.sub("the request queued before SIGTERM is answered too"):
+            try:
+                harness.parse_pid(queued.read_response("GET"))
+            finally:
+                queued.close()
 
         rc = d.wait_exit()
         check(rc == 0, f"durod exited {rc} after SIGTERM")
