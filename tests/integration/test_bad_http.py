@@ -117,12 +117,21 @@ def test(t):
             expect_error(w.c.request("GET", "/nosuchns/a/"), 404, "unknown_namespace")
         w.step("unknown namespace")
 
+        for target in ("/", "/counter"):
+            with t.sub(f"no object in {target!r}: 404 JSON"):
+                expect_error(w.c.request("GET", target), 404, None, target)
+            w.step(f"GET {target}")
+
         for target, what in [
             ("/counter/.hidden/", "a name starting with a dot"),
             ("/counter/%zz/", "a bad percent escape"),
             ("/counter/%2/", "a truncated percent escape"),
             ("/counter/" + "n" * 300 + "/", "a 300-byte name"),
             ("/counter/" + "%41" * 257 + "/", "a name of 257 bytes once decoded"),
+            ("/counter//incr", "an empty name"),
+            ("/counter/", "an empty name at the end"),
+            ("/counter/a%00b/", "a NUL in the name"),
+            ("/counter/%ff%fe/", "a name that is not UTF-8"),
         ]:
             with t.sub(f"bad name: {what}: 400 bad_name"):
                 expect_error(w.c.request("GET", target), 400, "bad_name", what)

@@ -24,6 +24,9 @@ def test(t):
 
         a = d.counter(c, "/counter/a")
         check(a["value"] == 8, f"GET /counter/a/: {a}")
+        with t.sub("/counter/a without a trailing slash is the same object"):
+            j = expect_json(c.request("GET", "/counter/a"), 200, "GET /counter/a")
+            check(j.get("value") == 8 and j.get("pid") == a["pid"], f"GET /counter/a: {j!r}")
 
         with t.sub("a percent-encoded name is the same object"):
             # The name is one percent-decoded path segment: %61 is "a".
