@@ -251,6 +251,7 @@ int
 ipc_decode(const uint8_t *buf, size_t len, struct ipc_msg *m, char *err,
     size_t errlen)
 {
+	const char *hdr = (const char *)buf + 4, *end = NULL;
 	const cJSON *t;
 	cJSON *o;
 	uint32_t hlen;
@@ -271,8 +272,13 @@ ipc_decode(const uint8_t *buf, size_t len, struct ipc_msg *m, char *err,
 	if (len - 4 - hlen > IPC_MAX_BODY_BYTES)
 		return (fail(err, errlen, IPC_ETOOBIG, "body of %zu bytes, limit %u",
 		    len - 4 - hlen, IPC_MAX_BODY_BYTES));
-	o = cJSON_ParseWithLengthOpts((const char *)buf + 4, hlen, NULL, 1);
-	if (o == NULL || !cJSON_IsObject(o)) {
+	/* cJSON's "require NUL" wants a NUL inside the length; instead check
+	 * that only whitespace follows the object within the header. */
+	o = cJSON_ParseWithLengthOpts(hdr, hlen, &end, 0);
+	while (o != NULL && end < hdr + hlen &&
+	    (*end == ' ' || *end == '\t' || *end == '\n' || *end == '\r'))
+		end++;
+	if (o == NULL || !cJSON_IsObject(o) || end != hdr + hlen) {
 		cJSON_Delete(o);
 		return (fail(err, errlen, IPC_EJSON, "header is not a JSON object"));
 	}
@@ -320,18 +326,29 @@ headers_json(const struct ipc_msg *m)
 	return (a);
 }
 
+/* cJSON prints numbers with %.15g, which rounds ids past 10^15: write
+ * integers ourselves, exactly. */
+static int
+add_uint(cJSON *o, const char *key, uint64_t v)
+{
+	char buf[24];
+
+	snprintf(buf, sizeof(buf), "%llu", (unsigned long long)v);
+	return (cJSON_AddRawToObject(o, key, buf) != NULL);
+}
+
 static int
 encode_fields(cJSON *o, const struct ipc_msg *m)
 {
 	int ok = 1;
 
 	if (m->id != 0)
-		ok &= cJSON_AddNumberToObject(o, "id", (double)m->id) != NULL;
+		ok &= add_uint(o, "id", m->id);
 	switch (m->type) {
 	case IPC_READY:
 		ok &= cJSON_AddNumberToObject(o, "protocol", m->protocol) != NULL;
 		if (m->pid != 0)
-			ok &= cJSON_AddNumberToObject(o, "pid", (double)m->pid) != NULL;
+			ok &= add_uint(o, "pid", (uint64_t)m->pid);
 		break;
 	case IPC_REQUEST:
 		ok &= cJSON_AddStringToObject(o, "method", m->method) != NULL;

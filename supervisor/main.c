@@ -94,9 +94,11 @@ lock_data_dir(const char *data_dir, char *err, size_t errlen)
 	snprintf(path, sizeof(path), "%s/durod.lock", data_dir);
 	if ((fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644)) < 0 ||
 	    flock(fd, LOCK_EX | LOCK_NB) != 0) {
-		snprintf(err, errlen, "%s: %s", path,
+		snprintf(err, errlen, "%.400s: %s", path,
 		    errno == EWOULDBLOCK ? "another durod uses this data_dir"
 					 : strerror(errno));
+		if (fd >= 0)
+			close(fd);
 		return (-1);
 	}
 	return (0);
