@@ -11,7 +11,7 @@
 CC      ?= cc
 BUILD   ?= build
 CFLAGS  ?= -O2 -g
-CFLAGS  += -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
+override CFLAGS += -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
 	   -Wmissing-prototypes -Wno-unused-parameter -fno-strict-aliasing \
 	   -D_GNU_SOURCE -Iipc -Iworker -Isupervisor
 LDLIBS_NNG = -lnng -lpthread
@@ -42,7 +42,7 @@ FUZZ_SRC = $(wildcard tests/fuzz/fuzz_*.c)
 # What each unit test links besides its own file (pure modules only).
 UNIT_DEPS_ipc       = $(IPC_OBJ)
 UNIT_DEPS_config    = $(BUILD)/supervisor/config.o $(BUILD)/supervisor/log.o
-UNIT_DEPS_http_in   = $(BUILD)/supervisor/http_in.o
+UNIT_DEPS_http_in   = $(BUILD)/supervisor/http_in.o $(IPC_OBJ)
 UNIT_DEPS_objid     = $(BUILD)/supervisor/objid.o
 UNIT_DEPS_lifecycle = $(BUILD)/supervisor/lifecycle.o
 UNIT_DEPS_router    = $(BUILD)/supervisor/router_parse.o $(BUILD)/supervisor/objid.o $(IPC_OBJ)
@@ -91,15 +91,18 @@ unit: all
 integration: all
 	@python3 tests/integration/run.py --build $(BUILD)
 
+# Unit then integration tests (one after the other) under ASan + UBSan.
+ASAN_MAKE = $(MAKE) BUILD=build-asan CC=clang \
+	CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \
+	LDFLAGS="-fsanitize=address,undefined"
 asan:
-	$(MAKE) BUILD=build-asan CC=clang \
-		CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \
-		LDFLAGS="-fsanitize=address,undefined" unit integration
+	$(ASAN_MAKE) unit
+	$(ASAN_MAKE) integration
 
 # libFuzzer targets: clang, ASan+UBSan, one binary per tests/fuzz/fuzz_*.c.
 FUZZ_CFLAGS = -g -O1 -fsanitize=fuzzer,address,undefined -std=gnu11 -D_GNU_SOURCE -Iipc -Iworker -Isupervisor
 FUZZ_DEPS_ipc     = ipc/ipc_codec.c
-FUZZ_DEPS_http_in = supervisor/http_in.c
+FUZZ_DEPS_http_in = supervisor/http_in.c ipc/ipc_codec.c
 build-fuzz/fuzz_%: tests/fuzz/fuzz_%.c $$(FUZZ_DEPS_$$*)
 	@mkdir -p build-fuzz
 	clang $(FUZZ_CFLAGS) -o $@ $^ -lcjson -lhttp_parser

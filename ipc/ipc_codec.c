@@ -142,8 +142,9 @@ get_int(const cJSON *o, const char *key, int required, double lo, double hi,
 
 	if (v == NULL)
 		return (required ? -1 : 0);
-	if (!cJSON_IsNumber(v) || v->valuedouble != (double)(long long)v->valuedouble ||
-	    v->valuedouble < lo || v->valuedouble > hi)
+	/* Range first: converting an out-of-range double is undefined. */
+	if (!cJSON_IsNumber(v) || !(v->valuedouble >= lo && v->valuedouble <= hi) ||
+	    v->valuedouble != (double)(long long)v->valuedouble)
 		return (-1);
 	*out = v->valuedouble;
 	return (0);
