@@ -100,7 +100,7 @@ asan:
 	$(ASAN_MAKE) integration
 
 # libFuzzer targets: clang, ASan+UBSan, one binary per tests/fuzz/fuzz_*.c.
-FUZZ_CFLAGS = -g -O1 -fsanitize=fuzzer,address,undefined -std=gnu11 -D_GNU_SOURCE -Iipc -Iworker -Isupervisor
+FUZZ_CFLAGS = -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -std=gnu11 -D_GNU_SOURCE -Iipc -Iworker -Isupervisor
 FUZZ_DEPS_ipc     = ipc/ipc_codec.c
 FUZZ_DEPS_http_in = supervisor/http_in.c ipc/ipc_codec.c
 build-fuzz/fuzz_%: tests/fuzz/fuzz_%.c $$(FUZZ_DEPS_$$*)

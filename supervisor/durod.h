@@ -201,10 +201,16 @@ enum http_in_status http_in_feed(struct http_in *, const char *buf,
     size_t len, size_t *consumed);
 /* The completed request; the caller owns it. */
 struct http_request *http_in_take(struct http_in *);
-/* After HTTP_IN_ERROR: the status to answer (400, 413, 431, 501, 505)
- * and a message for the JSON error body. */
+/* After HTTP_IN_ERROR: the status to answer (400, 413, 431, 501, 505,
+ * or 500 "internal" when memory ran out) and a message for the JSON
+ * error body. */
 int http_in_error(const struct http_in *, const char **code,
     const char **message);
+/* True while the current request's headers are complete and its body is
+ * still arriving (the gateway's header timeout ends there). */
+int http_in_reading_body(const struct http_in *);
+/* True if that request asked for "100 Continue" before sending its body. */
+int http_in_expects_continue(const struct http_in *);
 void http_request_free(struct http_request *);
 const char *http_request_header(const struct http_request *, const char *name);
 

@@ -35,9 +35,6 @@
 
 #include "durod.h"
 
-/* Pending in durod.h (http_in.c section); see http_in.c. */
-int http_in_reading_body(const struct http_in *);
-int http_in_expects_continue(const struct http_in *);
 
 #define GW_READ_MIN (16 * 1024)   /* free input space for each read */
 #define GW_OUT_HIGH (1024 * 1024) /* above: stop reading and parsing */

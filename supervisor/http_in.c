@@ -20,13 +20,6 @@
 
 #include "durod.h"
 
-/*
- * Pending in durod.h (http_in.c section); declared here until it lands so
- * that the gateway can end the header timeout and answer 100-continue.
- */
-int http_in_reading_body(const struct http_in *);
-int http_in_expects_continue(const struct http_in *);
-
 /* What one header line costs besides its name and value: ": " and CRLF. */
 #define HEADER_LINE_OVERHEAD 4
 /* First allocation for a body of unknown length (chunked). */

@@ -14,9 +14,6 @@
 
 #include "../../supervisor/durod.h"
 
-/* Pending in durod.h; see http_in.c. */
-int http_in_reading_body(const struct http_in *);
-int http_in_expects_continue(const struct http_in *);
 
 #define MAX_BODY 1024
 #define MAX_HEADER 2048
