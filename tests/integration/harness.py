@@ -289,7 +289,7 @@ class Conn:
         try:
             data = self.sock.recv(65536)
         except ConnectionResetError:
-            data = b""
+            raise ConnectionClosed(f"connection reset by durod (unread: {self.buf[:200]!r})")
         if not data:
             raise ConnectionClosed(f"connection closed by durod (unread: {self.buf[:200]!r})")
         self.buf += data
