@@ -1,0 +1,721 @@
+#!/usr/bin/env python3
+"""
+bench.py — the duro benchmarks (called by bench/run.sh; see bench/RESULTS.md).
+
+    python3 bench/bench.py [--json FILE] warm|spread|rss|activation|spawn|nng|all
+
+Every benchmark that needs durod starts its own: a fresh temp dir (under
+$BENCH_TMP when set, which run.sh uses to clean up after a crash), free
+ports on 127.0.0.1, a config with idle_timeout_ms = 1 h and
+max_active_objects = 5000 so no worker hibernates during a run. durod is
+ready when admin GET /health answers 200; at the end it gets SIGTERM, must
+exit 0, and no worker of it may be left (checked through /proc: every
+process whose DURO_IPC points into the run dir). Any failure raises, and
+the exit status is non-zero.
+
+The machines are noisy, so each benchmark runs REPS times ($BENCH_REPS,
+default 5) and the things that are compared (e.g. the gateway's p50 and the
+raw nng round trip) are measured inside the same repetition; the summary
+shows every repetition and the median, and ratios are computed per
+repetition before taking their median.
+
+  warm        wrk -t2 -c16 -d10s --latency on one object (/counter/hot/);
+              and, to see where time goes, wrk -t1 -c1 on the same object,
+              wrk -t1 -c1 on admin /health (HTTP only, no worker hop), and
+              bench/bin/nng_rtt (raw nng and socketpair round trips).
+  spread      1000 objects /counter/o0..o999/ warmed first, then wrk
+              -t2 -c16 with bench/spread.lua cycling over them, beside the
+              same wrk on /counter/hot/ in the same repetition.
+  rss         durod's VmRSS with no worker, 1 and 1000 live workers, and
+              the RSS / PSS of one counter worker (also printed by spread).
+  activation  per repetition a fresh durod: GET /counter/new-<run>-<k>/ for
+              1000 never-seen names, one keep-alive connection, in sequence
+              (each a worker spawn), then the same 1000 objects again
+              (warm), then durod's shutdown time with 1000 workers; then
+              bench/bin/spawn_bare (bare spawn+exit, and spawn+ready).
+  spawn       bench/bin/spawn_bare alone (bare, and -r spawn+ready).
+  nng         bench/bin/nng_rtt alone (nng pair0 blocking and poll, unix).
+
+Environment: BENCH_REPS (5), BENCH_DURATION (wrk seconds, 10),
+BENCH_OBJECTS (1000), DURO_BUILD (build dir, <repo>/build).
+"""
+
+import argparse
+import contextlib
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(HERE)
+BUILD = os.path.abspath(os.environ.get("DURO_BUILD", os.path.join(REPO, "build")))
+DUROD = os.path.join(BUILD, "durod")
+COUNTER = os.path.join(BUILD, "examples", "counter")
+SPAWN_BARE = os.path.join(HERE, "bin", "spawn_bare")
+NNG_RTT = os.path.join(HERE, "bin", "nng_rtt")
+SPREAD_LUA = os.path.join(HERE, "spread.lua")
+
+REPS = int(os.environ.get("BENCH_REPS", "5"))
+DURATION = int(os.environ.get("BENCH_DURATION", "10"))
+NOBJ = int(os.environ.get("BENCH_OBJECTS", "1000"))
+
+READY_TIMEOUT = 15.0
+IO_TIMEOUT = 30.0
+STOP_TIMEOUT = 120.0  # SIGTERM with 1000 live workers: each is told to hibernate
+
+
+class BenchError(Exception):
+    pass
+
+
+def log(msg):
+    print(msg, file=sys.stderr, flush=True)
+
+
+# ------------------------------------------------------------------ stats
+
+def pct(values, p):
+    """Nearest-rank percentile (the same definition as bench/stats.h)."""
+    v = sorted(values)
+    i = max(0, min(len(v) - 1, -(-len(v) * p // 100) - 1))
+    return v[int(i)]
+
+
+def summary(values_us):
+    return {"n": len(values_us), "mean_us": statistics.fmean(values_us),
+            "p50_us": pct(values_us, 50), "p99_us": pct(values_us, 99)}
+
+
+# ---------------------------------------------------------------- /proc
+
+def proc_status(pid):
+    """/proc/<pid>/status as a dict of strings, or None if it is gone."""
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            return dict(line.rstrip("\n").split(":\t", 1) for line in f if ":\t" in line)
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+
+
+def kb(status, key):
+    return int(status[key].split()[0]) if status and key in status else None
+
+
+def pss_kb(pid):
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as f:
+            for line in f:
+                if line.startswith("Pss:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return None
+
+
+def children_of(ppid):
+    """Live (non-zombie) children of ppid."""
+    out = []
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/stat") as f:
+                s = f.read()
+        except OSError:
+            continue
+        rest = s[s.rindex(")") + 2:].split()
+        if int(rest[1]) == ppid and rest[0] not in "ZX":
+            out.append(int(name))
+    return out
+
+
+def procs_with_ipc_under(path):
+    """Pids of live processes whose environment has DURO_IPC=ipc://<path>...:
+    the workers of a durod (or spawn_bare -r) whose run dir is under path."""
+    needle = f"DURO_IPC=ipc://{path}".encode()
+    out = []
+    for name in os.listdir("/proc"):
+        if not name.isdigit() or int(name) == os.getpid():
+            continue
+        try:
+            with open(f"/proc/{name}/environ", "rb") as f:
+                env = f.read()
+            with open(f"/proc/{name}/stat") as f:
+                state = f.read().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if state not in "ZX" and any(e.startswith(needle) for e in env.split(b"\0")):
+            out.append(int(name))
+    return out
+
+
+# ------------------------------------------------------------ HTTP client
+
+def free_port():
+    s = socket.socket()
+    try:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+    finally:
+        s.close()
+
+
+class Conn:
+    """A minimal HTTP/1.1 keep-alive client (durod answers with
+    Content-Length), cheap enough per request not to drown what we time."""
+
+    def __init__(self, port, timeout=IO_TIMEOUT):
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.buf = b""
+
+    def close(self):
+        self.sock.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *a):
+        self.close()
+
+    def get(self, path):
+        """GET path; returns (status, body bytes)."""
+        self.sock.sendall(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode())
+        while b"\r\n\r\n" not in self.buf:
+            self._more()
+        head, self.buf = self.buf.split(b"\r\n\r\n", 1)
+        lines = head.decode("latin-1").split("\r\n")
+        status = int(lines[0].split()[1])
+        length = None
+        for line in lines[1:]:
+            k, _, v = line.partition(":")
+            if k.strip().lower() == "content-length":
+                length = int(v)
+        if length is None:
+            raise BenchError(f"GET {path}: response without Content-Length: {head!r}")
+        while len(self.buf) < length:
+            self._more()
+        body, self.buf = self.buf[:length], self.buf[length:]
+        return status, body
+
+    def _more(self):
+        data = self.sock.recv(65536)
+        if not data:
+            raise BenchError("durod closed the connection")
+        self.buf += data
+
+
+def get_json(conn, path):
+    status, body = conn.get(path)
+    if status != 200:
+        raise BenchError(f"GET {path}: status {status}: {body[:200]!r}")
+    return json.loads(body)
+
+
+# ------------------------------------------------------------------ durod
+
+class Durod:
+    """A durod of our own in a fresh temp dir, as a context manager."""
+
+    def __init__(self, tag):
+        if not os.access(DUROD, os.X_OK) or not os.access(COUNTER, os.X_OK):
+            raise BenchError(f"{DUROD} or {COUNTER} missing: run `make all` first")
+        self.tmp = tempfile.mkdtemp(prefix=f"duro-bench-{tag}-", dir=os.environ.get("BENCH_TMP"))
+        self.run_dir = os.path.join(self.tmp, "run")
+        self.proc = None
+        self.log_file = None
+        self.stopped = False
+
+    def config(self):
+        return {
+            "listen": f"127.0.0.1:{self.port}",
+            "admin_listen": f"127.0.0.1:{self.admin_port}",
+            "data_dir": os.path.join(self.tmp, "data"),
+            "run_dir": self.run_dir,
+            # Far above what a run makes live: no hibernation for capacity.
+            "max_active_objects": 5000,
+            "namespaces": {"counter": {
+                "exec": [COUNTER],
+                # An hour: no worker hibernates for idleness during a run.
+                "idle_timeout_ms": 3600000,
+                "max_queue": 1000,
+            }},
+        }
+
+    def __enter__(self):
+        try:
+            self.start()
+        except BaseException:
+            self.cleanup()
+            raise
+        return self
+
+    def __exit__(self, etype, exc, tb):
+        if etype is None:
+            self.stop()  # raises if durod misbehaved on the way out
+        else:
+            with contextlib.suppress(Exception):
+                self.stop()
+            self.cleanup()
+        return False
+
+    def start(self):
+        # The ports were free when we looked; retry only if one was taken since.
+        for attempt in range(3):
+            self.port, self.admin_port = free_port(), free_port()
+            cfg = os.path.join(self.tmp, "duro.json")
+            with open(cfg, "w") as f:
+                json.dump(self.config(), f, indent=2)
+            self.log_path = os.path.join(self.tmp, "durod.log")
+            self.log_file = open(self.log_path, "wb")
+            self.proc = subprocess.Popen([DUROD, "-c", cfg], cwd=self.tmp,
+                                         stdin=subprocess.DEVNULL,
+                                         stdout=self.log_file, stderr=self.log_file)
+            # run.sh kills whatever pid it finds here if we die hard.
+            with open(os.path.join(self.tmp, "durod.pid"), "w") as f:
+                f.write(f"{self.proc.pid}\n")
+            r = self.wait_ready()
+            if r == "ok":
+                return
+            if r == "exited" and b"in use" in open(self.log_path, "rb").read() and attempt < 2:
+                self.log_file.close()
+                continue
+            raise BenchError(f"durod not ready ({r}); log:\n{self.log_tail()}")
+
+    def wait_ready(self):
+        deadline = time.monotonic() + READY_TIMEOUT
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                return "exited"
+            with contextlib.suppress(OSError, BenchError, ValueError, IndexError):
+                with Conn(self.admin_port, timeout=2) as c:
+                    if c.get("/health")[0] == 200:
+                        return "ok"
+            time.sleep(0.02)
+        return "timeout"
+
+    def log_tail(self, n=20):
+        try:
+            with open(self.log_path, "rb") as f:
+                return b"\n".join(f.read().splitlines()[-n:]).decode("utf-8", "replace")
+        except OSError:
+            return "(no log)"
+
+    def check_alive(self):
+        if self.proc.poll() is not None:
+            raise BenchError(f"durod died (status {self.proc.returncode}); log:\n{self.log_tail()}")
+
+    def rss_kb(self):
+        return kb(proc_status(self.proc.pid), "VmRSS")
+
+    def workers(self):
+        return children_of(self.proc.pid)
+
+    def stop(self):
+        """SIGTERM; durod must exit 0 and leave no worker. Returns the
+        seconds it took to exit."""
+        if self.proc is None or self.stopped:
+            return 0.0
+        self.stopped = True
+        t0 = time.monotonic()
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(STOP_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+                raise BenchError(f"durod did not exit within {STOP_TIMEOUT:.0f} s of SIGTERM; killed it")
+        took = time.monotonic() - t0
+        rc = self.proc.returncode
+        # Workers die with durod (PR_SET_PDEATHSIG) and durod reaps them
+        # before a clean exit; give stragglers a moment, then insist.
+        deadline = time.monotonic() + 15
+        left = procs_with_ipc_under(self.run_dir)
+        while left and time.monotonic() < deadline:
+            time.sleep(0.05)
+            left = procs_with_ipc_under(self.run_dir)
+        for pid in left:
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)
+        self.cleanup()
+        if rc != 0:
+            raise BenchError(f"durod exited with status {rc} after SIGTERM")
+        if left:
+            raise BenchError(f"{len(left)} worker(s) outlived durod: {left[:10]}; killed them")
+        return took
+
+    def cleanup(self):
+        if self.log_file is not None:
+            self.log_file.close()
+            self.log_file = None
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+# -------------------------------------------------------------------- wrk
+
+_UNIT = {"us": 1.0, "ms": 1000.0, "s": 1e6}
+
+
+def wrk(url, threads, conns, seconds, script=None, script_args=()):
+    """Run wrk; returns {"rps", "p50_us", "p99_us", "requests"}. Non-2xx
+    answers or socket errors fail the benchmark."""
+    cmd = ["wrk", f"-t{threads}", f"-c{conns}", f"-d{seconds}s", "--latency"]
+    if script:
+        cmd += ["-s", script]
+    cmd.append(url)
+    if script_args:
+        cmd += ["--", *script_args]
+    p = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 60)
+    out = p.stdout
+    if p.returncode != 0:
+        raise BenchError(f"{' '.join(cmd)}: exit {p.returncode}: {p.stderr}{out}")
+    m = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
+    if m:
+        raise BenchError(f"{' '.join(cmd)}: {m.group(1)} non-2xx responses:\n{out}")
+    m = re.search(r"Socket errors:.*", out)
+    if m:
+        raise BenchError(f"{' '.join(cmd)}: {m.group(0)}:\n{out}")
+    res = {"rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
+           "requests": int(re.search(r"(\d+) requests in", out).group(1))}
+    for p_ in ("50", "99"):
+        m = re.search(rf"^\s+{p_}%\s+([\d.]+)(us|ms|s)\s*$", out, re.M)
+        res[f"p{p_}_us"] = float(m.group(1)) * _UNIT[m.group(2)]
+    return res
+
+
+# ------------------------------------------------------- C micro-benchmarks
+
+def run_c(cmd, timeout=600):
+    """Run one of bench/bin/*; returns {bench name: summary dict}."""
+    p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+    if p.returncode != 0:
+        raise BenchError(f"{' '.join(cmd)}: exit {p.returncode}: {p.stderr}")
+    out = {}
+    for line in p.stdout.splitlines():
+        j = json.loads(line)
+        out[j["bench"]] = j
+    return out
+
+
+def nng_rtt(n=20000):
+    return run_c([NNG_RTT, "-n", str(n)])
+
+
+def spawn_floors(n=NOBJ):
+    """spawn_bare (bare) and spawn_bare -r (spawn+ready), both N times."""
+    out = run_c([SPAWN_BARE, "-n", str(n), COUNTER])
+    d = tempfile.mkdtemp(prefix="duro-bench-spawn-", dir=os.environ.get("BENCH_TMP"))
+    try:
+        out.update(run_c([SPAWN_BARE, "-r", "-n", str(n), "-d", d, COUNTER]))
+        left = procs_with_ipc_under(d)
+        if left:
+            raise BenchError(f"spawn_bare -r left workers behind: {left[:10]}")
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+    return out
+
+
+# ----------------------------------------------------------- benchmarks
+
+def warm_up(d, names):
+    """One GET to each /counter/<name>/ (activating it); returns the pids."""
+    pids = []
+    with Conn(d.port) as c:
+        for name in names:
+            pids.append(get_json(c, f"/counter/{name}/")["pid"])
+    return pids
+
+
+def bench_warm():
+    reps = []
+    with Durod("warm") as d:
+        warm_up(d, ["hot"])
+        base = f"http://127.0.0.1:{d.port}"
+        for i in range(REPS):
+            log(f"warm: repetition {i + 1}/{REPS}")
+            r = {}
+            r["hot_c16"] = wrk(f"{base}/counter/hot/", 2, 16, DURATION)
+            r["hot_c1"] = wrk(f"{base}/counter/hot/", 1, 1, max(1, DURATION // 2))
+            r["health_c1"] = wrk(f"http://127.0.0.1:{d.admin_port}/health", 1, 1,
+                                 max(1, DURATION // 2))
+            r.update(nng_rtt())
+            d.check_alive()
+            reps.append(r)
+    return reps
+
+
+def bench_rss_and_spread(do_spread):
+    reps = []
+    with Durod("spread") as d:
+        rss = {"durod_rss_kb_0": d.rss_kb()}
+        warm_up(d, ["hot"])
+        rss["durod_rss_kb_1"] = d.rss_kb()
+        names = [f"o{k}" for k in range(NOBJ)]
+        t0 = time.monotonic()
+        pids = warm_up(d, names)
+        rss["warm_up_s"] = time.monotonic() - t0
+        if len(set(pids)) != NOBJ:
+            raise BenchError(f"warm-up: {len(set(pids))} distinct worker pids, expected {NOBJ}")
+        live = d.workers()
+        if len(live) != NOBJ + 1:
+            raise BenchError(f"{len(live)} live workers, expected {NOBJ + 1}")
+        rss["live_workers"] = len(live)
+        rss["durod_rss_kb_n"] = d.rss_kb()
+        rss["durod_threads"] = int(proc_status(d.proc.pid)["Threads"])
+        rss["durod_kb_per_worker"] = (rss["durod_rss_kb_n"] - rss["durod_rss_kb_1"]) / NOBJ
+        st = [proc_status(p) for p in pids]
+        rss["worker_rss_kb_p50"] = pct([kb(s, "VmRSS") for s in st], 50)
+        rss["worker_anon_kb_p50"] = pct([kb(s, "RssAnon") for s in st], 50)
+        rss["worker_threads"] = pct([int(s["Threads"]) for s in st], 50)
+        pss = [pss_kb(p) for p in pids]
+        rss["worker_pss_kb_p50"] = pct(pss, 50)
+        rss["workers_pss_total_mb"] = sum(pss) / 1024
+        if do_spread:
+            base = f"http://127.0.0.1:{d.port}"
+            for i in range(REPS):
+                log(f"spread: repetition {i + 1}/{REPS}")
+                r = {}
+                r["hot_c16"] = wrk(f"{base}/counter/hot/", 2, 16, DURATION)
+                r["spread_c16"] = wrk(base, 2, 16, DURATION, SPREAD_LUA, [str(NOBJ)])
+                d.check_alive()
+                reps.append(r)
+            # Nothing may have died or restarted under load.
+            if sorted(d.workers()) != sorted(live):
+                raise BenchError("the set of live workers changed during the spread runs")
+    return rss, reps
+
+
+def bench_activation():
+    reps = []
+    for i in range(REPS):
+        log(f"activation: repetition {i + 1}/{REPS}")
+        r = {}
+        run = f"{os.getpid()}-{int(time.time())}-{i}"
+        with Durod("act") as d:
+            names = [f"new-{run}-{k}" for k in range(NOBJ)]
+            act, warm, pids = [], [], set()
+            with Conn(d.port) as c:
+                for name in names:
+                    t0 = time.perf_counter_ns()
+                    j = get_json(c, f"/counter/{name}/")
+                    act.append((time.perf_counter_ns() - t0) / 1000)
+                    pids.add(j["pid"])
+                for name in names:
+                    t0 = time.perf_counter_ns()
+                    get_json(c, f"/counter/{name}/")
+                    warm.append((time.perf_counter_ns() - t0) / 1000)
+            if len(pids) != NOBJ:
+                raise BenchError(f"{len(pids)} distinct workers for {NOBJ} new objects")
+            r["activation"] = summary(act)
+            r["activation"]["first100_mean_us"] = statistics.fmean(act[:100])
+            r["activation"]["last100_mean_us"] = statistics.fmean(act[-100:])
+            r["warm_same_conn"] = summary(warm)
+            r["durod_rss_kb"] = d.rss_kb()
+            r["shutdown_s"] = d.stop()
+        r.update(spawn_floors())
+        reps.append(r)
+    return reps
+
+
+def bench_spawn():
+    reps = []
+    for i in range(REPS):
+        log(f"spawn: repetition {i + 1}/{REPS}")
+        reps.append(spawn_floors())
+    return reps
+
+
+def bench_nng():
+    reps = []
+    for i in range(REPS):
+        log(f"nng: repetition {i + 1}/{REPS}")
+        reps.append(nng_rtt())
+    return reps
+
+
+# ---------------------------------------------------------------- report
+
+def get(r, path):
+    for k in path.split("."):
+        r = r[k]
+    return r
+
+
+def table(title, reps, rows):
+    """rows: (label, fn(rep) -> number, format). Prints each repetition and
+    the median; returns {label: median}."""
+    print(f"\n== {title} ({len(reps)} repetitions; median last)")
+    medians = {}
+    for label, fn, fmt in rows:
+        vals = [fn(r) for r in reps]
+        med = statistics.median(vals)
+        medians[label] = med
+        print(f"  {label:<44} " + " ".join(format(v, fmt).rjust(9) for v in vals)
+              + "  | " + format(med, fmt).rjust(9))
+    sys.stdout.flush()
+    return medians
+
+
+def f(path):
+    return lambda r: get(r, path)
+
+
+def ratio(a, b):
+    return lambda r: get(r, a) / get(r, b)
+
+
+def report_warm(reps):
+    return table("warm: one object, /counter/hot/", reps, [
+        ("wrk -t2 -c16 req/s", f("hot_c16.rps"), ".0f"),
+        ("wrk -t2 -c16 p50 us", f("hot_c16.p50_us"), ".0f"),
+        ("wrk -t2 -c16 p99 us", f("hot_c16.p99_us"), ".0f"),
+        ("wrk -t1 -c1 req/s", f("hot_c1.rps"), ".0f"),
+        ("wrk -t1 -c1 p50 us", f("hot_c1.p50_us"), ".0f"),
+        ("wrk -t1 -c1 p99 us", f("hot_c1.p99_us"), ".0f"),
+        ("admin /health -c1 req/s", f("health_c1.rps"), ".0f"),
+        ("admin /health -c1 p50 us", f("health_c1.p50_us"), ".0f"),
+        ("nng pair0 RTT (poll, like durod) p50 us", f("nng_poll.p50_us"), ".1f"),
+        ("nng pair0 RTT (poll) p99 us", f("nng_poll.p99_us"), ".1f"),
+        ("nng pair0 RTT (blocking) p50 us", f("nng_block.p50_us"), ".1f"),
+        ("unix socketpair RTT p50 us", f("unix.p50_us"), ".1f"),
+        ("ratio: hot -c1 p50 / nng poll RTT p50", ratio("hot_c1.p50_us", "nng_poll.p50_us"), ".2f"),
+        ("ratio: hot -c1 p50 / /health -c1 p50", ratio("hot_c1.p50_us", "health_c1.p50_us"), ".2f"),
+        ("diff: hot -c1 p50 - /health p50 - nng p50 us",
+         lambda r: r["hot_c1"]["p50_us"] - r["health_c1"]["p50_us"] - r["nng_poll"]["p50_us"], ".0f"),
+        ("ratio: nng poll p50 / unix p50", ratio("nng_poll.p50_us", "unix.p50_us"), ".2f"),
+    ])
+
+
+def report_spread(reps):
+    return table(f"spread: {NOBJ} objects (spread.lua) vs one object, same repetition", reps, [
+        ("one object  -t2 -c16 req/s", f("hot_c16.rps"), ".0f"),
+        ("one object  -t2 -c16 p50 us", f("hot_c16.p50_us"), ".0f"),
+        ("one object  -t2 -c16 p99 us", f("hot_c16.p99_us"), ".0f"),
+        (f"{NOBJ} objects -t2 -c16 req/s", f("spread_c16.rps"), ".0f"),
+        (f"{NOBJ} objects -t2 -c16 p50 us", f("spread_c16.p50_us"), ".0f"),
+        (f"{NOBJ} objects -t2 -c16 p99 us", f("spread_c16.p99_us"), ".0f"),
+        ("ratio: spread req/s / one-object req/s", ratio("spread_c16.rps", "hot_c16.rps"), ".2f"),
+    ])
+
+
+def report_rss(rss):
+    print(f"\n== rss: durod and workers with {rss['live_workers']} live workers (one sample)")
+    for k, v in rss.items():
+        print(f"  {k:<44} {v:.1f}" if isinstance(v, float) else f"  {k:<44} {v}")
+    sys.stdout.flush()
+    return rss
+
+
+def report_activation(reps):
+    return table(f"activation: first request to {NOBJ} new objects, one connection", reps, [
+        ("activation mean us", f("activation.mean_us"), ".0f"),
+        ("activation p50 us", f("activation.p50_us"), ".0f"),
+        ("activation p99 us", f("activation.p99_us"), ".0f"),
+        ("activation mean, first 100 us", f("activation.first100_mean_us"), ".0f"),
+        ("activation mean, last 100 us", f("activation.last100_mean_us"), ".0f"),
+        ("warm (same conn, same objects) mean us", f("warm_same_conn.mean_us"), ".0f"),
+        ("warm p50 us", f("warm_same_conn.p50_us"), ".0f"),
+        ("warm p99 us", f("warm_same_conn.p99_us"), ".0f"),
+        ("spawn_bare (spawn+exit+reap) mean us", f("spawn_bare.mean_us"), ".0f"),
+        ("spawn_bare p99 us", f("spawn_bare.p99_us"), ".0f"),
+        ("spawn+ready (listen..ready) mean us", f("spawn_ready.mean_us"), ".0f"),
+        ("spawn+ready p99 us", f("spawn_ready.p99_us"), ".0f"),
+        ("ready->exit+reap (close IPC) mean us", f("ready_exit.mean_us"), ".0f"),
+        (f"durod RSS with {NOBJ} workers MB", lambda r: r["durod_rss_kb"] / 1024, ".1f"),
+        (f"durod SIGTERM->exit with {NOBJ} workers s", f("shutdown_s"), ".2f"),
+        ("ratio: activation mean / warm mean", ratio("activation.mean_us", "warm_same_conn.mean_us"), ".1f"),
+        ("ratio: activation mean / spawn+ready mean", ratio("activation.mean_us", "spawn_ready.mean_us"), ".2f"),
+        ("ratio: activation p50 / spawn+ready p50", ratio("activation.p50_us", "spawn_ready.p50_us"), ".2f"),
+        ("ratio: spawn+ready mean / spawn_bare mean", ratio("spawn_ready.mean_us", "spawn_bare.mean_us"), ".2f"),
+        ("diff: activation - warm - spawn+ready mean us",
+         lambda r: r["activation"]["mean_us"] - r["warm_same_conn"]["mean_us"] - r["spawn_ready"]["mean_us"], ".0f"),
+    ])
+
+
+def report_spawn(reps):
+    return table(f"spawn: {NOBJ} spawns of the counter worker", reps, [
+        ("spawn_bare mean us", f("spawn_bare.mean_us"), ".0f"),
+        ("spawn_bare p50 us", f("spawn_bare.p50_us"), ".0f"),
+        ("spawn_bare p99 us", f("spawn_bare.p99_us"), ".0f"),
+        ("spawn+ready mean us", f("spawn_ready.mean_us"), ".0f"),
+        ("spawn+ready p50 us", f("spawn_ready.p50_us"), ".0f"),
+        ("spawn+ready p99 us", f("spawn_ready.p99_us"), ".0f"),
+        ("ready->exit+reap mean us", f("ready_exit.mean_us"), ".0f"),
+        ("ratio: spawn+ready mean / spawn_bare mean", ratio("spawn_ready.mean_us", "spawn_bare.mean_us"), ".2f"),
+    ])
+
+
+def report_nng(reps):
+    return table("nng: round trip of a 100-byte message between two processes", reps, [
+        ("nng pair0 blocking p50 us", f("nng_block.p50_us"), ".1f"),
+        ("nng pair0 blocking p99 us", f("nng_block.p99_us"), ".1f"),
+        ("nng pair0 poll p50 us", f("nng_poll.p50_us"), ".1f"),
+        ("nng pair0 poll p99 us", f("nng_poll.p99_us"), ".1f"),
+        ("unix socketpair p50 us", f("unix.p50_us"), ".1f"),
+        ("unix socketpair p99 us", f("unix.p99_us"), ".1f"),
+        ("ratio: nng poll p50 / unix p50", ratio("nng_poll.p50_us", "unix.p50_us"), ".2f"),
+    ])
+
+
+def _on_sigterm(signum, frame):
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("which", nargs="?", default="all",
+                    choices=["warm", "spread", "rss", "activation", "spawn", "nng", "all"])
+    ap.add_argument("--json", help="also write every raw number to this file")
+    args = ap.parse_args()
+    # SIGTERM (e.g. from run.sh's trap): unwind like ^C, so every durod
+    # is stopped by its context manager.
+    signal.signal(signal.SIGTERM, _on_sigterm)
+
+    which = ["warm", "spread", "activation", "spawn", "nng"] if args.which == "all" else [args.which]
+    print(f"duro bench: {' '.join(which)}; {REPS} repetitions, wrk {DURATION} s, {NOBJ} objects")
+    raw, medians = {}, {}
+    for b in which:
+        t0 = time.monotonic()
+        if b == "warm":
+            raw[b] = bench_warm()
+            medians[b] = report_warm(raw[b])
+        elif b in ("spread", "rss"):
+            rss, reps = bench_rss_and_spread(b == "spread")
+            raw["rss"] = rss
+            medians["rss"] = report_rss(rss)
+            if reps:
+                raw[b] = reps
+                medians[b] = report_spread(reps)
+        elif b == "activation":
+            raw[b] = bench_activation()
+            medians[b] = report_activation(raw[b])
+        elif b == "spawn":
+            raw[b] = bench_spawn()
+            medians[b] = report_spawn(raw[b])
+        elif b == "nng":
+            raw[b] = bench_nng()
+            medians[b] = report_nng(raw[b])
+        log(f"{b}: done in {time.monotonic() - t0:.0f} s")
+    if args.json:
+        with open(args.json, "w") as fh:
+            json.dump({"raw": raw, "medians": medians}, fh, indent=1)
+
+
+if __name__ == "__main__":
+    try:
+        main()
+    except BenchError as e:
+        print(f"bench: FAILED: {e}", file=sys.stderr)
+        sys.exit(1)

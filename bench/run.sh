@@ -1,0 +1,140 @@
+#!/bin/sh
+# bench/run.sh — run the duro benchmarks and print their results.
+#
+#   sh bench/run.sh [warm|spread|rss|activation|spawn|nng|all]    (default: all)
+#
+# `make bench` builds `all` and runs this with no argument. The results
+# recorded in bench/RESULTS.md come from it. What each benchmark does is
+# described at the top of bench/bench.py; in short:
+#
+#   warm        wrk on one object, beside /health and the raw nng round trip
+#   spread      wrk over 1000 live objects, beside wrk on one object
+#   rss         durod's and the workers' memory with 1000 live workers
+#   activation  first request to 1000 new objects, beside warm requests and
+#               the bare spawn / spawn+ready floors (bench/spawn_bare.c)
+#   spawn       bench/spawn_bare.c alone
+#   nng         bench/nng_rtt.c alone
+#
+# Environment: BENCH_REPS (default 5), BENCH_DURATION (wrk seconds, 10),
+# BENCH_OBJECTS (1000), DURO_BUILD (default <repo>/build), BENCH_JSON (a
+# file to write every raw number to).
+#
+# Every durod is started by bench/bench.py in its own directory under a
+# temp dir made here ($BENCH_TMP), on free 127.0.0.1 ports, and stopped
+# by it (SIGTERM, exit status 0, no worker left). If anything goes wrong
+# the trap below still kills any durod or worker left under $BENCH_TMP,
+# and the exit status is non-zero.
+set -eu
+
+here=$(cd "$(dirname "$0")" && pwd)
+repo=$(dirname "$here")
+build=${DURO_BUILD:-$repo/build}
+which=${1:-all}
+
+case $which in
+warm | spread | rss | activation | spawn | nng | all) ;;
+*)
+	echo "usage: sh bench/run.sh [warm|spread|rss|activation|spawn|nng|all]" >&2
+	exit 2
+	;;
+esac
+
+# ---- prerequisites
+
+for tool in wrk python3 make cc; do
+	if ! command -v "$tool" >/dev/null 2>&1; then
+		echo "bench: $tool not found (make deps installs what is missing)" >&2
+		exit 1
+	fi
+done
+for f in "$build/durod" "$build/examples/counter"; do
+	if [ ! -x "$f" ]; then
+		echo "bench: $f missing: run make all first (make bench does)" >&2
+		exit 1
+	fi
+done
+
+# The C micro-benchmarks (bench/bin/, git-ignored).
+make -s -C "$here"
+
+# ---- cleanup, whatever happens
+
+BENCH_TMP=$(mktemp -d /tmp/duro-bench.XXXXXX)
+export BENCH_TMP DURO_BUILD="$build"
+child=
+
+# Pids of live processes whose DURO_IPC points under $BENCH_TMP: workers of
+# our durods or of spawn_bare -r. (A zombie's environ reads empty.)
+leftover_workers() {
+	grep -lsz "^DURO_IPC=ipc://$BENCH_TMP/" /proc/[0-9]*/environ 2>/dev/null |
+		sed -n 's|^/proc/\([0-9]*\)/environ$|\1|p' || true
+}
+
+cleanup() {
+	rc=$?
+	set +e
+	# bench.py stops its durods itself; one still running here means it
+	# died hard. Check the pid is still a durod before killing it.
+	for f in "$BENCH_TMP"/*/durod.pid; do
+		[ -f "$f" ] || continue
+		pid=$(cat "$f")
+		if [ -n "$pid" ] && grep -qs "durod" "/proc/$pid/cmdline"; then
+			echo "bench: killing leftover durod $pid" >&2
+			kill -KILL "$pid"
+			rc=1
+		fi
+	done
+	# Workers die with durod (PR_SET_PDEATHSIG); give them a moment.
+	tries=0
+	left=$(leftover_workers)
+	while [ -n "$left" ] && [ $tries -lt 50 ]; do
+		sleep 0.1
+		tries=$((tries + 1))
+		left=$(leftover_workers)
+	done
+	if [ -n "$left" ]; then
+		echo "bench: workers left behind, killing them:" $left >&2
+		kill -KILL $left
+		rc=1
+	fi
+	rm -rf "$BENCH_TMP"
+	exit $rc
+}
+
+# A signal to us goes on to bench.py (which unwinds and stops its durods);
+# then the EXIT trap checks what is left.
+on_signal() {
+	if [ -n "$child" ]; then
+		kill -TERM "$child" 2>/dev/null
+		wait "$child" 2>/dev/null
+	fi
+	exit "$1"
+}
+
+trap cleanup EXIT
+trap 'on_signal 130' INT
+trap 'on_signal 143' TERM
+
+# ---- the machine, for the record
+
+echo "date:    $(date -u)"
+echo "machine: nproc=$(nproc), $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)," \
+	"kernel $(uname -r), Debian $(cat /etc/debian_version 2>/dev/null || echo '?')"
+echo "load:    $(cat /proc/loadavg)"
+echo "command: sh bench/run.sh $which"
+
+# ---- run (in the background so that a signal reaches the trap at once)
+
+set -- "$which"
+if [ -n "${BENCH_JSON:-}" ]; then
+	set -- --json "$BENCH_JSON" "$@"
+fi
+python3 "$here/bench.py" "$@" &
+child=$!
+rc=0
+wait "$child" || rc=$?
+child=
+if [ "$rc" -ne 0 ]; then
+	echo "bench: FAILED ($which, status $rc)" >&2
+fi
+exit "$rc"

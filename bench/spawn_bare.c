@@ -1,0 +1,220 @@
+/*
+ * spawn_bare.c — the floor under durod's activation: what it costs on this
+ * machine to start the worker binary at all.
+ *
+ *	spawn_bare [-n N] [-w WARMUP] WORKER
+ *		N times: posix_spawn WORKER with no DURO_* environment (it
+ *		prints an error and exits 1 at once), then waitpid. Reports
+ *		the spawn+exit+reap time of each ("spawn_bare").
+ *
+ *	spawn_bare -r [-n N] [-w WARMUP] [-d DIR] WORKER
+ *		spawn+ready: N times, like durod does per activation: open an
+ *		nng pair0 socket and listen on ipc://DIR/sr-<i>.sock, posix_spawn
+ *		WORKER with the environment of ipc/PROTOCOL.md section 3, wait
+ *		for the worker's first message (its "ready"), then close the
+ *		socket (the worker sees the pipe go and exits 0) and waitpid.
+ *		Reports "spawn_ready" (socket open to ready received: the floor
+ *		durod's activation can approach), "ready_exit" (close to reaped)
+ *		and "ready_cycle" (the whole cycle).
+ *
+ * glibc's posix_spawn uses clone(CLONE_VM | CLONE_VFORK) + exec, the same
+ * technique as supervisor/spawn.c. The worker's stdin, stdout and stderr
+ * go to /dev/null (durod gives it /dev/null as stdin and its own log as
+ * stdout/stderr). Exits non-zero if any spawn fails, a worker ends in an
+ * unexpected way (killed, or exit 127 = exec failed; or in -r mode any
+ * non-zero exit), or a ready does not come within 10 s.
+ */
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <nng/nng.h>
+#include <nng/protocol/pair0/pair.h>
+
+#include "stats.h"
+
+static const char *worker;
+static posix_spawn_file_actions_t fa;
+
+static void
+die(const char *what, const char *why)
+{
+	fprintf(stderr, "spawn_bare: %s: %s\n", what, why);
+	exit(1);
+}
+
+/* Spawn the worker with env; returns its pid. */
+static pid_t
+spawn(char *const env[])
+{
+	char *argv[] = { (char *)worker, NULL };
+	pid_t pid;
+	int rv;
+
+	if ((rv = posix_spawn(&pid, worker, &fa, NULL, argv, env)) != 0)
+		die("posix_spawn", strerror(rv));
+	return (pid);
+}
+
+/* Reap pid and check how it ended (bare: refused to start; else exit 0). */
+static void
+reap(pid_t pid, int bare)
+{
+	int st;
+
+	while (waitpid(pid, &st, 0) < 0)
+		if (errno != EINTR)
+			die("waitpid", strerror(errno));
+	if (WIFSIGNALED(st)) {
+		fprintf(stderr, "spawn_bare: worker %d killed by signal %d\n",
+		    (int)pid, WTERMSIG(st));
+		exit(1);
+	}
+	/* Bare: the worker refuses to start (exit 1). 127: exec failed. */
+	if (bare ? WEXITSTATUS(st) == 127 : WEXITSTATUS(st) != 0) {
+		fprintf(stderr, "spawn_bare: worker %d exited %d\n", (int)pid,
+		    WEXITSTATUS(st));
+		exit(1);
+	}
+}
+
+static void
+bare(int n, int warmup)
+{
+	char *env[] = { "PATH=/usr/local/bin:/usr/bin:/bin", NULL };
+	uint64_t *t = calloc((size_t)n, sizeof(*t));
+
+	for (int i = -warmup; i < n; i++) {
+		uint64_t t0 = now_ns();
+		reap(spawn(env), 1);
+		if (i >= 0)
+			t[i] = now_ns() - t0;
+	}
+	print_summary("spawn_bare", t, (size_t)n);
+	free(t);
+}
+
+static void
+ready(int n, int warmup, const char *dir)
+{
+	uint64_t *up = calloc((size_t)n, sizeof(*up));
+	uint64_t *down = calloc((size_t)n, sizeof(*down));
+	uint64_t *cycle = calloc((size_t)n, sizeof(*cycle));
+	char path[PATH_MAX], url[PATH_MAX + 8];
+	char e_ipc[PATH_MAX + 32], e_id[128], e_name[64], e_storage[PATH_MAX + 64];
+	char *env[] = { "PATH=/usr/local/bin:/usr/bin:/bin", e_ipc,
+		"DURO_NAMESPACE=counter", e_id, e_name, e_storage,
+		"DURO_PROTOCOL=1", NULL };
+	int rv;
+
+	for (int i = -warmup; i < n; i++) {
+		nng_socket s;
+		nng_msg *msg;
+		uint64_t t0, t1, t2;
+		pid_t pid;
+
+		snprintf(path, sizeof(path), "%s/sr-%d.sock", dir, i + warmup);
+		snprintf(url, sizeof(url), "ipc://%s", path);
+		snprintf(e_ipc, sizeof(e_ipc), "DURO_IPC=%s", url);
+		/* A valid-looking id (64 lowercase hex), different each time. */
+		snprintf(e_id, sizeof(e_id), "DURO_OBJECT_ID=%064x", i + warmup);
+		snprintf(e_name, sizeof(e_name), "DURO_OBJECT_NAME=sr-%d", i + warmup);
+		snprintf(e_storage, sizeof(e_storage),
+		    "DURO_STORAGE=%s/obj-%d/db.sqlite", dir, i + warmup);
+
+		t0 = now_ns();
+		/* What durod does per activation: its own socket and listener. */
+		if ((rv = nng_pair0_open(&s)) != 0 ||
+		    (rv = nng_socket_set_size(s, NNG_OPT_RECVMAXSZ, 33816580)) != 0 ||
+		    (rv = nng_socket_set_ms(s, NNG_OPT_RECVTIMEO, 10000)) != 0 ||
+		    (rv = nng_listen(s, url, NULL, 0)) != 0)
+			die("nng listen", nng_strerror(rv));
+		pid = spawn(env);
+		if ((rv = nng_recvmsg(s, &msg, 0)) != 0)
+			die("waiting for ready", nng_strerror(rv));
+		t1 = now_ns();
+		/* The first message must be the ready (a JSON header after 4
+		 * length bytes). */
+		if (nng_msg_len(msg) < 4 ||
+		    memmem(nng_msg_body(msg), nng_msg_len(msg), "\"ready\"", 7) == NULL)
+			die("first message", "not a ready");
+		nng_msg_free(msg);
+		nng_close(s);
+		reap(pid, 0);
+		t2 = now_ns();
+		unlink(path);
+		if (i >= 0) {
+			up[i] = t1 - t0;
+			down[i] = t2 - t1;
+			cycle[i] = t2 - t0;
+		}
+	}
+	print_summary("spawn_ready", up, (size_t)n);
+	print_summary("ready_exit", down, (size_t)n);
+	print_summary("ready_cycle", cycle, (size_t)n);
+	free(up);
+	free(down);
+	free(cycle);
+}
+
+int
+main(int argc, char **argv)
+{
+	int n = 1000, warmup = 20, ready_mode = 0, c, devnull;
+	const char *dir = NULL;
+	char tmpl[] = "/tmp/duro-spawn-XXXXXX";
+
+	while ((c = getopt(argc, argv, "n:w:d:r")) != -1) {
+		switch (c) {
+		case 'n':
+			n = atoi(optarg);
+			break;
+		case 'w':
+			warmup = atoi(optarg);
+			break;
+		case 'd':
+			dir = optarg;
+			break;
+		case 'r':
+			ready_mode = 1;
+			break;
+		default:
+			goto usage;
+		}
+	}
+	if (optind != argc - 1 || n <= 0 || warmup < 0)
+		goto usage;
+	worker = argv[optind];
+	if (access(worker, X_OK) != 0)
+		die(worker, strerror(errno));
+
+	if ((devnull = open("/dev/null", O_RDWR | O_CLOEXEC)) < 0)
+		die("/dev/null", strerror(errno));
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_adddup2(&fa, devnull, 0);
+	posix_spawn_file_actions_adddup2(&fa, devnull, 1);
+	posix_spawn_file_actions_adddup2(&fa, devnull, 2);
+
+	if (!ready_mode) {
+		bare(n, warmup);
+		return (0);
+	}
+	if (dir == NULL && (dir = mkdtemp(tmpl)) == NULL)
+		die("mkdtemp", strerror(errno));
+	ready(n, warmup, dir);
+	if (dir == tmpl)
+		rmdir(tmpl); /* fails harmlessly if a worker made files */
+	return (0);
+
+usage:
+	fprintf(stderr, "usage: spawn_bare [-r] [-n N] [-w WARMUP] [-d DIR] WORKER\n");
+	return (2);
+}
