@@ -273,6 +273,9 @@ ipc_decode(const uint8_t *buf, size_t len, struct ipc_msg *m, char *err,
 	if (len - 4 - hlen > IPC_MAX_BODY_BYTES)
 		return (fail(err, errlen, IPC_ETOOBIG, "body of %zu bytes, limit %u",
 		    len - 4 - hlen, IPC_MAX_BODY_BYTES));
+	/* cJSON takes a NUL for whitespace: refuse it, the header is JSON. */
+	if (memchr(hdr, '\0', hlen) != NULL)
+		return (fail(err, errlen, IPC_EJSON, "header contains a NUL byte"));
 	/* cJSON's "require NUL" wants a NUL inside the length; instead check
 	 * that only whitespace follows the object within the header. */
 	o = cJSON_ParseWithLengthOpts(hdr, hlen, &end, 0);

@@ -147,51 +147,6 @@ buf_free(struct buf *b)
 	memset(b, 0, sizeof(*b));
 }
 
-/*
- * Strict UTF-8: no overlong forms, no surrogates, nothing past U+10FFFF,
- * and no NUL (our strings are C strings). Anything else would either be
- * rejected by the worker's JSON parser or mean something else there.
- */
-static int
-utf8_valid(const unsigned char *s, size_t len)
-{
-	size_t i = 0, n, k;
-	uint32_t cp;
-
-	while (i < len) {
-		unsigned char c = s[i];
-		if (c == 0)
-			return (0);
-		if (c < 0x80) {
-			i++;
-			continue;
-		}
-		if (c >= 0xc2 && c <= 0xdf) {
-			n = 1;
-			cp = c & 0x1f;
-		} else if (c >= 0xe0 && c <= 0xef) {
-			n = 2;
-			cp = c & 0x0f;
-		} else if (c >= 0xf0 && c <= 0xf4) {
-			n = 3;
-			cp = c & 0x07;
-		} else
-			return (0);
-		if (len - i <= n)
-			return (0);
-		for (k = 1; k <= n; k++) {
-			if ((s[i + k] & 0xc0) != 0x80)
-				return (0);
-			cp = cp << 6 | (s[i + k] & 0x3f);
-		}
-		if ((n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) ||
-		    (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
-			return (0);
-		i += n + 1;
-	}
-	return (1);
-}
-
 /* Count request-line and header bytes against max_header. */
 static int
 count_head(struct http_in *in, size_t n)
@@ -348,7 +303,7 @@ headers_check(struct http_in *in)
 		if (!ipc_is_header_value(value))
 			return (fail(in, 400, "bad_request",
 			    "header %s: value has control characters", name));
-		if (!utf8_valid((const unsigned char *)value, strlen(value)))
+		if (!ipc_is_utf8(value, strlen(value)))
 			return (fail(in, 400, "bad_request",
 			    "header %s: value is not valid UTF-8", name));
 	}
@@ -368,7 +323,7 @@ target_check(struct http_in *in)
 			return (fail(in, 400, "bad_request",
 			    "request target has control characters"));
 	}
-	if (!utf8_valid((const unsigned char *)in->url.p, in->url.len))
+	if (!ipc_is_utf8(in->url.p, in->url.len))
 		return (fail(in, 400, "bad_request",
 		    "request target is not valid UTF-8"));
 	return (0);
