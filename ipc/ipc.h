@@ -101,6 +101,7 @@ uint8_t *ipc_encode(const struct ipc_msg *m, size_t *len);
 /* Header JSON of m as a malloc'd string, or NULL. Used by ipc_encode. */
 char *ipc_header_json(const struct ipc_msg *m);
 void ipc_msg_release(struct ipc_msg *m);
+/* ipc_text.c */
 /* True if s is an HTTP token (header name, method). */
 int ipc_is_token(const char *s);
 /* True if [s, s+len) is valid UTF-8 without NUL: strings travel in JSON
@@ -108,5 +109,12 @@ int ipc_is_token(const char *s);
 int ipc_is_utf8(const char *s, size_t len);
 /* True if s may be sent as an HTTP header value (no CR, LF or other CTLs). */
 int ipc_is_header_value(const char *s);
+/*
+ * Percent-decode [s, s+len) into out (at most outmax bytes, not
+ * NUL-terminated); '+' becomes a space if plus_is_space (query strings).
+ * Returns 0, -1 for a malformed escape, -2 when out is too small.
+ */
+int ipc_pct_decode(const char *s, size_t len, int plus_is_space, char *out,
+    size_t outmax, size_t *outlen);
 
 #endif

@@ -14,42 +14,6 @@
 #include "durod.h"
 
 static int
-unhex(char c)
-{
-	if (c >= '0' && c <= '9')
-		return (c - '0');
-	c |= 0x20;
-	if (c >= 'a' && c <= 'f')
-		return (c - 'a' + 10);
-	return (-1);
-}
-
-/* Percent-decode [s, s+len) into out; -1 on a bad escape or overflow. */
-static int
-pct_decode(const char *s, size_t len, char *out, size_t outmax, size_t *outlen)
-{
-	size_t n = 0;
-
-	for (size_t i = 0; i < len; i++) {
-		int c = (unsigned char)s[i];
-		if (c == '%') {
-			int hi, lo;
-			if (i + 2 >= len)
-				return (-1);
-			if ((hi = unhex(s[i + 1])) < 0 || (lo = unhex(s[i + 2])) < 0)
-				return (-1);
-			c = hi << 4 | lo;
-			i += 2;
-		}
-		if (n == outmax)
-			return (-1);
-		out[n++] = (char)c;
-	}
-	*outlen = n;
-	return (0);
-}
-
-static int
 route_fail(struct route *r, int status, const char *code, const char *why)
 {
 	r->err_code = code;
@@ -101,7 +65,7 @@ route_parse(const char *target, struct route *r)
 		r->kind = ROUTE_ID;
 		return (0);
 	}
-	if (pct_decode(seg, seglen, r->name, DURO_NAME_MAX, &r->name_len) != 0)
+	if (ipc_pct_decode(seg, seglen, 0, r->name, DURO_NAME_MAX, &r->name_len) != 0)
 		return (route_fail(r, 400, "bad_name",
 		    "a name is 1-256 bytes, percent-encoded in the path"));
 	if (r->name_len == 0 || r->name[0] == '.')

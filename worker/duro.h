@@ -146,6 +146,7 @@ const char *duro_request_header(const struct duro_request *, const char *name);
  * into buf as a C string ("+" decodes to a space; "k" without "=" has the
  * value ""). Returns 0, DURO_ENOENT if absent, DURO_ERANGE if buf is too
  * small, DURO_EINVAL if the value has a bad %-escape or decodes to a NUL.
+ * Keys are compared decoded, up to 256 bytes.
  */
 int duro_query_param(
     const struct duro_request *, const char *key, char *buf, size_t buflen);

@@ -18,75 +18,30 @@ duro_request_header(const struct duro_request *req, const char *name)
 	return (NULL);
 }
 
-static int
-hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return (c - '0');
-	if (c >= 'a' && c <= 'f')
-		return (c - 'a' + 10);
-	if (c >= 'A' && c <= 'F')
-		return (c - 'A' + 10);
-	return (-1);
-}
-
-/*
- * Decode the next character of [*p, end) into *c and advance *p.
- * Returns 0, or -1 for a malformed or truncated %-escape.
- */
-static int
-query_next(const char **p, const char *end, int *c)
-{
-	const char *s = *p;
-	int hi, lo;
-
-	if (*s == '+') {
-		*c = ' ';
-		*p = s + 1;
-		return (0);
-	}
-	if (*s != '%') {
-		*c = (unsigned char)*s;
-		*p = s + 1;
-		return (0);
-	}
-	if (end - s < 3 || (hi = hexval(s[1])) < 0 || (lo = hexval(s[2])) < 0)
-		return (-1);
-	*c = hi << 4 | lo;
-	*p = s + 3;
-	return (0);
-}
-
 /* True if [s, end) decodes to exactly key (a malformed key matches none). */
 static int
 query_key_is(const char *s, const char *end, const char *key)
 {
-	int c;
+	char k[256];
+	size_t n;
 
-	while (s < end) {
-		if (query_next(&s, end, &c) != 0 || c == '\0' ||
-		    c != (unsigned char)*key)
-			return (0);
-		key++;
-	}
-	return (*key == '\0');
+	return (ipc_pct_decode(s, (size_t)(end - s), 1, k, sizeof(k), &n) == 0 &&
+	    n == strlen(key) && memcmp(k, key, n) == 0);
 }
 
 static int
 query_decode(const char *s, const char *end, char *buf, size_t buflen)
 {
-	size_t n = 0;
-	int c;
+	size_t n;
+	int rv;
 
-	while (s < end) {
-		if (query_next(&s, end, &c) != 0 || c == '\0')
-			return (DURO_EINVAL);
-		if (n + 1 >= buflen)
-			return (DURO_ERANGE);
-		buf[n++] = (char)c;
-	}
 	if (buflen == 0)
 		return (DURO_ERANGE);
+	rv = ipc_pct_decode(s, (size_t)(end - s), 1, buf, buflen - 1, &n);
+	if (rv == -2)
+		return (DURO_ERANGE);
+	if (rv != 0 || memchr(buf, '\0', n) != NULL)
+		return (DURO_EINVAL);
 	buf[n] = '\0';
 	return (0);
 }
