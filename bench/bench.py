@@ -30,9 +30,11 @@ repetition before taking their median.
               the RSS / PSS of one counter worker (also printed by spread).
   activation  per repetition a fresh durod: GET /counter/new-<run>-<k>/ for
               1000 never-seen names, one keep-alive connection, in sequence
-              (each a worker spawn), then the same 1000 objects again
-              (warm), then durod's shutdown time with 1000 workers; then
-              bench/bin/spawn_bare (bare spawn+exit, and spawn+ready).
+              (each a worker spawn), in 10 chunks of 100, each chunk followed
+              by 100 bare spawns and 100 spawn+ready of bench/bin/spawn_bare
+              (the floors, measured alongside); then the same 1000 objects
+              again (warm, same connection); then durod's SIGTERM-to-exit
+              time with 1000 live workers.
   spawn       bench/bin/spawn_bare alone (bare, and -r spawn+ready).
   nng         bench/bin/nng_rtt alone (nng pair0 blocking and poll, unix).
 
@@ -413,18 +415,20 @@ def nng_rtt(n=20000):
     return run_c([NNG_RTT, "-n", str(n)])
 
 
-def spawn_floors(n=NOBJ):
-    """spawn_bare (bare) and spawn_bare -r (spawn+ready), both N times."""
-    out = run_c([SPAWN_BARE, "-n", str(n), COUNTER])
+def spawn_floor_samples(n, warmup=20):
+    """spawn_bare (bare) and spawn_bare -r (spawn+ready), each n timed
+    spawns; returns {"spawn_bare"|"spawn_ready"|"ready_exit"|"ready_cycle":
+    [samples in us]}."""
+    out = run_c([SPAWN_BARE, "-a", "-n", str(n), "-w", str(warmup), COUNTER])
     d = tempfile.mkdtemp(prefix="duro-bench-spawn-", dir=os.environ.get("BENCH_TMP"))
     try:
-        out.update(run_c([SPAWN_BARE, "-r", "-n", str(n), "-d", d, COUNTER]))
+        out.update(run_c([SPAWN_BARE, "-r", "-a", "-n", str(n), "-w", str(warmup), "-d", d, COUNTER]))
         left = procs_with_ipc_under(d)
         if left:
             raise BenchError(f"spawn_bare -r left workers behind: {left[:10]}")
     finally:
         shutil.rmtree(d, ignore_errors=True)
-    return out
+    return {k: v["samples_us"] for k, v in out.items()}
 
 
 # ----------------------------------------------------------- benchmarks
@@ -498,33 +502,46 @@ def bench_rss_and_spread(do_spread):
 
 
 def bench_activation():
+    """Per repetition a fresh durod. The NOBJ activations run in 10 chunks,
+    each followed by the same number of bare and spawn+ready spawns, so the
+    floors are measured in the same minutes, with the same number of live
+    workers on the machine, as the activations they are compared with."""
     reps = []
+    chunks = 10 if NOBJ >= 10 else 1
+    per = NOBJ // chunks
     for i in range(REPS):
         log(f"activation: repetition {i + 1}/{REPS}")
         r = {}
         run = f"{os.getpid()}-{int(time.time())}-{i}"
+        names = [f"new-{run}-{k}" for k in range(per * chunks)]
+        act, warm, pids = [], [], set()
+        floors = {}
         with Durod("act") as d:
-            names = [f"new-{run}-{k}" for k in range(NOBJ)]
-            act, warm, pids = [], [], set()
             with Conn(d.port) as c:
-                for name in names:
-                    t0 = time.perf_counter_ns()
-                    j = get_json(c, f"/counter/{name}/")
-                    act.append((time.perf_counter_ns() - t0) / 1000)
-                    pids.add(j["pid"])
+                for ch in range(chunks):
+                    for name in names[ch * per:(ch + 1) * per]:
+                        t0 = time.perf_counter_ns()
+                        j = get_json(c, f"/counter/{name}/")
+                        act.append((time.perf_counter_ns() - t0) / 1000)
+                        pids.add(j["pid"])
+                    for k, v in spawn_floor_samples(per, warmup=5).items():
+                        floors.setdefault(k, []).extend(v)
+                    d.check_alive()
                 for name in names:
                     t0 = time.perf_counter_ns()
                     get_json(c, f"/counter/{name}/")
                     warm.append((time.perf_counter_ns() - t0) / 1000)
-            if len(pids) != NOBJ:
-                raise BenchError(f"{len(pids)} distinct workers for {NOBJ} new objects")
+            if len(pids) != len(names) or len(d.workers()) != len(names):
+                raise BenchError(f"{len(pids)} distinct workers answered, {len(d.workers())} "
+                                 f"live, for {len(names)} new objects")
             r["activation"] = summary(act)
             r["activation"]["first100_mean_us"] = statistics.fmean(act[:100])
             r["activation"]["last100_mean_us"] = statistics.fmean(act[-100:])
             r["warm_same_conn"] = summary(warm)
             r["durod_rss_kb"] = d.rss_kb()
             r["shutdown_s"] = d.stop()
-        r.update(spawn_floors())
+        for k, v in floors.items():
+            r[k] = summary(v)
         reps.append(r)
     return reps
 
@@ -533,7 +550,7 @@ def bench_spawn():
     reps = []
     for i in range(REPS):
         log(f"spawn: repetition {i + 1}/{REPS}")
-        reps.append(spawn_floors())
+        reps.append({k: summary(v) for k, v in spawn_floor_samples(NOBJ).items()})
     return reps
 
 
@@ -719,3 +736,6 @@ if __name__ == "__main__":
     except BenchError as e:
         print(f"bench: FAILED: {e}", file=sys.stderr)
         sys.exit(1)
+    except KeyboardInterrupt as e:
+        print(f"bench: interrupted ({e}); durod stopped", file=sys.stderr)
+        sys.exit(130)

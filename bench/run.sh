@@ -62,6 +62,7 @@ make -s -C "$here"
 BENCH_TMP=$(mktemp -d /tmp/duro-bench.XXXXXX)
 export BENCH_TMP DURO_BUILD="$build"
 child=
+sigrc=
 
 # Pids of live processes whose DURO_IPC points under $BENCH_TMP: workers of
 # our durods or of spawn_bare -r. (A zombie's environ reads empty.)
@@ -71,7 +72,7 @@ leftover_workers() {
 }
 
 cleanup() {
-	rc=$?
+	rc=${sigrc:-$?}
 	set +e
 	# bench.py stops its durods itself; one still running here means it
 	# died hard. Check the pid is still a durod before killing it.
@@ -104,6 +105,7 @@ cleanup() {
 # A signal to us goes on to bench.py (which unwinds and stops its durods);
 # then the EXIT trap checks what is left.
 on_signal() {
+	sigrc=$1
 	if [ -n "$child" ]; then
 		kill -TERM "$child" 2>/dev/null
 		wait "$child" 2>/dev/null

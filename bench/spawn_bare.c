@@ -2,6 +2,9 @@
  * spawn_bare.c — the floor under durod's activation: what it costs on this
  * machine to start the worker binary at all.
  *
+ * Options common to both: -n N (default 1000) timed spawns after WARMUP
+ * (default 20) untimed ones; -a adds every sample to the JSON output.
+ *
  *	spawn_bare [-n N] [-w WARMUP] WORKER
  *		N times: posix_spawn WORKER with no DURO_* environment (it
  *		prints an error and exits 1 at once), then waitpid. Reports
@@ -172,7 +175,7 @@ main(int argc, char **argv)
 	const char *dir = NULL;
 	char tmpl[] = "/tmp/duro-spawn-XXXXXX";
 
-	while ((c = getopt(argc, argv, "n:w:d:r")) != -1) {
+	while ((c = getopt(argc, argv, "n:w:d:ra")) != -1) {
 		switch (c) {
 		case 'n':
 			n = atoi(optarg);
@@ -185,6 +188,9 @@ main(int argc, char **argv)
 			break;
 		case 'r':
 			ready_mode = 1;
+			break;
+		case 'a':
+			stats_all_samples = 1;
 			break;
 		default:
 			goto usage;
@@ -215,6 +221,6 @@ main(int argc, char **argv)
 	return (0);
 
 usage:
-	fprintf(stderr, "usage: spawn_bare [-r] [-n N] [-w WARMUP] [-d DIR] WORKER\n");
+	fprintf(stderr, "usage: spawn_bare [-r] [-a] [-n N] [-w WARMUP] [-d DIR] WORKER\n");
 	return (2);
 }

@@ -45,9 +45,13 @@ pct_us(const uint64_t *sorted, size_t n, double p)
 	return ((double)sorted[i] / 1000.0);
 }
 
+/* When set (a program's -a flag), summaries also carry every sample. */
+static int stats_all_samples;
+
 /*
  * Print {"bench": name, "n": n, "mean_us": .., "p50_us": .., "p99_us": ..,
- * "min_us": .., "max_us": ..} on stdout. Sorts v in place.
+ * "min_us": .., "max_us": ..[, "samples_us": [...]]} on stdout, the samples
+ * in the order they were taken. Sorts v in place.
  */
 static inline void
 print_summary(const char *name, uint64_t *v, size_t n)
@@ -60,8 +64,15 @@ print_summary(const char *name, uint64_t *v, size_t n)
 	}
 	for (size_t i = 0; i < n; i++)
 		sum += (double)v[i];
+	printf("{");
+	if (stats_all_samples) {
+		printf("\"samples_us\":[");
+		for (size_t i = 0; i < n; i++)
+			printf("%s%.2f", i ? "," : "", (double)v[i] / 1000.0);
+		printf("],");
+	}
 	qsort(v, n, sizeof(*v), cmp_u64);
-	printf("{\"bench\":\"%s\",\"n\":%zu,\"mean_us\":%.2f,\"p50_us\":%.2f,"
+	printf("\"bench\":\"%s\",\"n\":%zu,\"mean_us\":%.2f,\"p50_us\":%.2f,"
 	       "\"p99_us\":%.2f,\"min_us\":%.2f,\"max_us\":%.2f}\n",
 	    name, n, sum / (double)n / 1000.0, pct_us(v, n, 50), pct_us(v, n, 99),
 	    (double)v[0] / 1000.0, (double)v[n - 1] / 1000.0);
