@@ -499,8 +499,8 @@ class Durod:
     def __enter__(self):
         try:
             self.start()
-        except BaseException:
-            self._cleanup()
+        except BaseException as e:
+            self._cleanup(interrupted=isinstance(e, KeyboardInterrupt))
             raise
         return self
 
@@ -669,10 +669,23 @@ class Durod:
                     os.kill(p.pid, signal.SIGKILL)
         return problems
 
-    def _cleanup(self):
+    def abort(self):
+        """Interrupted (run.py's timeout): no drain, SIGKILL durod by its
+        pid; its workers die with it, or get SIGKILL by theirs."""
+        if self.proc.poll() is None:
+            for pid in self.children():
+                self.track(pid)
+            self.proc.kill()
+            self.proc.wait()
+        for p in wait_gone(self.tracked, 5):
+            with contextlib.suppress(OSError):
+                os.kill(p.pid, signal.SIGKILL)
+        return ["interrupted: durod killed"]
+
+    def _cleanup(self, interrupted=False):
         problems = []
         try:
-            problems = self.stop()
+            problems = self.abort() if interrupted and self.proc else self.stop()
         finally:
             for c in self.conns:
                 c.close()
@@ -689,7 +702,7 @@ class Durod:
         return problems
 
     def __exit__(self, etype, exc, tb):
-        problems = self._cleanup()
+        problems = self._cleanup(interrupted=etype is KeyboardInterrupt)
         if problems and etype is None:
             fail("; ".join(problems))
         if problems:
