@@ -276,9 +276,6 @@ class Conn:
     def send(self, data):
         self.sock.sendall(data)
 
-    def settimeout(self, t):
-        self.sock.settimeout(t)
-
     def request(self, method, path, body=None, headers=None, chunked=None):
         self.send(build_request(method, path, body, headers, chunked))
         return self.read_response(method)
@@ -491,7 +488,6 @@ class Durod:
         self.proc = None
         self.tracked = []      # worker Procs the test saw
         self.signalled = None  # the signal we sent, if any
-        self.children_at_stop = []
         self.conns = []
 
     # -- start
@@ -556,11 +552,6 @@ class Durod:
         self.conns.append(c)
         return c
 
-    def admin(self, timeout=IO_TIMEOUT):
-        c = Conn(self.admin_port, timeout=timeout)
-        self.conns.append(c)
-        return c
-
     def track(self, pid):
         """Remember a worker pid: it must be gone after durod stops."""
         if pid not in [p.pid for p in self.tracked]:
@@ -601,8 +592,7 @@ class Durod:
         TERM/INT, -sig otherwise)."""
         check(self.proc.poll() is None,
               f"durod already exited with {self.proc.returncode}")
-        self.children_at_stop = self.children()
-        for pid in self.children_at_stop:
+        for pid in self.children():
             self.track(pid)
         self.signalled = sig
         if expect_rc is not None:
