@@ -87,6 +87,23 @@ def pipelined(t, d):
     # The connection is still good for more.
     check(d.incr(c, "/counter/p1") == 6, "request after the pipelined batch")
 
+    # A slow answer first: the fast ones behind it (other objects) wait
+    # for it, so the answers stay in request order.
+    c.send(build_request("POST", "/misbehave/p/sleep?ms=300") +
+           build_request("GET", "/counter/p1/") +
+           build_request("POST", "/misbehave/q/echo", body=b"second") +
+           build_request("GET", "/nosuchns/x/") +
+           build_request("POST", "/counter/p1/incr"))
+    r = c.read_response("POST")
+    check(r.status == 200 and r.body.strip() == b"ok", f"pipelined sleep: {r!r}")
+    check(expect_json(c.read_response("GET"), 200, "pipelined GET after sleep").get("value") == 6,
+          "pipelined GET /counter/p1/ after a slow request")
+    r = c.read_response("POST")
+    check(r.status == 200 and r.body == b"second", f"pipelined echo after sleep: {r!r}")
+    harness.expect_error(c.read_response("GET"), 404, "unknown_namespace", "pipelined 404")
+    check(expect_json(c.read_response("POST"), 200, "pipelined incr").get("value") == 7,
+          "pipelined incr after a 404")
+
     # A pipelined batch whose last request says Connection: close.
     c2 = d.client()
     c2.send(build_request("POST", "/counter/p3/incr") +
@@ -98,7 +115,7 @@ def pipelined(t, d):
 
 
 def test(t):
-    with harness.Durod(t, namespaces={"counter": {}}) as d:
+    with harness.Durod(t, namespaces={"counter": {}, "misbehave": {}}) as d:
         with t.sub("2,000 sequential requests on one keep-alive connection"):
             sequential(t, d)
         with t.sub("100 concurrent clients"):
