@@ -35,7 +35,9 @@ repetition before taking their median.
               (the floors, measured alongside); then the same 1000 objects
               again (warm, same connection); then durod's SIGTERM-to-exit
               time with 1000 live workers.
-  spawn       bench/bin/spawn_bare alone (bare, and -r spawn+ready).
+  spawn       bench/bin/spawn_bare alone: bare; bare from a process with
+              4000 more fds open (durod's fd table at 1000 workers); and
+              -r spawn+ready.
   nng         bench/bin/nng_rtt alone (nng pair0 blocking and poll, unix).
 
 Environment: BENCH_REPS (5), BENCH_DURATION (wrk seconds, 10),
@@ -321,6 +323,9 @@ class Durod:
     def workers(self):
         return children_of(self.proc.pid)
 
+    def nfds(self):
+        return len(os.listdir(f"/proc/{self.proc.pid}/fd"))
+
     def stop(self):
         """SIGTERM; durod must exit 0 and leave no worker. Returns the
         seconds it took to exit."""
@@ -415,11 +420,15 @@ def nng_rtt(n=20000):
     return run_c([NNG_RTT, "-n", str(n)])
 
 
-def spawn_floor_samples(n, warmup=20):
-    """spawn_bare (bare) and spawn_bare -r (spawn+ready), each n timed
-    spawns; returns {"spawn_bare"|"spawn_ready"|"ready_exit"|"ready_cycle":
-    [samples in us]}."""
+def spawn_floor_samples(n, warmup=20, nfds=0):
+    """spawn_bare (bare), spawn_bare -f nfds (bare, from a process with
+    nfds more fds open: durod's fd table) and spawn_bare -r (spawn+ready),
+    each n timed spawns; returns {"spawn_bare"|"spawn_bare_fds"|
+    "spawn_ready"|"ready_exit"|"ready_cycle": [samples in us]}."""
     out = run_c([SPAWN_BARE, "-a", "-n", str(n), "-w", str(warmup), COUNTER])
+    if nfds > 0:
+        fds = run_c([SPAWN_BARE, "-a", "-n", str(n), "-w", str(warmup), "-f", str(nfds), COUNTER])
+        out["spawn_bare_fds"] = fds["spawn_bare"]
     d = tempfile.mkdtemp(prefix="duro-bench-spawn-", dir=os.environ.get("BENCH_TMP"))
     try:
         out.update(run_c([SPAWN_BARE, "-r", "-a", "-n", str(n), "-w", str(warmup), "-d", d, COUNTER]))
@@ -478,6 +487,7 @@ def bench_rss_and_spread(do_spread):
         rss["live_workers"] = len(live)
         rss["durod_rss_kb_n"] = d.rss_kb()
         rss["durod_threads"] = int(proc_status(d.proc.pid)["Threads"])
+        rss["durod_fds"] = d.nfds()
         rss["durod_kb_per_worker"] = (rss["durod_rss_kb_n"] - rss["durod_rss_kb_1"]) / NOBJ
         st = [proc_status(p) for p in pids]
         rss["worker_rss_kb_p50"] = pct([kb(s, "VmRSS") for s in st], 50)
@@ -524,9 +534,20 @@ def bench_activation():
                         j = get_json(c, f"/counter/{name}/")
                         act.append((time.perf_counter_ns() - t0) / 1000)
                         pids.add(j["pid"])
-                    for k, v in spawn_floor_samples(per, warmup=5).items():
+                    # durod's fd table grows with its live workers, and
+                    # every spawn copies it: the -f floor uses its size now.
+                    nfds = d.nfds()
+                    fl = spawn_floor_samples(per, warmup=5, nfds=nfds)
+                    for k, v in fl.items():
                         floors.setdefault(k, []).extend(v)
+                    if ch == 0:
+                        first = {k: statistics.fmean(v) for k, v in fl.items()}
+                        first["activation"] = statistics.fmean(act[-per:])
                     d.check_alive()
+                last = {k: statistics.fmean(v) for k, v in fl.items()}
+                last["activation"] = statistics.fmean(act[-per:])
+                r["first_chunk_mean_us"], r["last_chunk_mean_us"] = first, last
+                r["durod_fds"] = nfds
                 for name in names:
                     t0 = time.perf_counter_ns()
                     get_json(c, f"/counter/{name}/")
@@ -535,8 +556,6 @@ def bench_activation():
                 raise BenchError(f"{len(pids)} distinct workers answered, {len(d.workers())} "
                                  f"live, for {len(names)} new objects")
             r["activation"] = summary(act)
-            r["activation"]["first100_mean_us"] = statistics.fmean(act[:100])
-            r["activation"]["last100_mean_us"] = statistics.fmean(act[-100:])
             r["warm_same_conn"] = summary(warm)
             r["durod_rss_kb"] = d.rss_kb()
             r["shutdown_s"] = d.stop()
@@ -550,7 +569,9 @@ def bench_spawn():
     reps = []
     for i in range(REPS):
         log(f"spawn: repetition {i + 1}/{REPS}")
-        reps.append({k: summary(v) for k, v in spawn_floor_samples(NOBJ).items()})
+        # durod holds about 4 fds per live worker (listener, connection,
+        # and nng's receive-fd pipe pair): 4 * NOBJ is its table at NOBJ.
+        reps.append({k: summary(v) for k, v in spawn_floor_samples(NOBJ, nfds=4 * NOBJ).items()})
     return reps
 
 
@@ -640,17 +661,17 @@ def report_activation(reps):
         ("activation mean us", f("activation.mean_us"), ".0f"),
         ("activation p50 us", f("activation.p50_us"), ".0f"),
         ("activation p99 us", f("activation.p99_us"), ".0f"),
-        ("activation mean, first 100 us", f("activation.first100_mean_us"), ".0f"),
-        ("activation mean, last 100 us", f("activation.last100_mean_us"), ".0f"),
         ("warm (same conn, same objects) mean us", f("warm_same_conn.mean_us"), ".0f"),
         ("warm p50 us", f("warm_same_conn.p50_us"), ".0f"),
         ("warm p99 us", f("warm_same_conn.p99_us"), ".0f"),
         ("spawn_bare (spawn+exit+reap) mean us", f("spawn_bare.mean_us"), ".0f"),
         ("spawn_bare p99 us", f("spawn_bare.p99_us"), ".0f"),
+        ("spawn_bare with durod's fds open, mean us", f("spawn_bare_fds.mean_us"), ".0f"),
         ("spawn+ready (listen..ready) mean us", f("spawn_ready.mean_us"), ".0f"),
         ("spawn+ready p99 us", f("spawn_ready.p99_us"), ".0f"),
         ("ready->exit+reap (close IPC) mean us", f("ready_exit.mean_us"), ".0f"),
         (f"durod RSS with {NOBJ} workers MB", lambda r: r["durod_rss_kb"] / 1024, ".1f"),
+        (f"durod open fds with {NOBJ} workers", f("durod_fds"), ".0f"),
         (f"durod SIGTERM->exit with {NOBJ} workers s", f("shutdown_s"), ".2f"),
         ("ratio: activation mean / warm mean", ratio("activation.mean_us", "warm_same_conn.mean_us"), ".1f"),
         ("ratio: activation mean / spawn+ready mean", ratio("activation.mean_us", "spawn_ready.mean_us"), ".2f"),
@@ -658,6 +679,19 @@ def report_activation(reps):
         ("ratio: spawn+ready mean / spawn_bare mean", ratio("spawn_ready.mean_us", "spawn_bare.mean_us"), ".2f"),
         ("diff: activation - warm - spawn+ready mean us",
          lambda r: r["activation"]["mean_us"] - r["warm_same_conn"]["mean_us"] - r["spawn_ready"]["mean_us"], ".0f"),
+        (f"first chunk (0-{NOBJ // 10} live): activation mean us", f("first_chunk_mean_us.activation"), ".0f"),
+        (f"last chunk (~{NOBJ} live): activation mean us", f("last_chunk_mean_us.activation"), ".0f"),
+        ("first chunk: spawn+ready mean us", f("first_chunk_mean_us.spawn_ready"), ".0f"),
+        ("last chunk: spawn+ready mean us", f("last_chunk_mean_us.spawn_ready"), ".0f"),
+        ("first chunk: spawn_bare, durod's fds, mean us", f("first_chunk_mean_us.spawn_bare_fds"), ".0f"),
+        ("last chunk: spawn_bare, durod's fds, mean us", f("last_chunk_mean_us.spawn_bare_fds"), ".0f"),
+        ("last chunk: spawn_bare, few fds, mean us", f("last_chunk_mean_us.spawn_bare"), ".0f"),
+        ("growth first->last chunk: activation us",
+         lambda r: r["last_chunk_mean_us"]["activation"] - r["first_chunk_mean_us"]["activation"], ".0f"),
+        ("growth first->last chunk: spawn+ready us",
+         lambda r: r["last_chunk_mean_us"]["spawn_ready"] - r["first_chunk_mean_us"]["spawn_ready"], ".0f"),
+        ("last chunk: spawn_bare durod's fds - few fds us",
+         lambda r: r["last_chunk_mean_us"]["spawn_bare_fds"] - r["last_chunk_mean_us"]["spawn_bare"], ".0f"),
     ])
 
 
@@ -666,11 +700,14 @@ def report_spawn(reps):
         ("spawn_bare mean us", f("spawn_bare.mean_us"), ".0f"),
         ("spawn_bare p50 us", f("spawn_bare.p50_us"), ".0f"),
         ("spawn_bare p99 us", f("spawn_bare.p99_us"), ".0f"),
+        (f"spawn_bare with {4 * NOBJ} more fds open, mean us", f("spawn_bare_fds.mean_us"), ".0f"),
+        (f"spawn_bare with {4 * NOBJ} more fds open, p50 us", f("spawn_bare_fds.p50_us"), ".0f"),
         ("spawn+ready mean us", f("spawn_ready.mean_us"), ".0f"),
         ("spawn+ready p50 us", f("spawn_ready.p50_us"), ".0f"),
         ("spawn+ready p99 us", f("spawn_ready.p99_us"), ".0f"),
         ("ready->exit+reap mean us", f("ready_exit.mean_us"), ".0f"),
         ("ratio: spawn+ready mean / spawn_bare mean", ratio("spawn_ready.mean_us", "spawn_bare.mean_us"), ".2f"),
+        (f"ratio: spawn_bare {4 * NOBJ} fds / few fds, mean", ratio("spawn_bare_fds.mean_us", "spawn_bare.mean_us"), ".2f"),
     ])
 
 

@@ -3,7 +3,11 @@
  * machine to start the worker binary at all.
  *
  * Options common to both: -n N (default 1000) timed spawns after WARMUP
- * (default 20) untimed ones; -a adds every sample to the JSON output.
+ * (default 20) untimed ones; -a adds every sample to the JSON output;
+ * -f NFDS first opens NFDS more file descriptors (close-on-exec, like
+ * durod's sockets and pipes: about 4 per live worker), to see what a big
+ * fd table costs a spawn (the child gets a copy of the table, and the
+ * exec closes them).
  *
  *	spawn_bare [-n N] [-w WARMUP] WORKER
  *		N times: posix_spawn WORKER with no DURO_* environment (it
@@ -171,11 +175,11 @@ ready(int n, int warmup, const char *dir)
 int
 main(int argc, char **argv)
 {
-	int n = 1000, warmup = 20, ready_mode = 0, c, devnull;
+	int n = 1000, warmup = 20, ready_mode = 0, nfds = 0, c, devnull;
 	const char *dir = NULL;
 	char tmpl[] = "/tmp/duro-spawn-XXXXXX";
 
-	while ((c = getopt(argc, argv, "n:w:d:ra")) != -1) {
+	while ((c = getopt(argc, argv, "n:w:d:f:ra")) != -1) {
 		switch (c) {
 		case 'n':
 			n = atoi(optarg);
@@ -185,6 +189,9 @@ main(int argc, char **argv)
 			break;
 		case 'd':
 			dir = optarg;
+			break;
+		case 'f':
+			nfds = atoi(optarg);
 			break;
 		case 'r':
 			ready_mode = 1;
@@ -204,6 +211,10 @@ main(int argc, char **argv)
 
 	if ((devnull = open("/dev/null", O_RDWR | O_CLOEXEC)) < 0)
 		die("/dev/null", strerror(errno));
+	/* A daemon-sized fd table (see -f). */
+	for (int i = 0; i < nfds; i++)
+		if (open("/dev/null", O_RDONLY | O_CLOEXEC) < 0)
+			die("open /dev/null (-f; see ulimit -n)", strerror(errno));
 	posix_spawn_file_actions_init(&fa);
 	posix_spawn_file_actions_adddup2(&fa, devnull, 0);
 	posix_spawn_file_actions_adddup2(&fa, devnull, 1);
@@ -221,6 +232,6 @@ main(int argc, char **argv)
 	return (0);
 
 usage:
-	fprintf(stderr, "usage: spawn_bare [-r] [-a] [-n N] [-w WARMUP] [-d DIR] WORKER\n");
+	fprintf(stderr, "usage: spawn_bare [-r] [-a] [-f NFDS] [-n N] [-w WARMUP] [-d DIR] WORKER\n");
 	return (2);
 }
