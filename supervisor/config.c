@@ -42,6 +42,7 @@ enum cfg_type {
 	CFG_STR,	/* non-empty string */
 	CFG_HOSTPORT,	/* "host:port" */
 	CFG_IDENT,	/* 1-64 of [a-z0-9_-] */
+	CFG_CHOICE,	/* one of the words in .choices */
 	CFG_INT,	/* exact integer, stored by size (4 or 8 bytes) */
 	CFG_ARGV,	/* non-empty array of non-empty strings -> char ** */
 	CFG_ENV,	/* object of strings -> "KEY=VALUE" char ** */
@@ -56,6 +57,7 @@ struct cfg_key {
 	const char *sdefault; /* string types */
 	uint64_t idefault;    /* CFG_INT */
 	uint64_t min, max;    /* CFG_INT */
+	const char *choices;  /* CFG_CHOICE: space-separated words */
 	int required;
 };
 
@@ -70,6 +72,10 @@ struct cfg_key {
 	{ .name = #m, .type = CFG_INT, .offset = offsetof(st, m),         \
 		.size = sizeof(((st *)0)->m), .idefault = (def), .min = (lo), \
 		.max = (hi) }
+#define KEY_CHOICE(st, m, def, words)                                   \
+	{ .name = #m, .type = CFG_CHOICE, .offset = offsetof(st, m),      \
+		.size = sizeof(((st *)0)->m), .sdefault = (def),              \
+		.choices = (words) }
 #define KEY_REQ(st, m, t)                                                 \
 	{ .name = #m, .type = (t), .offset = offsetof(st, m),             \
 		.size = sizeof(((st *)0)->m), .required = 1 }
@@ -93,6 +99,7 @@ static const struct cfg_key ns_keys[] = {
 	KEY_INT(struct ns_config, hibernate_grace_ms, 2000, 1, 600000),
 	KEY_INT(struct ns_config, memory_limit_mb, 128, 16, 1048576),
 	KEY_INT(struct ns_config, storage_limit_mb, 1024, 1, 1048576),
+	KEY_CHOICE(struct ns_config, synchronous, "FULL", "FULL NORMAL"),
 	KEY_INT(struct ns_config, max_queue, 1000, 1, 1000000),
 	KEY_INT(struct ns_config, max_restarts, 5, 0, 1000000),
 	KEY_INT(struct ns_config, restart_window_ms, 10000, 1, 86400000),
@@ -247,14 +254,29 @@ field(const struct cfg_key *k, void *base)
 	return ((char *)base + k->offset);
 }
 
+/* s is one of the space-separated words. */
 static int
-str_valid(enum cfg_type t, const char *s)
+is_choice(const char *words, const char *s)
 {
-	switch (t) {
+	size_t n = strlen(s);
+
+	for (const char *w = words; *w != '\0'; w += strcspn(w, " "), w += *w == ' ') {
+		if (strncmp(w, s, n) == 0 && (w[n] == ' ' || w[n] == '\0') && n > 0)
+			return (1);
+	}
+	return (0);
+}
+
+static int
+str_valid(const struct cfg_key *k, const char *s)
+{
+	switch (k->type) {
 	case CFG_HOSTPORT:
 		return (is_hostport(s));
 	case CFG_IDENT:
 		return (is_ident(s));
+	case CFG_CHOICE:
+		return (is_choice(k->choices, s));
 	default:
 		return (is_nonempty(s));
 	}
@@ -271,8 +293,11 @@ str_parse(struct cfg_ctx *c, const struct cfg_key *k, const cJSON *v,
 	};
 	char **sp = field(k, base);
 
-	if (!cJSON_IsString(v) || !str_valid(k->type, v->valuestring))
+	if (!cJSON_IsString(v) || !str_valid(k, v->valuestring)) {
+		if (k->type == CFG_CHOICE)
+			return (cfg_fail(c, "must be one of: %s", k->choices));
 		return (cfg_fail(c, "%s", why[k->type]));
+	}
 	if ((*sp = strdup(v->valuestring)) == NULL)
 		return (cfg_fail(c, "out of memory"));
 	return (0);
@@ -504,6 +529,7 @@ static const struct cfg_type_ops cfg_types[] = {
 	[CFG_STR] = { str_parse, str_default, str_free },
 	[CFG_HOSTPORT] = { str_parse, str_default, str_free },
 	[CFG_IDENT] = { str_parse, str_default, str_free },
+	[CFG_CHOICE] = { str_parse, str_default, str_free },
 	[CFG_INT] = { int_parse, int_default, NULL },
 	[CFG_ARGV] = { argv_parse, NULL, vec_free },
 	[CFG_ENV] = { env_parse, env_default, vec_free },

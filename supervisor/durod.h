@@ -38,6 +38,7 @@ struct ns_config {
 	char *name;
 	char **exec; /* argv, NULL-terminated; exec[0] is the program */
 	char *policy;
+	char *synchronous; /* "FULL" or "NORMAL": the worker's SQLite sync */
 	char **env; /* "KEY=VALUE", NULL-terminated; no DURO_ keys */
 	uint32_t idle_timeout_ms;
 	uint32_t request_timeout_ms;

@@ -60,6 +60,7 @@ test_full_config(void **state)
 	    "\"request_timeout_ms\": 3600000, \"start_timeout_ms\": 600000,"
 	    "\"hibernate_grace_ms\": 7, \"memory_limit_mb\": 16,"
 	    "\"storage_limit_mb\": 1048576, \"max_queue\": 1000000,"
+	    "\"synchronous\": \"NORMAL\","
 	    "\"max_restarts\": 0, \"restart_window_ms\": 86400000,"
 	    "\"env\": {\"LANG\": \"C.UTF-8\", \"_x9\": \"\", \"Q\": \"a=b\"}"
 	    "}}}";
@@ -86,6 +87,7 @@ test_full_config(void **state)
 	assert_int_equal(ns->hibernate_grace_ms, 7);
 	assert_int_equal(ns->memory_limit_mb, 16);
 	assert_int_equal(ns->storage_limit_mb, 1048576);
+	assert_string_equal(ns->synchronous, "NORMAL");
 	assert_int_equal(ns->max_queue, 1000000);
 	assert_int_equal(ns->max_restarts, 0);
 	assert_int_equal(ns->restart_window_ms, 86400000);
@@ -121,6 +123,7 @@ test_defaults(void **state)
 	assert_int_equal(ns->hibernate_grace_ms, 2000);
 	assert_int_equal(ns->memory_limit_mb, 128);
 	assert_int_equal(ns->storage_limit_mb, 1024);
+	assert_string_equal(ns->synchronous, "FULL");
 	assert_int_equal(ns->max_queue, 1000);
 	assert_int_equal(ns->max_restarts, 5);
 	assert_int_equal(ns->restart_window_ms, 10000);
@@ -330,6 +333,12 @@ test_invalid_json(void **state)
 {
 	static const char nul[] = "{\"a\":\0 1}";
 
+	expect_error("{\"namespaces\": {\"a\": {\"exec\": [\"x\"], "
+		     "\"synchronous\": \"OFF\"}}}", 60,
+	    "namespaces.a.synchronous: must be one of: FULL NORMAL");
+	expect_error("{\"namespaces\": {\"a\": {\"exec\": [\"x\"], "
+		     "\"synchronous\": \"FUL\"}}}", 60,
+	    "namespaces.a.synchronous: must be one of: FULL NORMAL");
 	expect_error("", 0, "config: invalid JSON near byte 0");
 	expect_error("{", 1, "config: invalid JSON near byte 0");
 	/* cJSON notices the stray ',' (byte 16) one byte later. */
