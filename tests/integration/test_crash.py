@@ -3,7 +3,7 @@
 object_reset; the next event gets a fresh worker. The client's keep-alive
 connection is not hurt."""
 import harness
-from harness import check, expect_error
+from harness import build_request, check, expect_error
 
 
 def test(t):
@@ -34,6 +34,21 @@ def test(t):
         q = d.worker_pid(c, "/misbehave/y")
         check(q not in (p1, p2, p3), "y shares a pid with x")
         check(d.worker_pid(c, "/misbehave/y") == q, "y keeps its worker")
+
+        with t.sub("events queued behind a crash go to a fresh worker"):
+            before = d.worker_pid(c, "/misbehave/z")
+            conns = []
+            for req in (("POST", "/misbehave/z/sleep?ms=300"), ("POST", "/misbehave/z/crash"),
+                        ("GET", "/misbehave/z/pid")):
+                k = d.client()
+                k.send(build_request(*req))
+                harness.wait_server_read(k)  # durod has it: in flight or queued
+                conns.append(k)
+            r = conns[0].read_response("POST")
+            check(r.status == 200, f"the sleep before the crash: {r!r}")
+            expect_error(conns[1].read_response("POST"), 500, "object_reset", "queued crash")
+            after = d.track(harness.parse_pid(conns[2].read_response("GET")))
+            check(after != before, "the event queued behind the crash went to the dead worker")
 
         # Exit code 0 mid-event is still a reset: the event got no answer.
         expect_error(c.request("POST", "/misbehave/x/exit?code=0"), 500, "object_reset",

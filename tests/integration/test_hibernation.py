@@ -1,6 +1,9 @@
 #!/usr/bin/env python3
 """idle hibernation: with idle_timeout_ms 300 an idle worker goes away by
 itself; the next request gets a fresh worker and fresh in-memory state."""
+import random
+import time
+
 import harness
 from harness import check
 
@@ -40,6 +43,23 @@ def test(t):
         check(harness.wait_until(lambda: not again.alive(), 20),
               f"the second worker {again} was not hibernated within 20 s")
         check(d.incr(c, "/counter/h") == 1, "third activation starts at 1 again")
+
+    # Requests racing hibernation: with a 1 ms idle timeout most of them
+    # find the worker idle, hibernating or gone. Each must still succeed.
+    ns = {"counter": {"idle_timeout_ms": 1, "request_timeout_ms": 10000}}
+    with harness.Durod(t, namespaces=ns) as d:
+        c = d.client()
+        pids = set()
+        rnd = random.Random(1)
+        for i in range(300):
+            # Not a wait for anything: a varying gap so requests land in
+            # every phase of the worker's way out (idle, stopping, gone).
+            time.sleep(rnd.uniform(0, 0.004))
+            v = d.incr(c, "/counter/race")
+            check(v >= 1, f"request {i}: value {v}")
+            if i % 30 == 0:
+                pids.add(d.counter(c, "/counter/race")["pid"])
+        check(len(pids) > 1, f"with idle_timeout_ms 1 the worker never hibernated: {pids}")
 
 
 if __name__ == "__main__":

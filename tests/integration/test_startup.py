@@ -45,6 +45,15 @@ def test(t):
         start_fails(t, d, c, "mbhang", "worker never says ready", "start_timeout_ms")
         start_fails(t, d, c, "mbgarbage", "worker sends garbage before ready")
 
+        with t.sub("every request waiting for a worker that never starts fails"):
+            waiting = []
+            for i in range(3):
+                k = d.client()
+                k.send(harness.build_request("GET", "/mbhang/many/pid"))
+                waiting.append(k)
+            for i, k in enumerate(waiting):
+                expect_error(k.read_response("GET"), 500, "start_failed", f"waiting request {i + 1}")
+
         with t.sub("no failed worker is left running"):
             left = harness.wait_until(lambda: d.children() == [cpid], harness.GONE_TIMEOUT)
             check(left, f"durod's children are {d.children()}, expected only the counter {cpid}")
