@@ -1,6 +1,6 @@
 /*
- * admin.c — the admin listener. This issue serves GET /health; the
- * operations issue adds /metrics, /objects and /events here.
+ * admin.c — the admin listener: GET /health and DELETE /objects/<ns>/<id>
+ * for now; the operations issue adds /metrics, /objects and /events here.
  */
 #include <cjson/cJSON.h>
 #include <stdlib.h>
@@ -33,6 +33,33 @@ admin_health(struct durod *d, struct request *r)
 	free(s);
 }
 
+/* DELETE /objects/<ns>/<id>: the object and all its storage. */
+static void
+admin_object(struct durod *d, struct request *r, const char *rest, size_t len)
+{
+	const char *slash = memchr(rest, '/', len);
+	const struct namespace *ns;
+	uint8_t id[DURO_ID_BYTES];
+
+	if (slash == NULL ||
+	    (ns = durod_ns_byname(d, rest, (size_t)(slash - rest))) == NULL) {
+		request_error(r, 404, "unknown_namespace", "no such namespace");
+		return;
+	}
+	if (objid_from_hex(slash + 1, len - (size_t)(slash + 1 - rest), id) != 0 ||
+	    !objid_verify(ns->key, id)) {
+		request_error(r, 400, "bad_id", "not an id of namespace \"%s\"",
+		    ns->cfg->name);
+		return;
+	}
+	if (strcmp(r->http->method, "DELETE") != 0) {
+		request_error(r, 405, "method_not_allowed",
+		    "use DELETE /objects/<ns>/<id> (inspection comes later)");
+		return;
+	}
+	object_delete(d, ns, id, r);
+}
+
 void
 admin_dispatch(void *arg, struct request *r)
 {
@@ -47,6 +74,10 @@ admin_dispatch(void *arg, struct request *r)
 			return;
 		}
 		admin_health(d, r);
+		return;
+	}
+	if (len > 9 && memcmp(r->http->target, "/objects/", 9) == 0) {
+		admin_object(d, r, r->http->target + 9, len - 9);
 		return;
 	}
 	request_error(r, 404, "not_found", "no such admin route");

@@ -324,6 +324,9 @@ int registry_ns_key(struct registry *, const char *ns,
 /* Remember the name of a named object (idempotent). */
 int registry_note_name(struct registry *, const char *ns,
     const uint8_t id[DURO_ID_BYTES], const char *name);
+/* Forget a deleted object. */
+int registry_forget(struct registry *, const char *ns,
+    const uint8_t id[DURO_ID_BYTES]);
 
 /* ---- router.c: gateway dispatch for object routes ---- */
 
@@ -360,6 +363,7 @@ enum kill_cause {
 	KILL_TIMEOUT,	    /* an event ran past request_timeout_ms */
 	KILL_VIOLATION,	    /* broke the protocol */
 	KILL_SHUTDOWN,	    /* durod is stopping hard */
+	KILL_DELETE,	    /* the object is being deleted */
 };
 
 enum exit_kind {
@@ -406,6 +410,7 @@ struct object {
 	size_t nqueued;
 	struct request *inflight;
 	uint64_t events_served;
+	struct request *delete_req; /* an admin delete waiting for the reap */
 
 	TAILQ_ENTRY(object) idle_entry; /* in d->idle while OBJ_IDLE */
 	char key[64 + DURO_ID_BYTES]; /* namespace name (zero padded), id */
@@ -420,11 +425,23 @@ void object_free(struct object *);
 /* Run f on every object (safe against f freeing it). */
 void object_foreach(struct durod *, void (*f)(struct object *));
 
+/* ---- object_store.c: the object's directory ---- */
+
+int object_dir(const struct object *, char *buf, size_t len);
+int object_dir_make(const struct object *, char *err, size_t errlen);
+int object_dir_remove(const struct object *, char *err, size_t errlen);
+int object_dir_exists(const struct object *);
+
 /* ---- object_run.c: perform the lifecycle ---- */
 
 /* Queue a request for the object (found or made); answers 429 when full. */
 void object_dispatch(struct durod *, const struct namespace *,
     const uint8_t id[DURO_ID_BYTES], const char *name, struct request *);
+/* Stop the object's worker (if any), remove its directory and registry
+ * entry, then answer r: 200, 404 when it had no storage, 409 when a
+ * delete is already running. Events queued meanwhile get a fresh object. */
+void object_delete(struct durod *, const struct namespace *,
+    const uint8_t id[DURO_ID_BYTES], struct request *r);
 /* Durod wants it asleep (shutdown). */
 void object_hibernate(struct object *);
 /* SIGKILL its worker now (second SIGTERM, drain timeout). */

@@ -19,6 +19,7 @@ static const char *const cause_names[] = {
 	[KILL_TIMEOUT] = "timeout",
 	[KILL_VIOLATION] = "protocol_violation",
 	[KILL_SHUTDOWN] = "shutdown",
+	[KILL_DELETE] = "deleted",
 };
 
 const char *

@@ -107,8 +107,8 @@ strv_free(struct strv *sv)
 static int
 worker_env(const struct object *o, struct strv *sv)
 {
-	const struct durod *d = o->d;
 	const char *path = getenv("PATH");
+	char dir[4096];
 	int rv = 0;
 
 	rv |= strv_addf(sv, "PATH=%s", path ? path : "/usr/local/bin:/usr/bin:/bin");
@@ -119,10 +119,42 @@ worker_env(const struct object *o, struct strv *sv)
 	rv |= strv_addf(sv, "DURO_OBJECT_ID=%s", o->idhex);
 	if (o->name != NULL)
 		rv |= strv_addf(sv, "DURO_OBJECT_NAME=%s", o->name);
-	rv |= strv_addf(sv, "DURO_STORAGE=%s/%s/%.2s/%s/db.sqlite", d->data_dir,
-	    o->ns->cfg->name, o->idhex, o->idhex);
+	if (object_dir(o, dir, sizeof(dir)) != 0)
+		return (-1);
+	rv |= strv_addf(sv, "DURO_STORAGE=%s/db.sqlite", dir);
+	rv |= strv_addf(sv, "DURO_SYNCHRONOUS=%s", o->ns->cfg->synchronous);
+	rv |= strv_addf(sv, "DURO_STORAGE_LIMIT_MB=%u", o->ns->cfg->storage_limit_mb);
 	rv |= strv_addf(sv, "DURO_PROTOCOL=%d", IPC_PROTOCOL_VERSION);
 	return (rv);
+}
+
+/* ---- deleting an object ---- */
+
+/* With no worker left: remove the storage, then answer the delete. */
+static void
+delete_finish(struct object *o)
+{
+	static const struct ipc_header json = { "Content-Type", "application/json" };
+	struct request *r = o->delete_req;
+	char err[256], body[DURO_ID_HEX + 32];
+	int existed = object_dir_exists(o), n;
+
+	o->delete_req = NULL;
+	if (object_dir_remove(o, err, sizeof(err)) != 0) {
+		log_error("object %s/%s: delete: %s", o->ns->cfg->name, o->idhex, err);
+		request_error(r, 500, "internal", "%s", err);
+		return;
+	}
+	if (registry_forget(o->d->reg, o->ns->cfg->name, o->id) != 0)
+		log_warn("object %s/%s: delete: registry entry not removed",
+		    o->ns->cfg->name, o->idhex);
+	if (!existed) {
+		request_error(r, 404, "not_found", "object has no storage");
+		return;
+	}
+	log_info("object %s/%s: deleted", o->ns->cfg->name, o->idhex);
+	n = snprintf(body, sizeof(body), "{\"deleted\":\"%s\"}", o->idhex);
+	request_respond(r, 200, &json, 1, (const uint8_t *)body, (size_t)n);
 }
 
 /* ---- actions ---- */
@@ -148,6 +180,8 @@ object_child_cb(struct ev_loop *loop, ev_child *w, int revents)
 	o->kill_cause = KILL_NONE;
 	d->nlive--;
 	worker_ipc_close(o);
+	if (o->delete_req != NULL)
+		delete_finish(o);
 	if (r.kind == EXIT_KILLED && r.cause == KILL_START_TIMEOUT)
 		snprintf(why, sizeof(why), "no ready within start_timeout_ms");
 	else
@@ -189,7 +223,8 @@ act_spawn(struct object *o, char *why, size_t whylen)
 	pid_t pid = 0;
 	int rv;
 
-	if (worker_ipc_open(o, why, whylen) != 0)
+	if (object_dir_make(o, why, whylen) != 0 ||
+	    worker_ipc_open(o, why, whylen) != 0)
 		return (-1);
 	if (worker_env(o, &env) != 0) {
 		snprintf(why, whylen, "spawn: out of memory");
@@ -348,6 +383,44 @@ object_step(struct object *o, enum obj_event ev, const char *why)
 
 /* ---- entry points ---- */
 
+static struct object *
+object_make(struct durod *d, const struct namespace *ns,
+    const uint8_t id[DURO_ID_BYTES], const char *name)
+{
+	struct object *o = object_new(d, ns, id, name);
+
+	if (o != NULL) {
+		ev_init(&o->timer, object_timer_cb);
+		o->timer.data = o;
+	}
+	return (o);
+}
+
+void
+object_delete(struct durod *d, const struct namespace *ns,
+    const uint8_t id[DURO_ID_BYTES], struct request *r)
+{
+	struct object *o = object_byid(d, ns, id);
+
+	if (o == NULL && (o = object_make(d, ns, id, NULL)) == NULL) {
+		request_error_retry(r, 503, 1, "out_of_memory", "durod is out of memory");
+		return;
+	}
+	if (o->delete_req != NULL) {
+		request_error(r, 409, "conflict", "this object is already being deleted");
+		return;
+	}
+	o->delete_req = r;
+	if (o->pid > 0) {
+		/* Finished by object_child_cb once the worker is reaped. */
+		act_kill(o, KILL_DELETE);
+		return;
+	}
+	delete_finish(o);
+	if (o->state == OBJ_HIBERNATED && o->nqueued == 0)
+		object_free(o);
+}
+
 /* At max_active_objects: ask the least recently used idle worker to go. */
 static int
 make_room(struct durod *d)
@@ -377,13 +450,11 @@ object_dispatch(struct durod *d, const struct namespace *ns,
 			    d->cfg->max_active_objects);
 			return;
 		}
-		if ((o = object_new(d, ns, id, name)) == NULL) {
+		if ((o = object_make(d, ns, id, name)) == NULL) {
 			request_error_retry(r, 503, 1, "out_of_memory",
 			    "durod is out of memory");
 			return;
 		}
-		ev_init(&o->timer, object_timer_cb);
-		o->timer.data = o;
 	}
 	if (o->nqueued >= ns->cfg->max_queue) {
 		request_error_retry(r, 429, 1, "queue_full",
@@ -428,6 +499,9 @@ on_reply(struct object *o, const struct ipc_msg *m)
 	if (m->type == IPC_RESPONSE)
 		request_respond(r, m->status, m->headers, m->nheaders, m->body,
 		    m->body_len);
+	else if (strcmp(m->code, "storage_full") == 0)
+		request_error(r, 507, "storage_full", "%s",
+		    m->message[0] ? m->message : "the object's storage is full");
 	else
 		request_error(r, 500, "worker_error", "%s%s%s", m->code,
 		    m->message[0] ? ": " : "", m->message);

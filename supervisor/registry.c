@@ -18,6 +18,7 @@ struct registry {
 	sqlite3_stmt *get_key;
 	sqlite3_stmt *put_key;
 	sqlite3_stmt *put_name;
+	sqlite3_stmt *del_object;
 };
 
 static const char schema[] =
@@ -56,7 +57,10 @@ registry_open(const char *path, char *err, size_t errlen)
 	    sqlite3_prepare_v2(r->db,
 		"INSERT OR IGNORE INTO objects (ns, id, name, first_seen_ms) "
 		"VALUES (?1, ?2, ?3, CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER))",
-		-1, &r->put_name, NULL) != SQLITE_OK) {
+		-1, &r->put_name, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(r->db,
+		"DELETE FROM objects WHERE ns = ?1 AND id = ?2", -1,
+		&r->del_object, NULL) != SQLITE_OK) {
 		snprintf(err, errlen, "registry %s: %s", path,
 		    msg ? msg : sqlite3_errmsg(r->db));
 		sqlite3_free(msg);
@@ -74,6 +78,7 @@ registry_close(struct registry *r)
 	sqlite3_finalize(r->get_key);
 	sqlite3_finalize(r->put_key);
 	sqlite3_finalize(r->put_name);
+	sqlite3_finalize(r->del_object);
 	sqlite3_close(r->db);
 	free(r);
 }
@@ -132,5 +137,18 @@ registry_note_name(struct registry *r, const char *ns,
 	sqlite3_bind_text(r->put_name, 3, name, -1, SQLITE_STATIC);
 	rc = sqlite3_step(r->put_name);
 	sqlite3_reset(r->put_name);
+	return (rc == SQLITE_DONE ? 0 : -1);
+}
+
+int
+registry_forget(struct registry *r, const char *ns,
+    const uint8_t id[DURO_ID_BYTES])
+{
+	int rc;
+
+	sqlite3_bind_text(r->del_object, 1, ns, -1, SQLITE_STATIC);
+	sqlite3_bind_blob(r->del_object, 2, id, DURO_ID_BYTES, SQLITE_STATIC);
+	rc = sqlite3_step(r->del_object);
+	sqlite3_reset(r->del_object);
 	return (rc == SQLITE_DONE ? 0 : -1);
 }

@@ -1,0 +1,91 @@
+/*
+ * object_store.c — an object's directory: <data_dir>/<ns>/<id[0:2]>/<id>/.
+ *
+ * durod makes it before the first spawn and removes it when the object is
+ * deleted; what is inside (db.sqlite, its WAL, the lock) belongs to the
+ * worker. The two-character fan-out keeps directories small with millions
+ * of objects.
+ */
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <ftw.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "durod.h"
+
+int
+object_dir(const struct object *o, char *buf, size_t len)
+{
+	int n = snprintf(buf, len, "%s/%s/%.2s/%s", o->d->data_dir,
+	    o->ns->cfg->name, o->idhex, o->idhex);
+
+	return (n < 0 || (size_t)n >= len ? -1 : 0);
+}
+
+/* mkdir of the last component, making the parents on ENOENT. */
+static int
+mkdir_p(char *path, mode_t mode)
+{
+	char *slash;
+	int rv;
+
+	if (mkdir(path, mode) == 0 || errno == EEXIST)
+		return (0);
+	if (errno != ENOENT || (slash = strrchr(path, '/')) == NULL ||
+	    slash == path)
+		return (-1);
+	*slash = '\0';
+	rv = mkdir_p(path, mode);
+	*slash = '/';
+	if (rv != 0 || (mkdir(path, mode) != 0 && errno != EEXIST))
+		return (-1);
+	return (0);
+}
+
+int
+object_dir_make(const struct object *o, char *err, size_t errlen)
+{
+	char path[4096];
+
+	/* Almost always there already: one mkdir answers EEXIST. */
+	if (object_dir(o, path, sizeof(path)) != 0 || mkdir_p(path, 0750) != 0) {
+		snprintf(err, errlen, "storage directory %.200s: %s", path,
+		    strerror(errno));
+		return (-1);
+	}
+	return (0);
+}
+
+static int
+remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	return (remove(path) != 0 && errno != ENOENT ? -1 : 0);
+}
+
+int
+object_dir_remove(const struct object *o, char *err, size_t errlen)
+{
+	char path[4096];
+
+	if (object_dir(o, path, sizeof(path)) != 0)
+		return (-1);
+	/* Depth first, not following symlinks out of the directory. */
+	if (nftw(path, remove_entry, 16, FTW_DEPTH | FTW_PHYS) != 0 &&
+	    errno != ENOENT) {
+		snprintf(err, errlen, "removing %.200s: %s", path, strerror(errno));
+		return (-1);
+	}
+	return (0);
+}
+
+int
+object_dir_exists(const struct object *o)
+{
+	char path[4096];
+	struct stat st;
+
+	return (object_dir(o, path, sizeof(path)) == 0 && stat(path, &st) == 0);
+}
