@@ -30,6 +30,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import traceback
 
@@ -96,6 +97,58 @@ def children_of(ppid):
         if st is not None and st[1] == ppid and st[0] not in "ZX":
             out.append(int(name))
     return sorted(out)
+
+
+def worker_object(pid):
+    """(DURO_NAMESPACE, DURO_OBJECT_ID) from a worker's environment, or
+    None if it is gone or has none."""
+    try:
+        with open(f"/proc/{pid}/environ", "rb") as f:
+            env = dict(kv.split(b"=", 1) for kv in f.read().split(b"\0") if b"=" in kv)
+    except OSError:
+        return None
+    ns, oid = env.get(b"DURO_NAMESPACE"), env.get(b"DURO_OBJECT_ID")
+    return (ns.decode(), oid.decode()) if ns and oid else None
+
+
+class UniqueWorkers:
+    """Samples durod's live children in a thread: never two at once for
+    one object (DESIGN.md: a new worker starts only after the old one is
+    reaped). Use as a context manager; the check runs at exit."""
+
+    def __init__(self, durod_pid):
+        self.durod_pid = durod_pid
+        self.stop = threading.Event()
+        self.violations = []
+        self.samples = 0
+
+    def _run(self):
+        while not self.stop.is_set():
+            seen = {}
+            for pid in children_of(self.durod_pid):
+                obj = worker_object(pid)
+                # Still the same process, still alive: not a pid that
+                # exited between the two reads.
+                if obj is None or not pid_alive(pid):
+                    continue
+                if obj in seen and pid_alive(seen[obj]):
+                    self.violations.append((obj, seen[obj], pid))
+                seen[obj] = pid
+            self.samples += 1
+            time.sleep(0.002)
+
+    def __enter__(self):
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+        return self
+
+    def __exit__(self, etype, exc, tb):
+        self.stop.set()
+        self.thread.join()
+        if etype is None:
+            check(not self.violations,
+                  f"two live workers for one object at once: {self.violations[:5]}")
+        return False
 
 
 class Proc:

@@ -51,14 +51,16 @@ def test(t):
         c = d.client()
         pids = set()
         rnd = random.Random(1)
-        for i in range(300):
-            # Not a wait for anything: a varying gap so requests land in
-            # every phase of the worker's way out (idle, stopping, gone).
-            time.sleep(rnd.uniform(0, 0.004))
-            v = d.incr(c, "/counter/race")
-            check(v >= 1, f"request {i}: value {v}")
-            if i % 30 == 0:
-                pids.add(d.counter(c, "/counter/race")["pid"])
+        with harness.UniqueWorkers(d.pid) as uw:
+            for i in range(300):
+                # Not a wait for anything: a varying gap so requests land in
+                # every phase of the worker's way out (idle, stopping, gone).
+                time.sleep(rnd.uniform(0, 0.004))
+                v = d.incr(c, "/counter/race")
+                check(v >= 1, f"request {i}: value {v}")
+                if i % 30 == 0:
+                    pids.add(d.counter(c, "/counter/race")["pid"])
+        check(uw.samples > 10, f"the worker watcher hardly ran ({uw.samples} samples)")
         check(len(pids) > 1, f"with idle_timeout_ms 1 the worker never hibernated: {pids}")
 
 

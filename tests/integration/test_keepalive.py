@@ -46,10 +46,11 @@ def concurrent(t, d):
                 errors.append(f"client {k}: {type(e).__name__}: {e}")
 
     threads = [threading.Thread(target=client, args=(k,)) for k in range(CLIENTS)]
-    for th in threads:
-        th.start()
-    for th in threads:
-        th.join()
+    with harness.UniqueWorkers(d.pid):
+        for th in threads:
+            th.start()
+        for th in threads:
+            th.join()
     check(not errors, f"{len(errors)} of {CLIENTS} clients failed, e.g. {errors[:5]}")
     total = CLIENTS * PER_CLIENT
     c = d.client()
