@@ -535,9 +535,8 @@ class Durod:
             "namespaces": ns,
         }
         self.config.update(top or {})
-        self.cfg_path = os.path.join(self.tmp, "duro.json")
-        self.log_path = os.path.join(self.tmp, f"durod-{self.port}.log")
         self.expect_rc = expect_rc
+        self.log = self.log_path = None
         self.proc = None
         self.tracked = []      # worker Procs the test saw
         self.signalled = None  # the signal we sent, if any
@@ -574,6 +573,8 @@ class Durod:
             fail(f"durod not ready (GET /health != 200) within {READY_TIMEOUT:.0f} s")
 
     def _spawn(self):
+        # Per port: two durods may share a temp dir (test_durod_death).
+        self.cfg_path = os.path.join(self.tmp, f"duro-{self.port}.json")
         with open(self.cfg_path, "w") as f:
             json.dump(self.config, f, indent=2)
         self.log_path = os.path.join(self.tmp, f"durod-{self.port}.log")
@@ -732,12 +733,12 @@ class Durod:
         finally:
             for c in self.conns:
                 c.close()
-            if getattr(self, "log", None) is not None:
+            if self.log is not None:
                 self.log.close()
             try:
                 with open(self.log_path, "rb") as f:
                     text = f.read().decode("utf-8", "replace")
-            except OSError:
+            except (OSError, TypeError):
                 text = "(no log)"
             self.t.logs.append((f"durod :{self.port} pid {getattr(self, 'pid', '?')}", text))
             if self.own_tmp:

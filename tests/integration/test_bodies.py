@@ -48,6 +48,23 @@ def test(t):
                 harness.fail(f"no answer to a body over the limit: {e}")
             harness.expect_error(r, 413, None, "16 MiB + 1")
 
+        with t.sub("Expect: 100-continue gets 100 Continue, then the answer"):
+            e = d.client()
+            e.send(build_request("POST", "/misbehave/e/echo", headers={
+                "Content-Length": "5", "Expect": "100-continue"}))
+            r = e.read_response("POST")
+            check(r.status == 100, f"expected 100 Continue before the body, got {r!r}")
+            e.send(b"hello")
+            r = e.read_response("POST")
+            check(r.status == 200 and r.body == b"hello", f"after 100 Continue: {r!r}")
+
+        with t.sub("Expect: 100-continue with a body over the limit: 413, no 100"):
+            e = d.client()
+            e.send(build_request("POST", "/misbehave/e/echo", headers={
+                "Content-Length": str(17 * 1024 * 1024), "Expect": "100-continue"}))
+            r = e.read_response("POST")
+            harness.expect_error(r, 413, None, "Expect with a body over the limit")
+
         # After all that the worker is the same one: nothing crashed.
         pid = d.worker_pid(c, "/misbehave/e")
         check(d.worker_pid(c, "/misbehave/e") == pid, "echo worker is stable")

@@ -30,6 +30,23 @@ def test(t):
             check(sorted(pids) == d.children(),
                   f"durod's children {d.children()} are not the workers {sorted(pids)}")
 
+            with t.sub("a second durod on the same data_dir refuses to start"):
+                other = harness.Durod(t, tmpdir=tmp)
+                try:
+                    other.start()
+                except harness.TestFailure:
+                    pass  # it exited before it was ready: good
+                if other.proc.poll() is None:
+                    other._cleanup()
+                    harness.fail("a second durod started on a data_dir in use")
+                other.log.close()
+                with open(other.log_path, "rb") as f:
+                    log = f.read().decode("utf-8", "replace")
+                check(other.proc.returncode != 0, f"second durod's status {other.proc.returncode}")
+                check("data_dir" in log, f"the second durod does not say why: {log!r}")
+                check(d.proc.poll() is None and d.incr(c, "/counter/a") == 2,
+                      "the first durod was disturbed by the second")
+
             d.signal(signal.SIGKILL)
             check(d.wait_exit(harness.IO_TIMEOUT) == -signal.SIGKILL, "durod survived SIGKILL")
             left = harness.wait_gone(workers)

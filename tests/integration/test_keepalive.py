@@ -115,6 +115,19 @@ def pipelined(t, d):
     check(c2.closed_by_peer(), "durod kept the connection open after Connection: close")
 
 
+def http10(t, d):
+    c = d.client()
+    c.send(b"POST /counter/old/incr HTTP/1.0\r\nContent-Length: 0\r\n\r\n")
+    check(expect_json(c.read_response("POST"), 200, "HTTP/1.0").get("value") == 1, "HTTP/1.0 incr")
+    check(c.closed_by_peer(), "an HTTP/1.0 request without keep-alive left the connection open")
+    c = d.client()
+    for want in (2, 3):
+        c.send(b"POST /counter/old/incr HTTP/1.0\r\nConnection: keep-alive\r\n"
+               b"Content-Length: 0\r\n\r\n")
+        check(expect_json(c.read_response("POST"), 200, "HTTP/1.0 keep-alive").get("value") == want,
+              "HTTP/1.0 keep-alive incr")
+
+
 def test(t):
     with harness.Durod(t, namespaces={"counter": {}, "misbehave": {}}) as d:
         with t.sub("2,000 sequential requests on one keep-alive connection"):
@@ -123,6 +136,8 @@ def test(t):
             concurrent(t, d)
         with t.sub("pipelined requests are answered in order"):
             pipelined(t, d)
+        with t.sub("HTTP/1.0 clients"):
+            http10(t, d)
 
 
 if __name__ == "__main__":

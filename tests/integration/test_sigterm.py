@@ -56,6 +56,15 @@ def test(t):
         check(rc == 0, f"durod exited {rc} after SIGTERM")
         # Durod's exit checks that no worker remains.
 
+    with t.sub("SIGINT drains the same way"):
+        with harness.Durod(t, namespaces={"counter": {}}) as d:
+            c = d.client()
+            check(d.incr(c, "/counter/i") == 1, "counter before SIGINT")
+            d.counter(c, "/counter/i")
+            d.signal(signal.SIGINT)
+            check(c.closed_by_peer(20), "the idle connection stayed open after SIGINT")
+            check(d.wait_exit() == 0, "durod's status after SIGINT")
+
 
 if __name__ == "__main__":
     harness.main(test)
