@@ -24,6 +24,7 @@ import argparse
 import contextlib
 import json
 import os
+import resource
 import shutil
 import signal
 import socket
@@ -781,6 +782,12 @@ def main(test):
     ap.add_argument("--build", default="build")
     args = ap.parse_args()
     signal.signal(signal.SIGTERM, _on_sigterm)
+    # Tests open many connections (test_keepalive: 1,000 at once).
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard == resource.RLIM_INFINITY or soft < hard:
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard if hard != resource.RLIM_INFINITY
+                                                        else max(soft, 65536), hard))
     t = Context(Build(args.build))
     ok = True
     try:

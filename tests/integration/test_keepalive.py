@@ -115,6 +115,25 @@ def pipelined(t, d):
     check(c2.closed_by_peer(), "durod kept the connection open after Connection: close")
 
 
+def many_connections(t, d, n=1000):
+    """n connections open at once, each with one request sent before any
+    answer is read: all answered, the shared counter counts each once."""
+    conns = []
+    try:
+        for _ in range(n):
+            conns.append(harness.Conn(d.port, timeout=120))
+        req = build_request("POST", "/counter/many/incr")
+        for c in conns:
+            c.send(req)
+        values = sorted(expect_json(c.read_response("POST"), 200, "many connections")["value"]
+                        for c in conns)
+        check(values == list(range(1, n + 1)),
+              f"{n} connections: values are not 1..{n} (first {values[:5]}, last {values[-5:]})")
+    finally:
+        for c in conns:
+            c.close()
+
+
 def http10(t, d):
     c = d.client()
     c.send(b"POST /counter/old/incr HTTP/1.0\r\nContent-Length: 0\r\n\r\n")
@@ -136,6 +155,8 @@ def test(t):
             concurrent(t, d)
         with t.sub("pipelined requests are answered in order"):
             pipelined(t, d)
+        with t.sub("1,000 connections at once"):
+            many_connections(t, d)
         with t.sub("HTTP/1.0 clients"):
             http10(t, d)
 
