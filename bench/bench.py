@@ -35,9 +35,11 @@ repetition before taking their median.
               (the floors, measured alongside); then the same 1000 objects
               again (warm, same connection); then durod's SIGTERM-to-exit
               time with 1000 live workers.
-  spawn       bench/bin/spawn_bare alone: bare; bare from a process with
-              4000 more fds open (durod's fd table at 1000 workers); and
-              -r spawn+ready.
+  spawn       bench/bin/spawn_bare alone, in 10 interleaved rounds: bare
+              posix_spawn; bare from a process with 4000 more fds open
+              (durod's fd table at 1000 workers), spawned the way
+              supervisor/spawn.c does and with CLONE_FILES +
+              CLOSE_RANGE_UNSHARE; and -r spawn+ready.
   nng         bench/bin/nng_rtt alone (nng pair0 blocking and poll, unix).
 
 Environment: BENCH_REPS (5), BENCH_DURATION (wrk seconds, 10),
@@ -420,18 +422,23 @@ def nng_rtt(n=20000):
     return run_c([NNG_RTT, "-n", str(n)])
 
 
-def spawn_floor_samples(n, warmup=20, nfds=0):
-    """spawn_bare (bare), spawn_bare -f nfds (bare, from a process with
-    nfds more fds open: durod's fd table) and spawn_bare -r (spawn+ready),
-    each n timed spawns; returns {"spawn_bare"|"spawn_bare_fds"|
-    "spawn_ready"|"ready_exit"|"ready_cycle": [samples in us]}."""
-    out = run_c([SPAWN_BARE, "-a", "-n", str(n), "-w", str(warmup), COUNTER])
+def spawn_floor_samples(n, warmup=20, nfds=0, unshare=False):
+    """n timed spawns of each of: "spawn_bare" (posix_spawn, bare),
+    "spawn_bare_fds" (only if nfds: the way supervisor/spawn.c spawns,
+    from a process with nfds more fds open, i.e. durod's fd table),
+    "spawn_unshare_fds" (only if unshare: the same with CLONE_FILES +
+    CLOSE_RANGE_UNSHARE), and spawn+ready ("spawn_ready", "ready_exit",
+    "ready_cycle"). Returns {name: [samples in us]}."""
+    base = [SPAWN_BARE, "-a", "-n", str(n), "-w", str(warmup)]
+    out = run_c(base + [COUNTER])
     if nfds > 0:
-        fds = run_c([SPAWN_BARE, "-a", "-n", str(n), "-w", str(warmup), "-f", str(nfds), COUNTER])
-        out["spawn_bare_fds"] = fds["spawn_bare"]
+        out["spawn_bare_fds"] = run_c(base + ["-s", "clone", "-f", str(nfds), COUNTER])["spawn_bare"]
+        if unshare:
+            out["spawn_unshare_fds"] = run_c(
+                base + ["-s", "unshare", "-f", str(nfds), COUNTER])["spawn_bare"]
     d = tempfile.mkdtemp(prefix="duro-bench-spawn-", dir=os.environ.get("BENCH_TMP"))
     try:
-        out.update(run_c([SPAWN_BARE, "-r", "-a", "-n", str(n), "-w", str(warmup), "-d", d, COUNTER]))
+        out.update(run_c(base + ["-r", "-d", d, COUNTER]))
         left = procs_with_ipc_under(d)
         if left:
             raise BenchError(f"spawn_bare -r left workers behind: {left[:10]}")
@@ -571,7 +578,14 @@ def bench_spawn():
         log(f"spawn: repetition {i + 1}/{REPS}")
         # durod holds about 4 fds per live worker (listener, connection,
         # and nng's receive-fd pipe pair): 4 * NOBJ is its table at NOBJ.
-        reps.append({k: summary(v) for k, v in spawn_floor_samples(NOBJ, nfds=4 * NOBJ).items()})
+        # 10 rounds of NOBJ/10 spawns of each kind, so that a burst of
+        # noise on the machine hits every kind alike.
+        samples = {}
+        for _ in range(10):
+            for k, v in spawn_floor_samples(max(1, NOBJ // 10), warmup=5, nfds=4 * NOBJ,
+                                            unshare=True).items():
+                samples.setdefault(k, []).extend(v)
+        reps.append({k: summary(v) for k, v in samples.items()})
     return reps
 
 
@@ -666,7 +680,7 @@ def report_activation(reps):
         ("warm p99 us", f("warm_same_conn.p99_us"), ".0f"),
         ("spawn_bare (spawn+exit+reap) mean us", f("spawn_bare.mean_us"), ".0f"),
         ("spawn_bare p99 us", f("spawn_bare.p99_us"), ".0f"),
-        ("spawn_bare with durod's fds open, mean us", f("spawn_bare_fds.mean_us"), ".0f"),
+        ("spawn_bare, durod's way, durod's fds, mean us", f("spawn_bare_fds.mean_us"), ".0f"),
         ("spawn+ready (listen..ready) mean us", f("spawn_ready.mean_us"), ".0f"),
         ("spawn+ready p99 us", f("spawn_ready.p99_us"), ".0f"),
         ("ready->exit+reap (close IPC) mean us", f("ready_exit.mean_us"), ".0f"),
@@ -700,14 +714,19 @@ def report_spawn(reps):
         ("spawn_bare mean us", f("spawn_bare.mean_us"), ".0f"),
         ("spawn_bare p50 us", f("spawn_bare.p50_us"), ".0f"),
         ("spawn_bare p99 us", f("spawn_bare.p99_us"), ".0f"),
-        (f"spawn_bare with {4 * NOBJ} more fds open, mean us", f("spawn_bare_fds.mean_us"), ".0f"),
-        (f"spawn_bare with {4 * NOBJ} more fds open, p50 us", f("spawn_bare_fds.p50_us"), ".0f"),
+        (f"+{4 * NOBJ} fds, durod's clone+close_range, mean us", f("spawn_bare_fds.mean_us"), ".0f"),
+        (f"+{4 * NOBJ} fds, durod's clone+close_range, p50 us", f("spawn_bare_fds.p50_us"), ".0f"),
+        (f"+{4 * NOBJ} fds, CLONE_FILES+RANGE_UNSHARE, mean us", f("spawn_unshare_fds.mean_us"), ".0f"),
+        (f"+{4 * NOBJ} fds, CLONE_FILES+RANGE_UNSHARE, p50 us", f("spawn_unshare_fds.p50_us"), ".0f"),
         ("spawn+ready mean us", f("spawn_ready.mean_us"), ".0f"),
         ("spawn+ready p50 us", f("spawn_ready.p50_us"), ".0f"),
         ("spawn+ready p99 us", f("spawn_ready.p99_us"), ".0f"),
         ("ready->exit+reap mean us", f("ready_exit.mean_us"), ".0f"),
         ("ratio: spawn+ready mean / spawn_bare mean", ratio("spawn_ready.mean_us", "spawn_bare.mean_us"), ".2f"),
-        (f"ratio: spawn_bare {4 * NOBJ} fds / few fds, mean", ratio("spawn_bare_fds.mean_us", "spawn_bare.mean_us"), ".2f"),
+        (f"diff: +{4 * NOBJ} fds clone - bare, p50 us",
+         lambda r: r["spawn_bare_fds"]["p50_us"] - r["spawn_bare"]["p50_us"], ".0f"),
+        (f"diff: +{4 * NOBJ} fds unshare - bare, p50 us",
+         lambda r: r["spawn_unshare_fds"]["p50_us"] - r["spawn_bare"]["p50_us"], ".0f"),
     ])
 
 

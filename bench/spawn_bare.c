@@ -24,8 +24,18 @@
  *		durod's activation can approach), "ready_exit" (close to reaped)
  *		and "ready_cycle" (the whole cycle).
  *
- * glibc's posix_spawn uses clone(CLONE_VM | CLONE_VFORK) + exec, the same
- * technique as supervisor/spawn.c. The worker's stdin, stdout and stderr
+ * -s picks how to spawn:
+ *   posix    (default) glibc's posix_spawn: clone(CLONE_VM | CLONE_VFORK)
+ *            + exec, the same technique as supervisor/spawn.c; the child
+ *            gets a copy of the fd table, exec closes the close-on-exec ones.
+ *   clone    what supervisor/spawn.c does: clone(CLONE_VM | CLONE_VFORK),
+ *            dup2 /dev/null, close_range(3, ~0U, 0), execve. The child
+ *            copies the whole fd table, then closes it fd by fd.
+ *   unshare  an alternative for comparison: clone(CLONE_VM | CLONE_VFORK |
+ *            CLONE_FILES), then close_range(4, ~0U, CLOSE_RANGE_UNSHARE),
+ *            which gives the child a fresh table holding only fds 0-3 (the
+ *            kernel copies nothing above the range's start), then dup2 of
+ *            /dev/null (fd 3) onto 0-2. Cost independent of the parent's fds. The worker's stdin, stdout and stderr
  * go to /dev/null (durod gives it /dev/null as stdin and its own log as
  * stdout/stderr). Exits non-zero if any spawn fails, a worker ends in an
  * unexpected way (killed, or exit 127 = exec failed; or in -r mode any
@@ -36,6 +46,9 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/close_range.h>
+#include <sched.h>
+#include <signal.h>
 #include <limits.h>
 #include <spawn.h>
 #include <stdio.h>
@@ -50,6 +63,37 @@
 
 static const char *worker;
 static posix_spawn_file_actions_t fa;
+static enum { SP_POSIX, SP_CLONE, SP_UNSHARE } how = SP_POSIX;
+static int devnull;
+
+#define CHILD_STACK (64 * 1024)
+static char child_stack[CHILD_STACK] __attribute__((aligned(16)));
+
+struct child_args {
+	char *const *argv, *const *envp;
+};
+
+/* The clone child (-s clone, -s unshare): system calls only, then exec. */
+static int
+clone_child(void *arg)
+{
+	const struct child_args *a = arg;
+
+	if (how == SP_UNSHARE) {
+		/* Unshare the fd table keeping only 0-3 (3 is /dev/null). */
+		if (close_range(4, ~0U, CLOSE_RANGE_UNSHARE) != 0)
+			_exit(126);
+		if (dup2(3, 0) < 0 || dup2(3, 1) < 0 || dup2(3, 2) < 0)
+			_exit(126);
+		close(3);
+	} else {
+		if (dup2(devnull, 0) < 0 || dup2(devnull, 1) < 0 ||
+		    dup2(devnull, 2) < 0 || close_range(3, ~0U, 0) != 0)
+			_exit(126);
+	}
+	execve(worker, a->argv, a->envp);
+	_exit(127);
+}
 
 static void
 die(const char *what, const char *why)
@@ -63,11 +107,20 @@ static pid_t
 spawn(char *const env[])
 {
 	char *argv[] = { (char *)worker, NULL };
+	struct child_args a = { argv, env };
 	pid_t pid;
 	int rv;
 
-	if ((rv = posix_spawn(&pid, worker, &fa, NULL, argv, env)) != 0)
-		die("posix_spawn", strerror(rv));
+	if (how == SP_POSIX) {
+		if ((rv = posix_spawn(&pid, worker, &fa, NULL, argv, env)) != 0)
+			die("posix_spawn", strerror(rv));
+		return (pid);
+	}
+	pid = clone(clone_child, child_stack + CHILD_STACK,
+	    CLONE_VM | CLONE_VFORK | SIGCHLD | (how == SP_UNSHARE ? CLONE_FILES : 0),
+	    &a);
+	if (pid < 0)
+		die("clone", strerror(errno));
 	return (pid);
 }
 
@@ -85,8 +138,9 @@ reap(pid_t pid, int bare)
 		    (int)pid, WTERMSIG(st));
 		exit(1);
 	}
-	/* Bare: the worker refuses to start (exit 1). 127: exec failed. */
-	if (bare ? WEXITSTATUS(st) == 127 : WEXITSTATUS(st) != 0) {
+	/* Bare: the worker refuses to start (exit 1). 127: exec failed,
+	 * 126: a step before exec failed. */
+	if (bare ? WEXITSTATUS(st) >= 126 : WEXITSTATUS(st) != 0) {
 		fprintf(stderr, "spawn_bare: worker %d exited %d\n", (int)pid,
 		    WEXITSTATUS(st));
 		exit(1);
@@ -175,11 +229,11 @@ ready(int n, int warmup, const char *dir)
 int
 main(int argc, char **argv)
 {
-	int n = 1000, warmup = 20, ready_mode = 0, nfds = 0, c, devnull;
+	int n = 1000, warmup = 20, ready_mode = 0, nfds = 0, c;
 	const char *dir = NULL;
 	char tmpl[] = "/tmp/duro-spawn-XXXXXX";
 
-	while ((c = getopt(argc, argv, "n:w:d:f:ra")) != -1) {
+	while ((c = getopt(argc, argv, "n:w:d:f:s:ra")) != -1) {
 		switch (c) {
 		case 'n':
 			n = atoi(optarg);
@@ -192,6 +246,16 @@ main(int argc, char **argv)
 			break;
 		case 'f':
 			nfds = atoi(optarg);
+			break;
+		case 's':
+			if (strcmp(optarg, "posix") == 0)
+				how = SP_POSIX;
+			else if (strcmp(optarg, "clone") == 0)
+				how = SP_CLONE;
+			else if (strcmp(optarg, "unshare") == 0)
+				how = SP_UNSHARE;
+			else
+				goto usage;
 			break;
 		case 'r':
 			ready_mode = 1;
@@ -209,8 +273,11 @@ main(int argc, char **argv)
 	if (access(worker, X_OK) != 0)
 		die(worker, strerror(errno));
 
+	/* First thing opened: fd 3, which -s unshare relies on. */
 	if ((devnull = open("/dev/null", O_RDWR | O_CLOEXEC)) < 0)
 		die("/dev/null", strerror(errno));
+	if (how == SP_UNSHARE && devnull != 3)
+		die("-s unshare", "/dev/null did not open as fd 3");
 	/* A daemon-sized fd table (see -f). */
 	for (int i = 0; i < nfds; i++)
 		if (open("/dev/null", O_RDONLY | O_CLOEXEC) < 0)
@@ -232,6 +299,6 @@ main(int argc, char **argv)
 	return (0);
 
 usage:
-	fprintf(stderr, "usage: spawn_bare [-r] [-a] [-f NFDS] [-n N] [-w WARMUP] [-d DIR] WORKER\n");
+	fprintf(stderr, "usage: spawn_bare [-r] [-a] [-s posix|clone|unshare] [-f NFDS] [-n N] [-w WARMUP] [-d DIR] WORKER\n");
 	return (2);
 }
