@@ -31,6 +31,11 @@ static const char *const errors[] = {
     [-DURO_EPROTO] = "protocol error",
     [-DURO_ESTATE] = "not allowed in this state",
     [-DURO_ECLOSED] = "durod went away",
+    [-DURO_EFULL] = "storage limit reached",
+    [-DURO_EDENIED] = "SQL statement refused by the SDK",
+    [-DURO_ESQL] = "SQL error",
+    [-DURO_ECONSTRAINT] = "SQL constraint failed",
+    [-DURO_ESTORAGE] = "storage failed",
 };
 
 const char *
@@ -190,7 +195,13 @@ duro_open(struct duro **out)
 	if ((d = calloc(1, sizeof(*d))) == NULL)
 		return (DURO_ENOMEM);
 	d->gone[0] = d->gone[1] = -1;
-	if ((rv = env_read(d)) != 0 || (rv = sock_open(d)) != 0) {
+	d->st.lock_fd = -1;
+	/*
+	 * Storage before the socket: a worker that cannot have its storage
+	 * never says ready.
+	 */
+	if ((rv = env_read(d)) != 0 || (rv = duro_storage_open(d)) != 0 ||
+	    (rv = sock_open(d)) != 0) {
 		duro_close(d);
 		return (rv);
 	}
@@ -203,6 +214,7 @@ duro_close(struct duro *d)
 {
 	if (d == NULL)
 		return;
+	duro_storage_close(d);
 	/* nng_close() waits for callbacks, so the self-pipe outlives them. */
 	if (d->sock_open)
 		nng_close(d->sock);

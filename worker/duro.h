@@ -36,6 +36,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h> /* strlen, for DURO_ARG_STR */
 
 enum duro_err {
 	DURO_OK = 0,
@@ -47,6 +48,12 @@ enum duro_err {
 	DURO_EPROTO = -6,  /* durod sent a malformed message */
 	DURO_ESTATE = -7,  /* not allowed now (e.g. ready sent twice) */
 	DURO_ECLOSED = -8, /* durod went away */
+	/* Storage (duro_kv_*, duro_sql_*, duro_transaction). */
+	DURO_EFULL = -9,        /* the object's storage limit is reached */
+	DURO_EDENIED = -10,     /* SQL the SDK refuses (see duro_sql_exec) */
+	DURO_ESQL = -11,        /* SQL error: syntax, no such table, ... */
+	DURO_ECONSTRAINT = -12, /* SQL constraint failed: UNIQUE, CHECK, ... */
+	DURO_ESTORAGE = -13,    /* storage failed: I/O error, corrupt file */
 };
 
 struct duro;
@@ -78,6 +85,9 @@ struct duro_request {
  * fail the request instead: durod then answers the client 500 (the SDK
  * sends an "error" with code "handler_failed" and the message set by
  * duro_response_error(), if any).
+ *
+ * The handler's storage writes are one transaction, committed before the
+ * response is sent (see "Storage"): a failed request stores nothing.
  */
 typedef int (*duro_request_fn)(struct duro *, const struct duro_request *,
     struct duro_response *, void *arg);
@@ -87,14 +97,20 @@ typedef void (*duro_hibernate_fn)(struct duro *, void *arg);
 /* ---- duro.c: connecting to durod ---- */
 
 /*
- * Read the DURO_* environment, open an nng pair0 socket and dial $DURO_IPC
- * (synchronously: durod is already listening). On failure writes one line
- * saying what is wrong to stderr and returns DURO_ENOENT (a variable is
- * missing), DURO_EINVAL (a bad DURO_OBJECT_ID, or a DURO_PROTOCOL other
- * than 1), DURO_EIO (dial failed) or DURO_ENOMEM.
+ * Read the DURO_* environment, open the object's storage (see "Storage"
+ * below: this waits for the lock on the object's directory), open an nng
+ * pair0 socket and dial $DURO_IPC (synchronously: durod is already
+ * listening). On failure writes one line saying what is wrong to stderr
+ * and returns DURO_ENOENT (a variable is missing), DURO_EINVAL (a bad
+ * DURO_OBJECT_ID, DURO_SYNCHRONOUS or DURO_STORAGE_LIMIT_MB, or a
+ * DURO_PROTOCOL other than 1), DURO_ESTORAGE (the storage could not be
+ * locked or opened), DURO_EIO (dial failed) or DURO_ENOMEM.
  */
 int duro_open(struct duro **out);
-/* Close the socket and free everything; NULL is fine. */
+/*
+ * Close the storage (releasing its lock) and the socket, and free
+ * everything; NULL is fine.
+ */
 void duro_close(struct duro *);
 /* Set the request handler (replacing any earlier one). */
 int duro_on_request(struct duro *, duro_request_fn, void *arg);
@@ -175,5 +191,259 @@ int duro_response_printf(struct duro_response *, const char *fmt, ...)
 /* The message sent with a failed request (the handler returns non-zero). */
 int duro_response_error(struct duro_response *, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+
+/* ---- Storage: duro_storage.c, duro_txn.c, duro_kv.c, duro_sql.c ---- */
+
+/*
+ * Each object has one SQLite database, $DURO_STORAGE, in WAL mode. The
+ * worker locks the object's directory (flock) in duro_open() and keeps the
+ * lock until duro_close() or exit, so no two workers ever write one
+ * object. $DURO_SYNCHRONOUS is FULL (the default: a reply the client got
+ * is on disk) or NORMAL (survives a crash of the process, not of the
+ * machine); $DURO_STORAGE_LIMIT_MB caps the database (default 1024).
+ *
+ * Transactions. While a handler runs, every storage call joins one
+ * transaction for the event, begun by the first storage call (a handler
+ * that touches no storage pays nothing) and ended when the handler
+ * returns: committed before the response is sent if the handler returned
+ * 0, rolled back if it failed. If the commit fails the client gets an
+ * error, never the response. Outside a handler (before duro_run(), in the
+ * hibernate callback) each call is its own transaction, committed when it
+ * returns, unless it runs inside duro_transaction().
+ *
+ * A failed event. A write past the storage limit returns DURO_EFULL, and
+ * from then on the event can only fail: every storage call in it returns
+ * DURO_EFULL, its writes are rolled back, and the SDK sends durod an
+ * "error" with code "storage_full" (the client gets 507) whatever the
+ * handler returns. An I/O error that loses the transaction does the same
+ * with DURO_ESTORAGE and code "storage_failed" (500). Other errors
+ * (DURO_ESQL, DURO_ECONSTRAINT, DURO_EDENIED, DURO_ERANGE, ...) undo only
+ * the call that failed; the handler decides.
+ *
+ * Every call returns 0 or a negative enum duro_err, and the reason of the
+ * last failure is in duro_storage_errmsg(). The SDK's own tables are named
+ * _duro_*; SQL cannot touch them.
+ */
+
+/*
+ * Run fn(d, arg) inside a savepoint. If fn returns non-zero, its writes
+ * (and only its) are rolled back and that value is returned; otherwise
+ * they are kept and 0 is returned. Inside a handler the kept writes still
+ * commit or roll back with the event; outside a handler they commit when
+ * the outermost duro_transaction() returns (DURO_EFULL or DURO_ESTORAGE
+ * if that commit fails). Calls nest.
+ */
+int duro_transaction(
+    struct duro *, int (*fn)(struct duro *, void *arg), void *arg);
+/*
+ * Why the last storage call failed, one line (SQLite's message or the
+ * SDK's reason), or "". Valid until the next storage call.
+ */
+const char *duro_storage_errmsg(const struct duro *);
+
+/* ---- duro_kv.c: the key-value API ---- */
+
+/*
+ * Keys and values are byte strings (any bytes, including NUL; a key may be
+ * empty). Keys sort as bytes (memcmp, then the shorter first). A key plus
+ * its value holds at most DURO_KV_MAX_BYTES; a batch at most
+ * DURO_KV_MAX_BATCH keys. Past either: DURO_ERANGE, nothing written. KV
+ * data lives in the table _duro_kv and sits beside SQL tables in the same
+ * database and transactions.
+ */
+#define DURO_KV_MAX_BYTES (2 * 1024 * 1024)
+#define DURO_KV_MAX_BATCH 128
+
+struct duro_kv_key {
+	const void *key;
+	size_t key_len;
+};
+
+struct duro_kv_pair {
+	const void *key;
+	size_t key_len;
+	const void *value;
+	size_t value_len;
+};
+
+/* Results of a batch get or a list, owned by the caller. */
+struct duro_kv_item {
+	void *key; /* malloc'd copies; never NULL when found */
+	size_t key_len;
+	void *value;
+	size_t value_len;
+	int found; /* duro_kv_get_batch: 0 when the key is absent */
+};
+
+struct duro_kv_items {
+	struct duro_kv_item *items;
+	size_t n;
+};
+
+/*
+ * Get the value of key into *value (malloc'd, free() it; not
+ * NUL-terminated, never NULL on success, even when empty) and *value_len.
+ * DURO_ENOENT if there is no such key.
+ */
+int duro_kv_get(struct duro *, const void *key, size_t key_len, void **value,
+    size_t *value_len);
+/* Set key to value, replacing any value it had. */
+int duro_kv_put(struct duro *, const void *key, size_t key_len,
+    const void *value, size_t value_len);
+/* Remove key; 0 whether or not it was there. */
+int duro_kv_delete(struct duro *, const void *key, size_t key_len);
+/*
+ * Get n keys: out->items[i] is keys[i] (found or not; keys may repeat).
+ * Free out with duro_kv_items_free() whatever the result.
+ */
+int duro_kv_get_batch(struct duro *, const struct duro_kv_key *keys, size_t n,
+    struct duro_kv_items *out);
+/* Put n pairs, all or none; a key that repeats ends with its last value. */
+int duro_kv_put_batch(
+    struct duro *, const struct duro_kv_pair *pairs, size_t n);
+/* Delete n keys, all or none; *deleted (may be NULL) = how many existed. */
+int duro_kv_delete_batch(
+    struct duro *, const struct duro_kv_key *keys, size_t n, size_t *deleted);
+/* Delete every KV entry (SQL tables are not touched). */
+int duro_kv_delete_all(struct duro *);
+
+/*
+ * Which keys duro_kv_list() returns, all bounds optional (a NULL pointer
+ * means none; a non-NULL pointer with length 0 is the empty key):
+ * keys starting with prefix, >= start, < end, in ascending order (or
+ * descending with reverse), at most limit of them (0: no limit; with
+ * reverse, the last ones).
+ */
+struct duro_kv_list_opts {
+	const void *prefix;
+	size_t prefix_len;
+	const void *start;
+	size_t start_len;
+	const void *end;
+	size_t end_len;
+	int reverse;
+	size_t limit;
+};
+
+/*
+ * List keys and values as opts says (NULL: all of them, ascending) into
+ * out. Free out with duro_kv_items_free() whatever the result. Everything
+ * listed is held in memory: use limit and start to page through a large
+ * set.
+ */
+int duro_kv_list(struct duro *, const struct duro_kv_list_opts *opts,
+    struct duro_kv_items *out);
+/* Free the items and reset out to empty; fine on an empty one. */
+void duro_kv_items_free(struct duro_kv_items *out);
+
+/* ---- duro_sql.c: the SQL API ---- */
+
+enum duro_sql_type {
+	DURO_SQL_NULL,
+	DURO_SQL_INTEGER,
+	DURO_SQL_REAL,
+	DURO_SQL_TEXT,
+	DURO_SQL_BLOB,
+};
+
+/*
+ * A parameter to bind, best made with the DURO_ARG_* constructors:
+ *	struct duro_sql_value p[] = {DURO_ARG_STR("alice"), DURO_ARG_INT(3)};
+ */
+struct duro_sql_value {
+	enum duro_sql_type type;
+	int64_t i;
+	double r;
+	const void *p; /* TEXT (UTF-8, no NUL needed) or BLOB */
+	size_t len;
+};
+
+#define DURO_ARG_NULL() ((struct duro_sql_value){.type = DURO_SQL_NULL})
+#define DURO_ARG_INT(v)                                                        \
+	((struct duro_sql_value){.type = DURO_SQL_INTEGER, .i = (v)})
+#define DURO_ARG_REAL(v)                                                       \
+	((struct duro_sql_value){.type = DURO_SQL_REAL, .r = (v)})
+/* A C string (its strlen is taken). */
+#define DURO_ARG_STR(s)                                                        \
+	((struct duro_sql_value){                                              \
+	    .type = DURO_SQL_TEXT, .p = (s), .len = strlen(s)})
+#define DURO_ARG_TEXT(s, n)                                                    \
+	((struct duro_sql_value){.type = DURO_SQL_TEXT, .p = (s), .len = (n)})
+#define DURO_ARG_BLOB(b, n)                                                    \
+	((struct duro_sql_value){.type = DURO_SQL_BLOB, .p = (b), .len = (n)})
+
+struct duro_sql_cursor;
+
+/*
+ * Run sql with params bound to its ?, ?NNN, :name, @name or $name
+ * parameters in order (nparams must equal the number of parameters:
+ * DURO_EINVAL otherwise). The statement runs up to its first row at once,
+ * so a write has happened and its errors are known when this returns.
+ *
+ * With cur NULL the statement runs to the end (rows are dropped), and sql
+ * may then hold several statements separated by ';' if nparams is 0 (a
+ * schema script; they run in order and stop at the first error). With cur
+ * non-NULL sql is one statement and *cur a cursor on its rows (also for a
+ * statement that returns none): read them with duro_sql_next() and close
+ * it with duro_sql_close(). A handler's cursors are closed when it
+ * returns, whether or not it closed them.
+ *
+ * Refused with DURO_EDENIED (by an SQLite authorizer, not by looking at
+ * the text): BEGIN, COMMIT, ROLLBACK, SAVEPOINT, RELEASE (use
+ * duro_transaction()), ATTACH, DETACH, anything that reads, writes,
+ * creates or drops a _duro_* table, index, trigger or view, and PRAGMAs
+ * except these: read-only table_info, table_xinfo, index_list,
+ * index_info, index_xinfo, foreign_key_list, foreign_key_check,
+ * integrity_check, quick_check (with a table argument), the queries
+ * (without a value) page_count, page_size, freelist_count, max_page_count,
+ * schema_version, data_version, encoding, journal_mode, synchronous,
+ * foreign_keys, compile_options, collation_list, function_list,
+ * module_list, pragma_list, table_list, database_list, and user_version
+ * and defer_foreign_keys (read or set; both are transactional). Foreign
+ * keys are enforced.
+ */
+int duro_sql_exec(struct duro *, struct duro_sql_cursor **cur, const char *sql,
+    const struct duro_sql_value *params, size_t nparams);
+/*
+ * Move to the next row: 1 if there is one (read it with the column
+ * getters), 0 at the end, or a negative enum duro_err.
+ */
+int duro_sql_next(struct duro_sql_cursor *);
+/* Finalize the statement and free the cursor; NULL is fine. */
+void duro_sql_close(struct duro_sql_cursor *);
+
+/*
+ * Columns of the current row, 0-based. A column out of range reads as
+ * NULL. Pointers stay valid until the next duro_sql_next() or
+ * duro_sql_close(); TEXT is NUL-terminated, and *len (may be NULL) is its
+ * length without the NUL. A NULL column gives 0, 0.0 or NULL.
+ */
+int duro_sql_column_count(const struct duro_sql_cursor *);
+const char *duro_sql_column_name(const struct duro_sql_cursor *, int col);
+enum duro_sql_type duro_sql_column_type(
+    const struct duro_sql_cursor *, int col);
+int64_t duro_sql_column_int(const struct duro_sql_cursor *, int col);
+double duro_sql_column_real(const struct duro_sql_cursor *, int col);
+const char *duro_sql_column_text(
+    const struct duro_sql_cursor *, int col, size_t *len);
+const void *duro_sql_column_blob(
+    const struct duro_sql_cursor *, int col, size_t *len);
+
+/*
+ * What the statement did so far. Rows written: rows inserted, updated or
+ * deleted, including by triggers and foreign key actions; SQLite counts a
+ * statement's own rows when it ends, so for a write with RETURNING read
+ * this after the last row. Rows read: the larger of the rows returned and
+ * the rows stepped over in full table scans (SQLite does not count index
+ * reads, so this is a lower bound).
+ */
+uint64_t duro_sql_rows_read(const struct duro_sql_cursor *);
+uint64_t duro_sql_rows_written(const struct duro_sql_cursor *);
+
+/*
+ * The database's size in bytes (pages in use times page size, including
+ * this event's uncommitted writes); compare with $DURO_STORAGE_LIMIT_MB.
+ */
+int duro_sql_database_size(struct duro *, uint64_t *bytes);
 
 #endif

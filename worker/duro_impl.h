@@ -5,6 +5,7 @@
 #define DURO_IMPL_H
 
 #include <nng/nng.h>
+#include <sqlite3.h>
 
 #include "duro.h"
 #include "ipc.h"
@@ -19,6 +20,53 @@ struct duro_response {
 	size_t body_cap;
 	char *error; /* from duro_response_error(), or NULL */
 	int err;     /* the first builder call that failed, or 0 */
+};
+
+/* The SDK's own statements, prepared on first use (duro_storage_stmt). */
+enum storage_stmt {
+	STMT_BEGIN,
+	STMT_COMMIT,
+	STMT_ROLLBACK,
+	STMT_SAVEPOINT,
+	STMT_RELEASE,
+	STMT_ROLLBACK_TO,
+	STMT_PAGES,
+	STMT_KV_GET,
+	STMT_KV_PUT,
+	STMT_KV_DELETE,
+	STMT_KV_DELETE_ALL,
+	STMT_KV_LIST,      /* ascending, key >= ?1, LIMIT ?2 */
+	STMT_KV_LIST_END,  /* the same and key < ?3 */
+	STMT_KV_LIST_DESC, /* descending */
+	STMT_KV_LIST_END_DESC,
+	STMT_COUNT
+};
+
+struct duro_storage {
+	sqlite3 *db;
+	int lock_fd; /* the object's directory, flock()ed; -1 when closed */
+	int limit_mb;
+	int page_size;
+	/* The authorizer lets the SDK's own statements through. */
+	int internal;
+	const char *denied; /* why the authorizer refused the last statement */
+	char denied_buf[160];
+
+	int in_event;   /* a handler is running */
+	int txn;        /* the event's BEGIN has been run */
+	unsigned depth; /* savepoints open */
+	/*
+	 * The current transaction (the event's, or an outermost
+	 * duro_transaction() outside events) was lost or must not commit:
+	 * DURO_EFULL or DURO_ESTORAGE, returned by every call until it ends.
+	 */
+	int doomed;
+	char doom_msg[256];
+	char errmsg[256];
+
+	sqlite3_stmt *stmt[STMT_COUNT];
+	struct duro_sql_cursor *cursors; /* open ones, for the event's end */
+	unsigned event_seq;              /* counts events, tags cursors */
 };
 
 struct duro {
@@ -38,6 +86,7 @@ struct duro {
 	char *id;
 	char *name; /* NULL for unnamed objects */
 	char *storage;
+	struct duro_storage st;
 
 	duro_request_fn on_request;
 	void *request_arg;
@@ -53,6 +102,72 @@ int duro_send_error(struct duro *, uint64_t id, const char *code,
     const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 /* True once the pipe to durod has gone away. */
 int duro_gone(const struct duro *);
+
+/* duro_storage.c */
+/*
+ * Lock the directory of d->storage (waiting while another process holds
+ * it), open the database with the settings of $DURO_SYNCHRONOUS and
+ * $DURO_STORAGE_LIMIT_MB and make the SDK's tables. Writes why it failed
+ * to stderr: DURO_EINVAL (a bad variable), DURO_ESTORAGE or DURO_ENOMEM.
+ */
+int duro_storage_open(struct duro *);
+/* Close the database, then release the lock; fine when not open. */
+void duro_storage_close(struct duro *);
+/*
+ * The SDK's statement id in *out, prepared on first use; reset it after
+ * each use.
+ */
+int duro_storage_stmt(struct duro *, enum storage_stmt, sqlite3_stmt **out);
+/* sqlite3_step() on an SDK statement (the authorizer lets it through). */
+int duro_storage_step(struct duro *, sqlite3_stmt *);
+/* Run an SDK statement that returns nothing (BEGIN, ...). */
+int duro_storage_run(struct duro *, enum storage_stmt);
+/*
+ * Turn a failed SQLite call's result into an enum duro_err, keep its
+ * message for duro_storage_errmsg(), and fail the transaction in progress
+ * when the failure lost it or ran out of space.
+ */
+int duro_storage_fail(struct duro *, int sqlite_rv);
+/* Fail with err and this message (no SQLite call involved). */
+int duro_storage_failf(struct duro *, int err, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* Clear the last error message; for calls that succeed. */
+void duro_storage_ok(struct duro *);
+
+/* duro_txn.c */
+/*
+ * Called first by every storage call: DURO_ESTATE when storage is not
+ * open, the doom error of a failed transaction, or 0 after making sure
+ * that the event's transaction has begun (inside a handler).
+ */
+int duro_storage_enter(struct duro *);
+/* Open a savepoint (atomic groups of SDK statements, duro_transaction). */
+int duro_savepoint_open(struct duro *);
+/* Release the innermost savepoint, first rolling it back if rollback. */
+int duro_savepoint_close(struct duro *, int rollback);
+/* A handler is about to run: its storage calls form one transaction. */
+void duro_storage_event_begin(struct duro *);
+/*
+ * The handler returned: commit its transaction if commit (the response is
+ * good), else roll it back; close the cursors it left open. Returns 0,
+ * or DURO_EFULL / DURO_ESTORAGE when the event must fail with
+ * "storage_full" / "storage_failed" (it was doomed, or the commit
+ * failed), its message in duro_storage_errmsg().
+ */
+int duro_storage_event_end(struct duro *, int commit);
+
+/* duro_sql_auth.c */
+/*
+ * The authorizer (sqlite3_set_authorizer) for the statements of
+ * duro_sql_exec(); arg is the struct duro_storage. See duro.h for what
+ * it refuses.
+ */
+int duro_sql_authorize(void *arg, int action, const char *a1, const char *a2,
+    const char *db, const char *inner);
+
+/* duro_sql.c */
+/* Close the cursors opened during the current event (or all). */
+void duro_sql_close_cursors(struct duro *, int all);
 
 /* duro_response.c */
 void duro_response_init(struct duro_response *);

@@ -57,6 +57,60 @@ run_reply(
 	return (rv);
 }
 
+/*
+ * Whether the response can be encoded (its JSON header within
+ * IPC_MAX_HEADER_BYTES), known before the commit so that a response that
+ * cannot be sent never follows committed writes. JSON escaping makes a
+ * byte at most 6, so only large header sets need the real encoding.
+ */
+static int
+run_fits(uint64_t id, const struct duro_response *r)
+{
+	struct ipc_msg m;
+	size_t bound = 256;
+	char *json;
+	int fits;
+
+	for (size_t i = 0; i < r->nheaders; i++)
+		bound += 8 + 6 * (strlen(r->headers[i].name) +
+		                     strlen(r->headers[i].value));
+	if (bound <= IPC_MAX_HEADER_BYTES)
+		return (1);
+	memset(&m, 0, sizeof(m));
+	m.type = IPC_RESPONSE;
+	m.id = id;
+	m.status = r->status;
+	m.headers = r->headers;
+	m.nheaders = r->nheaders;
+	if ((json = ipc_header_json(&m)) == NULL)
+		return (0);
+	fits = strlen(json) <= IPC_MAX_HEADER_BYTES;
+	free(json);
+	return (fits);
+}
+
+/*
+ * The output gate: end the event's transaction, then reply. The storage
+ * verdict comes first: a doomed or uncommitted event fails with its
+ * storage error even if the handler (which may have ignored that error)
+ * returned 0.
+ */
+static int
+run_finish(
+    struct duro *d, uint64_t id, int failed, const struct duro_response *r)
+{
+	int commit = !failed && r->err == 0 && run_fits(id, r);
+	int rv = duro_storage_event_end(d, commit);
+
+	if (rv == DURO_EFULL)
+		return (duro_send_error(
+		    d, id, "storage_full", "%s", duro_storage_errmsg(d)));
+	if (rv != 0)
+		return (duro_send_error(
+		    d, id, "storage_failed", "%s", duro_storage_errmsg(d)));
+	return (run_reply(d, id, failed, r));
+}
+
 static int
 run_request(struct duro *d, const struct ipc_msg *m)
 {
@@ -85,8 +139,9 @@ run_request(struct duro *d, const struct ipc_msg *m)
 	req.body_len = m->body_len;
 
 	duro_response_init(&resp);
+	duro_storage_event_begin(d);
 	failed = d->on_request(d, &req, &resp, d->request_arg) != 0;
-	rv = run_reply(d, m->id, failed, &resp);
+	rv = run_finish(d, m->id, failed, &resp);
 	duro_response_free(&resp);
 	free(h);
 	return (rv);

@@ -33,6 +33,7 @@
 struct fixture {
 	char dir[64];
 	char url[128];
+	char storage[96];
 	nng_socket l;
 	int l_open;
 	struct duro *d;
@@ -66,7 +67,9 @@ setup(void **state)
 	setenv("DURO_NAMESPACE", "test", 1);
 	setenv("DURO_OBJECT_ID", OBJECT_ID, 1);
 	setenv("DURO_OBJECT_NAME", "alice", 1);
-	setenv("DURO_STORAGE", "/nonexistent/db.sqlite", 1);
+	/* duro_open() opens the storage: the temp dir is the object's. */
+	snprintf(fx->storage, sizeof(fx->storage), "%s/db.sqlite", fx->dir);
+	setenv("DURO_STORAGE", fx->storage, 1);
 	setenv("DURO_PROTOCOL", "1", 1);
 	*state = fx;
 	return (0);
@@ -92,6 +95,11 @@ teardown(void **state)
 		pthread_join(fx->thread, NULL);
 	duro_close(fx->d);
 	snprintf(path, sizeof(path), "%s/w.sock", fx->dir);
+	unlink(path);
+	unlink(fx->storage);
+	snprintf(path, sizeof(path), "%s/db.sqlite-wal", fx->dir);
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/db.sqlite-shm", fx->dir);
 	unlink(path);
 	rmdir(fx->dir);
 	free(fx);
@@ -268,7 +276,7 @@ test_open_env(void **state)
 	assert_string_equal(duro_namespace(fx->d), "test");
 	assert_string_equal(duro_object_id(fx->d), OBJECT_ID);
 	assert_string_equal(duro_object_name(fx->d), "alice");
-	assert_string_equal(duro_storage_path(fx->d), "/nonexistent/db.sqlite");
+	assert_string_equal(duro_storage_path(fx->d), fx->storage);
 	/* pair0 takes one pipe: hang up before dialing again. */
 	duro_close(fx->d);
 	fx->d = NULL;
