@@ -42,6 +42,20 @@ enum storage_stmt {
 	STMT_COUNT
 };
 
+/*
+ * duro_sql_exec()'s statements, kept prepared by their SQL text: handlers
+ * run the same few statements over and over, and compiling one costs
+ * several times what running it does.
+ */
+#define SQL_CACHE_SIZE 16
+
+struct sql_cached {
+	char *sql; /* NULL: a free slot */
+	sqlite3_stmt *stmt;
+	int busy;           /* a cursor is using it */
+	unsigned long used; /* for least-recently-used eviction */
+};
+
 struct duro_storage {
 	sqlite3 *db;
 	int lock_fd; /* the object's directory, flock()ed; -1 when closed */
@@ -66,7 +80,9 @@ struct duro_storage {
 
 	sqlite3_stmt *stmt[STMT_COUNT];
 	struct duro_sql_cursor *cursors; /* open ones, for the event's end */
-	unsigned event_seq;              /* counts events, tags cursors */
+	struct sql_cached cache[SQL_CACHE_SIZE];
+	unsigned long cache_tick;
+	unsigned event_seq; /* counts events, tags cursors */
 };
 
 struct duro {
@@ -168,6 +184,8 @@ int duro_sql_authorize(void *arg, int action, const char *a1, const char *a2,
 /* duro_sql.c */
 /* Close the cursors opened during the current event (or all). */
 void duro_sql_close_cursors(struct duro *, int all);
+/* Finalize the cached statements (their cursors closed first). */
+void duro_sql_cache_free(struct duro *);
 
 /* duro_response.c */
 void duro_response_init(struct duro_response *);

@@ -23,6 +23,7 @@ struct duro_sql_cursor {
 	sqlite3_stmt *stmt;
 	struct duro_sql_cursor *next;
 	struct duro_sql_cursor **prevp;
+	struct sql_cached *cached; /* where stmt came from, or NULL */
 	unsigned event; /* the event it was opened in, 0 outside events */
 	enum cursor_state state;
 	uint64_t returned;
@@ -49,7 +50,13 @@ duro_sql_close(struct duro_sql_cursor *c)
 		if (c->next != NULL)
 			c->next->prevp = c->prevp;
 	}
-	sqlite3_finalize(c->stmt);
+	if (c->cached != NULL) {
+		/* Back to the cache, holding no pointer of the caller's. */
+		sqlite3_reset(c->stmt);
+		sqlite3_clear_bindings(c->stmt);
+		c->cached->busy = 0;
+	} else
+		sqlite3_finalize(c->stmt);
 	free(c);
 }
 
@@ -141,12 +148,13 @@ sql_bind(struct duro *d, sqlite3_stmt *stmt, const struct duro_sql_value *p,
 
 /* Compile the first statement of *sql and move *sql past it. */
 static int
-sql_prepare(struct duro *d, const char **sql, sqlite3_stmt **stmt)
+sql_prepare(
+    struct duro *d, const char **sql, sqlite3_stmt **stmt, unsigned flags)
 {
 	int rv;
 
 	d->st.denied = NULL;
-	rv = sqlite3_prepare_v2(d->st.db, *sql, -1, stmt, sql);
+	rv = sqlite3_prepare_v3(d->st.db, *sql, -1, flags, stmt, sql);
 	if (rv != SQLITE_OK)
 		return (duro_storage_fail(d, rv));
 	return (0);
@@ -162,7 +170,7 @@ sql_script(struct duro *d, const char *sql)
 	for (;;) {
 		memset(&c, 0, sizeof(c));
 		c.d = d;
-		if ((rv = sql_prepare(d, &sql, &c.stmt)) != 0)
+		if ((rv = sql_prepare(d, &sql, &c.stmt, 0)) != 0)
 			return (rv);
 		if (c.stmt == NULL)
 			return (0);
@@ -181,11 +189,11 @@ sql_prepare_one(struct duro *d, const char *sql, sqlite3_stmt **stmt)
 	sqlite3_stmt *more = NULL;
 	int rv;
 
-	if ((rv = sql_prepare(d, &sql, stmt)) != 0)
+	if ((rv = sql_prepare(d, &sql, stmt, SQLITE_PREPARE_PERSISTENT)) != 0)
 		return (rv);
 	if (*stmt == NULL)
 		return (duro_storage_failf(d, DURO_EINVAL, "no statement"));
-	if (*sql != '\0' && (rv = sql_prepare(d, &sql, &more)) == 0 &&
+	if (*sql != '\0' && (rv = sql_prepare(d, &sql, &more, 0)) == 0 &&
 	    more != NULL)
 		rv = duro_storage_failf(d, DURO_EINVAL,
 		    "more than one statement (only a script without "
@@ -196,6 +204,78 @@ sql_prepare_one(struct duro *d, const char *sql, sqlite3_stmt **stmt)
 		*stmt = NULL;
 	}
 	return (rv);
+}
+
+/* ---- the statement cache ---- */
+
+void
+duro_sql_cache_free(struct duro *d)
+{
+	for (int i = 0; i < SQL_CACHE_SIZE; i++) {
+		struct sql_cached *e = &d->st.cache[i];
+
+		sqlite3_finalize(e->stmt);
+		free(e->sql);
+		memset(e, 0, sizeof(*e));
+	}
+}
+
+/* Keep stmt for sql in a free or the least recently used idle slot. */
+static struct sql_cached *
+sql_cache_put(struct duro *d, const char *sql, sqlite3_stmt *stmt)
+{
+	struct sql_cached *e, *victim = NULL;
+	char *copy;
+
+	for (int i = 0; i < SQL_CACHE_SIZE; i++) {
+		e = &d->st.cache[i];
+		if (e->busy)
+			continue;
+		if (e->sql == NULL) {
+			victim = e;
+			break;
+		}
+		if (victim == NULL || e->used < victim->used)
+			victim = e;
+	}
+	if (victim == NULL || (copy = strdup(sql)) == NULL)
+		return (NULL);
+	sqlite3_finalize(victim->stmt);
+	free(victim->sql);
+	victim->sql = copy;
+	victim->stmt = stmt;
+	victim->busy = 1;
+	victim->used = ++d->st.cache_tick;
+	return (victim);
+}
+
+/*
+ * The compiled statement for sql, from the cache when an idle one is
+ * there (one in use by a cursor cannot be shared: compile another).
+ */
+static int
+sql_stmt(struct duro *d, const char *sql, struct duro_sql_cursor *c)
+{
+	struct sql_cached *e;
+	int rv;
+
+	for (int i = 0; i < SQL_CACHE_SIZE; i++) {
+		e = &d->st.cache[i];
+		if (e->sql != NULL && !e->busy && strcmp(e->sql, sql) == 0) {
+			e->busy = 1;
+			e->used = ++d->st.cache_tick;
+			c->cached = e;
+			c->stmt = e->stmt;
+			/* Its full-scan count is per use (rows read). */
+			sqlite3_stmt_status(
+			    c->stmt, SQLITE_STMTSTATUS_FULLSCAN_STEP, 1);
+			return (0);
+		}
+	}
+	if ((rv = sql_prepare_one(d, sql, &c->stmt)) != 0)
+		return (rv);
+	c->cached = sql_cache_put(d, sql, c->stmt);
+	return (0);
 }
 
 int
@@ -217,7 +297,7 @@ duro_sql_exec(struct duro *d, struct duro_sql_cursor **cur, const char *sql,
 		return (duro_storage_failf(d, DURO_ENOMEM, "out of memory"));
 	c->d = d;
 	c->event = d->st.in_event ? d->st.event_seq : 0;
-	if ((rv = sql_prepare_one(d, sql, &c->stmt)) != 0 ||
+	if ((rv = sql_stmt(d, sql, c)) != 0 ||
 	    (rv = sql_bind(d, c->stmt, params, nparams, cur != NULL)) != 0 ||
 	    (rv = sql_step(c)) < 0) {
 		duro_sql_close(c);

@@ -409,6 +409,7 @@ duro_storage_close(struct duro *d)
 	struct duro_storage *st = &d->st;
 
 	duro_sql_close_cursors(d, 1);
+	duro_sql_cache_free(d);
 	for (int i = 0; i < STMT_COUNT; i++) {
 		sqlite3_finalize(st->stmt[i]);
 		st->stmt[i] = NULL;

@@ -603,6 +603,68 @@ test_sql_counters(void **state)
 	duro_sql_close(c);
 }
 
+/*
+ * Statements are cached by their text: two cursors on the same text at
+ * once, more texts than the cache holds, and a schema change under a
+ * cached statement all behave as if nothing were cached.
+ */
+static void
+test_sql_cache(void **state)
+{
+	static const char q[] = "SELECT x FROM t ORDER BY x";
+	struct duro *d = open_storage(*state);
+	struct duro_sql_cursor *a, *b;
+	char sql[64];
+
+	assert_int_equal(duro_sql_exec(d, NULL,
+	                     "CREATE TABLE t (x); INSERT INTO t VALUES (1), "
+	                     "(2)",
+	                     NULL, 0),
+	    0);
+	assert_int_equal(duro_sql_exec(d, &a, q, NULL, 0), 0);
+	assert_int_equal(duro_sql_exec(d, &b, q, NULL, 0), 0);
+	assert_int_equal(duro_sql_next(a), 1);
+	assert_int_equal(duro_sql_next(a), 1);
+	assert_int_equal(duro_sql_next(b), 1);
+	assert_int_equal(duro_sql_column_int(a, 0), 2);
+	assert_int_equal(duro_sql_column_int(b, 0), 1);
+	duro_sql_close(a);
+	duro_sql_close(b);
+	/* Rows read count per use, not per cached statement. */
+	for (int i = 0; i < 3; i++) {
+		assert_int_equal(duro_sql_exec(d, &a, q, NULL, 0), 0);
+		while (duro_sql_next(a) == 1)
+			;
+		assert_int_equal(duro_sql_rows_read(a), 2);
+		duro_sql_close(a);
+	}
+	for (int i = 0; i < 3 * SQL_CACHE_SIZE; i++) {
+		struct duro_sql_value p[] = {DURO_ARG_INT(i)};
+
+		snprintf(sql, sizeof(sql), "INSERT INTO t VALUES (? + %d)", i);
+		assert_int_equal(duro_sql_exec(d, NULL, sql, p, 1), 0);
+		assert_int_equal(duro_sql_exec(d, NULL, sql, p, 1), 0);
+	}
+	assert_int_equal(duro_sql_exec(d, NULL, "DROP TABLE t", NULL, 0), 0);
+	assert_int_equal(duro_sql_exec(d, &a, q, NULL, 0), DURO_ESQL);
+	assert_int_equal(duro_sql_exec(d, NULL,
+	                     "CREATE TABLE t (y, x); INSERT INTO t VALUES "
+	                     "(0, 7)",
+	                     NULL, 0),
+	    0);
+	assert_int_equal(duro_sql_exec(d, &a, q, NULL, 0), 0);
+	assert_int_equal(duro_sql_next(a), 1);
+	assert_int_equal(duro_sql_column_int(a, 0), 7);
+	duro_sql_close(a);
+	/* Recompiling a cached statement is checked again. */
+	assert_int_equal(duro_sql_exec(d, NULL,
+	                     "DROP TABLE t; CREATE VIEW t AS SELECT key AS x "
+	                     "FROM _duro_kv",
+	                     NULL, 0),
+	    0);
+	assert_int_equal(duro_sql_exec(d, &a, q, NULL, 0), DURO_EDENIED);
+}
+
 /* Each class of statement that would break the SDK's guarantees. */
 static void
 test_sql_refused(void **state)
@@ -1190,6 +1252,7 @@ main(void)
 	    T(test_kv_delete_all),
 	    T(test_sql_exec),
 	    T(test_sql_counters),
+	    T(test_sql_cache),
 	    T(test_sql_refused),
 	    T(test_savepoints),
 	    T(test_event_rollback),
