@@ -786,6 +786,18 @@ tx_put_ok(struct duro *d, void *arg)
 	return (0);
 }
 
+static const char fk_schema[] =
+    "CREATE TABLE parent (id INTEGER PRIMARY KEY); "
+    "CREATE TABLE child (p INTEGER REFERENCES parent (id) "
+    "DEFERRABLE INITIALLY DEFERRED)";
+
+static int
+tx_orphan(struct duro *d, void *arg)
+{
+	return (
+	    duro_sql_exec(d, NULL, "INSERT INTO child VALUES (7)", NULL, 0));
+}
+
 /* Nested: keep "outer", "inner-ok"; roll back "inner-bad". */
 static int
 tx_nested(struct duro *d, void *arg)
@@ -834,6 +846,9 @@ test_event_rollback(void **state)
 	struct duro *d = open_storage(fx);
 
 	put_str(d, "keep", "1");
+	/* Outside events a call commits by itself. */
+	assert_int_equal(
+	    committed_count(fx, "SELECT count(*) FROM _duro_kv"), 1);
 	duro_storage_event_begin(d);
 	put_str(d, "keep", "2");
 	put_str(d, "new", "x");
@@ -865,6 +880,38 @@ test_event_rollback(void **state)
 	assert_int_equal(committed_count(fx, "SELECT count(*) FROM _duro_kv "
 	                                     "WHERE key = CAST('k' AS BLOB)"),
 	    1);
+}
+
+/*
+ * A deferred foreign key is checked at COMMIT, so it makes the commit
+ * itself fail: the event fails and nothing of it stays.
+ */
+static void
+test_commit_fails(void **state)
+{
+	struct fixture *fx = *state;
+	struct duro *d = open_storage(fx);
+
+	assert_int_equal(duro_sql_exec(d, NULL, fk_schema, NULL, 0), 0);
+	put_str(d, "keep", "1");
+	duro_storage_event_begin(d);
+	put_str(d, "keep", "2");
+	assert_int_equal(
+	    duro_sql_exec(d, NULL, "INSERT INTO child VALUES (42)", NULL, 0),
+	    0);
+	assert_int_equal(duro_storage_event_end(d, 1), DURO_ESTORAGE);
+	assert_non_null(strstr(duro_storage_errmsg(d), "commit: FOREIGN KEY"));
+	expect_str(d, "keep", "1");
+	assert_int_equal(committed_count(fx, "SELECT count(*) FROM child"), 0);
+	/* Outside events the outermost duro_transaction() is the commit. */
+	assert_int_equal(
+	    duro_transaction(d, tx_orphan, NULL), DURO_ECONSTRAINT);
+	assert_int_equal(committed_count(fx, "SELECT count(*) FROM child"), 0);
+	/* And the connection is usable after both. */
+	duro_storage_event_begin(d);
+	put_str(d, "keep", "3");
+	assert_int_equal(duro_storage_event_end(d, 1), 0);
+	expect_str(d, "keep", "3");
 }
 
 static void
@@ -1101,6 +1148,14 @@ wire_handler(struct duro *d, const struct duro_request *req,
 		/* Ignoring the error does not save the event. */
 		return (duro_response_printf(resp, "ok"));
 	}
+	if (strcmp(req->path, "/orphan") == 0) {
+		put_str(d, "partial", "1");
+		if (duro_sql_exec(d, NULL, fk_schema, NULL, 0) != 0 ||
+		    duro_sql_exec(
+		        d, NULL, "INSERT INTO child VALUES (1)", NULL, 0) != 0)
+			return (-1);
+		return (duro_response_printf(resp, "ok"));
+	}
 	if (strcmp(req->path, "/get") == 0) {
 		rv = duro_kv_get(d, req->query, strlen(req->query), &v, &len);
 		if (rv == DURO_ENOENT)
@@ -1207,6 +1262,9 @@ test_wire_events(void **state)
 	expect_body(fx, 4, "/get", "a", "v");
 	assert_int_equal(
 	    committed_count(fx, "SELECT count(*) FROM _duro_kv"), 1);
+	/* A failed commit: storage_failed, not the response. */
+	expect_code(fx, 5, "/orphan", "", "storage_failed");
+	expect_body(fx, 6, "/get", "partial", "absent");
 }
 
 static void
@@ -1256,6 +1314,7 @@ main(void)
 	    T(test_sql_refused),
 	    T(test_savepoints),
 	    T(test_event_rollback),
+	    T(test_commit_fails),
 	    T(test_storage_full),
 	    T(test_open_settings),
 	    T(test_lock),
