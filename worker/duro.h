@@ -399,8 +399,9 @@ struct duro_sql_cursor;
  * schema_version, data_version, encoding, journal_mode, synchronous,
  * foreign_keys, compile_options, collation_list, function_list,
  * module_list, pragma_list, table_list, database_list, and user_version
- * and defer_foreign_keys (read or set; both are transactional). Foreign
- * keys are enforced.
+ * and defer_foreign_keys (read or set; both are transactional). VACUUM
+ * is refused too (it attaches a database). Foreign keys are enforced;
+ * FTS5, R*Tree and JSON functions are available.
  */
 int duro_sql_exec(struct duro *, struct duro_sql_cursor **cur, const char *sql,
     const struct duro_sql_value *params, size_t nparams);

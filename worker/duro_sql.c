@@ -160,28 +160,6 @@ sql_prepare(
 	return (0);
 }
 
-/* Run every statement of a parameterless script to its end. */
-static int
-sql_script(struct duro *d, const char *sql)
-{
-	struct duro_sql_cursor c;
-	int rv;
-
-	for (;;) {
-		memset(&c, 0, sizeof(c));
-		c.d = d;
-		if ((rv = sql_prepare(d, &sql, &c.stmt, 0)) != 0)
-			return (rv);
-		if (c.stmt == NULL)
-			return (0);
-		while ((rv = sql_step(&c)) == 1)
-			;
-		sqlite3_finalize(c.stmt);
-		if (rv != 0)
-			return (rv);
-	}
-}
-
 /* Compile the one statement of sql: a second one is an error. */
 static int
 sql_prepare_one(struct duro *d, const char *sql, sqlite3_stmt **stmt)
@@ -249,6 +227,20 @@ sql_cache_put(struct duro *d, const char *sql, sqlite3_stmt *stmt)
 	return (victim);
 }
 
+/* An idle cached statement for sql, or NULL. */
+static struct sql_cached *
+sql_cache_find(struct duro *d, const char *sql)
+{
+	struct sql_cached *e;
+
+	for (int i = 0; i < SQL_CACHE_SIZE; i++) {
+		e = &d->st.cache[i];
+		if (e->sql != NULL && !e->busy && strcmp(e->sql, sql) == 0)
+			return (e);
+	}
+	return (NULL);
+}
+
 /*
  * The compiled statement for sql, from the cache when an idle one is
  * there (one in use by a cursor cannot be shared: compile another).
@@ -259,23 +251,62 @@ sql_stmt(struct duro *d, const char *sql, struct duro_sql_cursor *c)
 	struct sql_cached *e;
 	int rv;
 
-	for (int i = 0; i < SQL_CACHE_SIZE; i++) {
-		e = &d->st.cache[i];
-		if (e->sql != NULL && !e->busy && strcmp(e->sql, sql) == 0) {
-			e->busy = 1;
-			e->used = ++d->st.cache_tick;
-			c->cached = e;
-			c->stmt = e->stmt;
-			/* Its full-scan count is per use (rows read). */
-			sqlite3_stmt_status(
-			    c->stmt, SQLITE_STMTSTATUS_FULLSCAN_STEP, 1);
-			return (0);
-		}
+	if ((e = sql_cache_find(d, sql)) != NULL) {
+		e->busy = 1;
+		e->used = ++d->st.cache_tick;
+		c->cached = e;
+		c->stmt = e->stmt;
+		/* Its full-scan count is per use (rows read). */
+		sqlite3_stmt_status(
+		    c->stmt, SQLITE_STMTSTATUS_FULLSCAN_STEP, 1);
+		return (0);
 	}
 	if ((rv = sql_prepare_one(d, sql, &c->stmt)) != 0)
 		return (rv);
 	c->cached = sql_cache_put(d, sql, c->stmt);
 	return (0);
+}
+
+static int
+blank(const char *s)
+{
+	while (*s == ' ' || *s == '\t' || *s == '\n' || *s == '\r')
+		s++;
+	return (*s == '\0');
+}
+
+/*
+ * Run every statement of a parameterless script to its end. A script of
+ * one statement is cached like the statements of cursors, so the next
+ * exec of the same text takes the one-statement path.
+ */
+static int
+sql_script(struct duro *d, const char *sql)
+{
+	struct duro_sql_cursor c;
+	const char *all = sql;
+	int rv;
+
+	for (int first = 1;; first = 0) {
+		memset(&c, 0, sizeof(c));
+		c.d = d;
+		rv = sql_prepare(
+		    d, &sql, &c.stmt, first ? SQLITE_PREPARE_PERSISTENT : 0);
+		if (rv != 0)
+			return (rv);
+		if (c.stmt == NULL)
+			return (0);
+		while ((rv = sql_step(&c)) == 1)
+			;
+		/* sql_step() reset it: it can go idle into the cache. */
+		if (first && blank(sql) &&
+		    (c.cached = sql_cache_put(d, all, c.stmt)) != NULL)
+			c.cached->busy = 0;
+		else
+			sqlite3_finalize(c.stmt);
+		if (rv != 0)
+			return (rv);
+	}
 }
 
 int
@@ -291,7 +322,7 @@ duro_sql_exec(struct duro *d, struct duro_sql_cursor **cur, const char *sql,
 		return (duro_storage_failf(d, DURO_EINVAL, "no SQL"));
 	if ((rv = duro_storage_enter(d)) != 0)
 		return (rv);
-	if (cur == NULL && nparams == 0)
+	if (cur == NULL && nparams == 0 && sql_cache_find(d, sql) == NULL)
 		return (sql_script(d, sql));
 	if ((c = calloc(1, sizeof(*c))) == NULL)
 		return (duro_storage_failf(d, DURO_ENOMEM, "out of memory"));

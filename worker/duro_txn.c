@@ -25,6 +25,7 @@ duro_storage_enter(struct duro *d)
 		return (duro_storage_failf(d, st->doomed,
 		    "this transaction has failed: %s", st->doom_msg));
 	duro_storage_ok(d);
+	st->denied = NULL;
 	if (st->in_event && !st->txn) {
 		if ((rv = duro_storage_run(d, STMT_BEGIN)) != 0)
 			return (rv);

@@ -645,6 +645,17 @@ test_sql_cache(void **state)
 		assert_int_equal(duro_sql_exec(d, NULL, sql, p, 1), 0);
 		assert_int_equal(duro_sql_exec(d, NULL, sql, p, 1), 0);
 	}
+	/* A parameterless statement without cursor is cached too. */
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(duro_sql_exec(d, NULL,
+		                     "INSERT INTO t VALUES (1000)", NULL, 0),
+		    0);
+	assert_int_equal(duro_sql_exec(d, &a,
+	                     "SELECT count(*) FROM t WHERE x = 1000", NULL, 0),
+	    0);
+	assert_int_equal(duro_sql_next(a), 1);
+	assert_int_equal(duro_sql_column_int(a, 0), 3);
+	duro_sql_close(a);
 	assert_int_equal(duro_sql_exec(d, NULL, "DROP TABLE t", NULL, 0), 0);
 	assert_int_equal(duro_sql_exec(d, &a, q, NULL, 0), DURO_ESQL);
 	assert_int_equal(duro_sql_exec(d, NULL,
