@@ -55,6 +55,35 @@ def test(t):
             check(c.closed_by_peer(), "durod kept the connection open after a bad request line")
         w.step("not HTTP")
 
+        # Ambiguous framing (request smuggling) and other malformed input:
+        # an error, then the connection is closed (what follows cannot be
+        # trusted to start a request).
+        for what, data, status in [
+            ("Content-Length and Transfer-Encoding",
+             b"POST /counter/witness/incr HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n"
+             b"Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400),
+            ("two different Content-Lengths",
+             b"POST /counter/witness/incr HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\n"
+             b"Content-Length: 2\r\n\r\nab", 400),
+            ("a negative Content-Length",
+             b"POST /counter/witness/incr HTTP/1.1\r\nHost: x\r\nContent-Length: -1\r\n\r\n", 400),
+            ("a bad chunk size",
+             b"POST /counter/witness/incr HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+             b"zz\r\nhello\r\n0\r\n\r\n", 400),
+            ("an unknown Transfer-Encoding",
+             b"POST /counter/witness/incr HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n", 400),
+            ("obsolete header line folding",
+             b"GET /counter/witness/ HTTP/1.1\r\nHost: x\r\nX-A: a\r\n b\r\n\r\n", 400),
+            ("a NUL in a header",
+             b"GET /counter/witness/ HTTP/1.1\r\nHost: x\r\nX-A: a\x00b\r\n\r\n", 400),
+            ("HTTP/2.0", b"GET /counter/witness/ HTTP/2.0\r\nHost: x\r\n\r\n", 505),
+        ]:
+            with t.sub(f"{what}: {status}, connection closed"):
+                c, r = raw(d, data, what, "POST")
+                expect_error(r, status, None, what)
+                check(c.closed_by_peer(), f"durod kept the connection open after {what}")
+            w.step(what)
+
         with t.sub("headers over 32 KiB: 431"):
             big = build_request("GET", "/counter/witness/", headers={"X-Big": "a" * (40 * 1024)})
             c, r = raw(d, big, "big headers")
