@@ -47,6 +47,7 @@ UNIT_DEPS_objid     = $(BUILD)/supervisor/objid.o
 UNIT_DEPS_lifecycle = $(BUILD)/supervisor/lifecycle.o
 UNIT_DEPS_router    = $(BUILD)/supervisor/router_parse.o $(BUILD)/supervisor/objid.o $(IPC_OBJ)
 UNIT_DEPS_libduro   = $(LIBDURO)
+UNIT_DEPS_storage   = $(LIBDURO)
 
 .PHONY: all deps run test unit integration fuzz asan clean format format-check bench
 
@@ -66,11 +67,13 @@ $(LIBDURO): $(DURO_OBJ) $(IPC_OBJ)
 $(BUILD)/durod: $(BUILD)/supervisor/main.o $(SUP_OBJ) $(IPC_OBJ)
 	$(CC) $(CFLAGS) -o $@ $^ $(SUP_LIBS) $(LDFLAGS)
 
+WORKER_LIBS = -lsqlite3 -lcjson $(LDLIBS_NNG)
+
 $(BUILD)/examples/%: $(BUILD)/examples/%.o $(LIBDURO)
-	$(CC) $(CFLAGS) -o $@ $^ -lcjson $(LDLIBS_NNG) $(LDFLAGS)
+	$(CC) $(CFLAGS) -o $@ $^ $(WORKER_LIBS) $(LDFLAGS)
 
 $(BUILD)/tests/misbehave: $(BUILD)/tests/workers/misbehave.o $(LIBDURO)
-	$(CC) $(CFLAGS) -o $@ $^ -lcjson $(LDLIBS_NNG) $(LDFLAGS)
+	$(CC) $(CFLAGS) -o $@ $^ $(WORKER_LIBS) $(LDFLAGS)
 
 # Unit tests link the module under test plus whatever pure objects it needs.
 .SECONDEXPANSION:
