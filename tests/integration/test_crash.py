@@ -7,7 +7,7 @@ from harness import build_request, check, expect_error
 
 
 def test(t):
-    with harness.Durod(t, namespaces={"misbehave": {"request_timeout_ms": 10000}}) as d:
+    with harness.Durod(t, namespaces={"misbehave": {"request_timeout_ms": 120000}}) as d:
         c = d.client()
         p1 = d.worker_pid(c, "/misbehave/x")
         check(d.worker_pid(c, "/misbehave/x") == p1, "the same worker serves the next event")

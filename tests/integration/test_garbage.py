@@ -6,7 +6,7 @@ from harness import check, expect_error
 
 
 def test(t):
-    ns = {"counter": {}, "misbehave": {"request_timeout_ms": 10000}}
+    ns = {"counter": {}, "misbehave": {"request_timeout_ms": 120000}}
     with harness.Durod(t, namespaces=ns) as d:
         kept = d.client()
         check(d.incr(kept, "/counter/g") == 1, "counter before")

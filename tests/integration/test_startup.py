@@ -5,8 +5,8 @@ process behind; other namespaces keep working. A namespace whose program
 is not executable is refused when durod starts."""
 import os
 import stat
-import tempfile
 import shutil
+import tempfile
 import time
 
 import harness
@@ -31,19 +31,23 @@ def test(t):
     mb = t.build.misbehave
     ns = {
         "counter": {},
-        "mbcrash": {"exec": [mb], "env": {"MISBEHAVE_START": "crash"}, "max_restarts": 1000},
+        # A long start timeout where the failure must be seen otherwise:
+        # the crash by its exit, the garbage as a protocol violation.
+        "mbcrash": {"exec": [mb], "env": {"MISBEHAVE_START": "crash"}, "max_restarts": 1000,
+                    "start_timeout_ms": 120000},
         "mbhang": {"exec": [mb], "env": {"MISBEHAVE_START": "hang"}, "start_timeout_ms": 500,
                    "max_restarts": 1000},
-        "mbgarbage": {"exec": [mb], "env": {"MISBEHAVE_START": "garbage"}, "max_restarts": 1000},
+        "mbgarbage": {"exec": [mb], "env": {"MISBEHAVE_START": "garbage"}, "max_restarts": 1000,
+                      "start_timeout_ms": 120000},
     }
     with harness.Durod(t, namespaces=ns) as d:
         c = d.client()
         check(d.incr(c, "/counter/ok") == 1, "counter before")
         cpid = d.counter(c, "/counter/ok")["pid"]
 
-        start_fails(t, d, c, "mbcrash", "worker crashes before ready")
+        start_fails(t, d, c, "mbcrash", "worker crashes before ready", "signal")
         start_fails(t, d, c, "mbhang", "worker never says ready", "start_timeout_ms")
-        start_fails(t, d, c, "mbgarbage", "worker sends garbage before ready")
+        start_fails(t, d, c, "mbgarbage", "worker sends garbage before ready", "protocol")
 
         with t.sub("every request waiting for a worker that never starts fails"):
             waiting = []
