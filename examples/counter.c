@@ -6,8 +6,9 @@
  *
  * Errors are JSON {"error": code, "message": ...}: 400 for a bad K (not
  * an integer, empty, or overflowing), 404 for other paths, 405 for a wrong
- * method. The value lives in memory and is lost on hibernation; a later
- * version keeps it in the object's storage.
+ * method. The value lives in the object's storage under the KV key
+ * "value" (decimal text), so it survives hibernation, crashes and restarts:
+ * libduro commits each request's writes before its reply leaves.
  */
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -20,9 +21,42 @@
 
 #include "duro.h"
 
-struct counter {
-	int64_t value;
-};
+#define VALUE_KEY "value"
+
+/* The stored value; 0 when the object has never counted. */
+static int
+value_load(struct duro *d, int64_t *value)
+{
+	char digits[24];
+	size_t len;
+	void *v;
+	int rv;
+
+	*value = 0;
+	if ((rv = duro_kv_get(d, VALUE_KEY, strlen(VALUE_KEY), &v, &len)) ==
+	    DURO_ENOENT)
+		return (0);
+	if (rv != 0)
+		return (rv);
+	if (len == 0 || len >= sizeof(digits)) {
+		free(v);
+		return (DURO_ERANGE);
+	}
+	memcpy(digits, v, len);
+	digits[len] = '\0';
+	free(v);
+	*value = strtoll(digits, NULL, 10);
+	return (0);
+}
+
+static int
+value_store(struct duro *d, int64_t value)
+{
+	char digits[24];
+	int n = snprintf(digits, sizeof(digits), "%" PRId64, value);
+
+	return (duro_kv_put(d, VALUE_KEY, strlen(VALUE_KEY), digits, (size_t)n));
+}
 
 /* Send o as the body with the given status; o is freed. */
 static int
@@ -81,11 +115,15 @@ add_int(cJSON *o, const char *key, int64_t v)
 }
 
 static int
-counter_get(struct counter *c, struct duro_response *resp)
+counter_get(struct duro *d, struct duro_response *resp)
 {
-	cJSON *o = cJSON_CreateObject();
+	int64_t value;
+	cJSON *o;
 
-	if (o == NULL || add_int(o, "value", c->value) != 0 ||
+	if (value_load(d, &value) != 0)
+		return (-1);
+	o = cJSON_CreateObject();
+	if (o == NULL || add_int(o, "value", value) != 0 ||
 	    add_int(o, "alarms_fired", 0) != 0 ||
 	    add_int(o, "pid", (int64_t)getpid()) != 0) {
 		cJSON_Delete(o);
@@ -126,20 +164,22 @@ parse_by(const struct duro_request *req, int64_t *by)
 }
 
 static int
-counter_incr(struct counter *c, const struct duro_request *req,
+counter_incr(struct duro *d, const struct duro_request *req,
     struct duro_response *resp)
 {
 	const char *why;
-	int64_t by, next;
+	int64_t by, value, next;
 	cJSON *o;
 
 	if ((why = parse_by(req, &by)) != NULL)
 		return (reply_error(resp, 400, "bad_request", "%s", why));
-	if (__builtin_add_overflow(c->value, by, &next))
+	if (value_load(d, &value) != 0)
+		return (-1);
+	if (__builtin_add_overflow(value, by, &next))
 		return (reply_error(resp, 400, "bad_request",
-		    "value %" PRId64 " + %" PRId64 " would overflow", c->value,
-		    by));
-	c->value = next;
+		    "value %" PRId64 " + %" PRId64 " would overflow", value, by));
+	if (value_store(d, next) != 0)
+		return (-1);
 	if ((o = cJSON_CreateObject()) == NULL ||
 	    add_int(o, "value", next) != 0) {
 		cJSON_Delete(o);
@@ -161,17 +201,15 @@ static int
 counter_request(struct duro *d, const struct duro_request *req,
     struct duro_response *resp, void *arg)
 {
-	struct counter *c = arg;
-
 	if (strcmp(req->path, "/") == 0) {
 		if (strcmp(req->method, "GET") != 0)
 			return (method_not_allowed(req, resp, "GET"));
-		return (counter_get(c, resp));
+		return (counter_get(d, resp));
 	}
 	if (strcmp(req->path, "/incr") == 0) {
 		if (strcmp(req->method, "POST") != 0)
 			return (method_not_allowed(req, resp, "POST"));
-		return (counter_incr(c, req, resp));
+		return (counter_incr(d, req, resp));
 	}
 	return (reply_error(resp, 404, "not_found", "no route %s", req->path));
 }
@@ -179,13 +217,12 @@ counter_request(struct duro *d, const struct duro_request *req,
 int
 main(void)
 {
-	struct counter c = {0};
 	struct duro *d;
 	int rv;
 
 	if ((rv = duro_open(&d)) != 0)
 		return (duro_exit_status(rv));
-	duro_on_request(d, counter_request, &c);
+	duro_on_request(d, counter_request, NULL);
 	if ((rv = duro_run(d)) != 0)
 		fprintf(stderr, "counter: %s\n", duro_strerror(rv));
 	duro_close(d);
