@@ -6,9 +6,11 @@
  * worker. The two-character fan-out keeps directories small with millions
  * of objects.
  */
+#include <sys/file.h>
 #include <sys/stat.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <ftw.h>
 #include <stdio.h>
 #include <string.h>
@@ -69,16 +71,29 @@ int
 object_dir_remove(const struct object *o, char *err, size_t errlen)
 {
 	char path[4096];
+	int fd, rv = 0;
 
 	if (object_dir(o, path, sizeof(path)) != 0)
 		return (-1);
+	/*
+	 * Take the worker's lock first: durod never removes a directory with
+	 * a live worker, and the lock proves it rather than assumes it.
+	 */
+	if ((fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+		return (errno == ENOENT ? 0 : -1);
+	if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+		snprintf(err, errlen, "%.200s: still locked by a worker", path);
+		close(fd);
+		return (-1);
+	}
 	/* Depth first, not following symlinks out of the directory. */
 	if (nftw(path, remove_entry, 16, FTW_DEPTH | FTW_PHYS) != 0 &&
 	    errno != ENOENT) {
 		snprintf(err, errlen, "removing %.200s: %s", path, strerror(errno));
-		return (-1);
+		rv = -1;
 	}
-	return (0);
+	close(fd);
+	return (rv);
 }
 
 int
