@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """durod death: when durod is SIGKILLed its workers die too (parent-death
-signal, lost IPC): no orphans. The next durod on the same data_dir starts
-and still accepts the ids the first one made."""
+signal, lost IPC): no orphans. The next durod on the same data_dir starts,
+still accepts the ids the first one made, and lost no acknowledged write."""
 import re
 import shutil
 import signal

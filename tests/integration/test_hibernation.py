@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """idle hibernation: with idle_timeout_ms 300 an idle worker goes away by
-itself; the next request gets a fresh worker and fresh in-memory state."""
+itself; the next request gets a fresh worker, and the counter's stored
+value is still there (storage survives hibernation, memory does not)."""
 import random
 import time
 
