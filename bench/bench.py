@@ -31,19 +31,23 @@ repetition before taking their median.
   activation  per repetition a fresh durod: GET /counter/new-<run>-<k>/ for
               1000 never-seen names, one keep-alive connection, in sequence
               (each a worker spawn), in 10 chunks of 100, each chunk followed
-              by 100 bare spawns and 100 spawn+ready of bench/bin/spawn_bare
-              (the floors, measured alongside); then the same 1000 objects
+              by 100 bare spawns (from a small process, and the way durod
+              spawns from a process with durod's current fd count) and 30
+              spawn+ready of bench/bin/spawn_bare (the floors, measured
+              alongside); then the same 1000 objects
               again (warm, same connection); then durod's SIGTERM-to-exit
               time with 1000 live workers.
   spawn       bench/bin/spawn_bare alone, in 10 interleaved rounds: bare
               posix_spawn; bare from a process with 4000 more fds open
               (durod's fd table at 1000 workers), spawned the way
               supervisor/spawn.c does and with CLONE_FILES +
-              CLOSE_RANGE_UNSHARE; and -r spawn+ready.
+              CLOSE_RANGE_UNSHARE (100 of each per round); and -r
+              spawn+ready (20 per round).
   nng         bench/bin/nng_rtt alone (nng pair0 blocking and poll, unix).
 
-Environment: BENCH_REPS (5), BENCH_DURATION (wrk seconds, 10),
-BENCH_OBJECTS (1000), DURO_BUILD (build dir, <repo>/build).
+Environment: BENCH_REPS (5), BENCH_ACT_REPS (activation's, min(REPS, 3)),
+BENCH_DURATION (wrk seconds, 10), BENCH_OBJECTS (1000), DURO_BUILD (build
+dir, <repo>/build).
 """
 
 import argparse
@@ -72,6 +76,9 @@ SPREAD_LUA = os.path.join(HERE, "spread.lua")
 REPS = int(os.environ.get("BENCH_REPS", "5"))
 DURATION = int(os.environ.get("BENCH_DURATION", "10"))
 NOBJ = int(os.environ.get("BENCH_OBJECTS", "1000"))
+# Activation is the slow one (each new object creates its SQLite file with
+# several fsyncs): fewer repetitions unless asked.
+ACT_REPS = int(os.environ.get("BENCH_ACT_REPS", str(min(REPS, 3))))
 
 READY_TIMEOUT = 15.0
 IO_TIMEOUT = 30.0
@@ -422,13 +429,14 @@ def nng_rtt(n=20000):
     return run_c([NNG_RTT, "-n", str(n)])
 
 
-def spawn_floor_samples(n, warmup=20, nfds=0, unshare=False):
+def spawn_floor_samples(n, warmup=20, nfds=0, unshare=False, ready_n=None):
     """n timed spawns of each of: "spawn_bare" (posix_spawn, bare),
     "spawn_bare_fds" (only if nfds: the way supervisor/spawn.c spawns,
     from a process with nfds more fds open, i.e. durod's fd table),
     "spawn_unshare_fds" (only if unshare: the same with CLONE_FILES +
     CLOSE_RANGE_UNSHARE), and spawn+ready ("spawn_ready", "ready_exit",
-    "ready_cycle"). Returns {name: [samples in us]}."""
+    "ready_cycle"; ready_n of them, default n). Returns {name: [samples
+    in us]}."""
     base = [SPAWN_BARE, "-a", "-n", str(n), "-w", str(warmup)]
     out = run_c(base + [COUNTER])
     if nfds > 0:
@@ -438,7 +446,8 @@ def spawn_floor_samples(n, warmup=20, nfds=0, unshare=False):
                 base + ["-s", "unshare", "-f", str(nfds), COUNTER])["spawn_bare"]
     d = tempfile.mkdtemp(prefix="duro-bench-spawn-", dir=os.environ.get("BENCH_TMP"))
     try:
-        out.update(run_c(base + ["-r", "-d", d, COUNTER]))
+        out.update(run_c([SPAWN_BARE, "-a", "-n", str(ready_n or n), "-w", str(min(warmup, 5)),
+                          "-r", "-d", d, COUNTER]))
         left = procs_with_ipc_under(d)
         if left:
             raise BenchError(f"spawn_bare -r left workers behind: {left[:10]}")
@@ -526,8 +535,8 @@ def bench_activation():
     reps = []
     chunks = 10 if NOBJ >= 10 else 1
     per = NOBJ // chunks
-    for i in range(REPS):
-        log(f"activation: repetition {i + 1}/{REPS}")
+    for i in range(ACT_REPS):
+        log(f"activation: repetition {i + 1}/{ACT_REPS}")
         r = {}
         run = f"{os.getpid()}-{int(time.time())}-{i}"
         names = [f"new-{run}-{k}" for k in range(per * chunks)]
@@ -544,7 +553,7 @@ def bench_activation():
                     # durod's fd table grows with its live workers, and
                     # every spawn copies it: the -f floor uses its size now.
                     nfds = d.nfds()
-                    fl = spawn_floor_samples(per, warmup=5, nfds=nfds)
+                    fl = spawn_floor_samples(per, warmup=5, nfds=nfds, ready_n=max(1, per * 3 // 10))
                     for k, v in fl.items():
                         floors.setdefault(k, []).extend(v)
                     if ch == 0:
@@ -583,7 +592,7 @@ def bench_spawn():
         samples = {}
         for _ in range(10):
             for k, v in spawn_floor_samples(max(1, NOBJ // 10), warmup=5, nfds=4 * NOBJ,
-                                            unshare=True).items():
+                                            unshare=True, ready_n=max(1, NOBJ // 50)).items():
                 samples.setdefault(k, []).extend(v)
         reps.append({k: summary(v) for k, v in samples.items()})
     return reps

@@ -15,9 +15,11 @@
 #   spawn       bench/spawn_bare.c alone
 #   nng         bench/nng_rtt.c alone
 #
-# Environment: BENCH_REPS (default 5), BENCH_DURATION (wrk seconds, 10),
-# BENCH_OBJECTS (1000), DURO_BUILD (default <repo>/build), BENCH_JSON (a
-# file to write every raw number to).
+# Environment: BENCH_REPS (default 5), BENCH_ACT_REPS (activation's, 3),
+# BENCH_DURATION (wrk seconds, 10), BENCH_OBJECTS (1000), DURO_BUILD
+# (default <repo>/build), BENCH_JSON (a file to write every raw number to),
+# BENCH_TMPDIR (where the temp dir goes, default /tmp: durod's run_dir and
+# data_dir, i.e. the objects' SQLite files, live there).
 #
 # Every durod is started by bench/bench.py in its own directory under a
 # temp dir made here ($BENCH_TMP), on free 127.0.0.1 ports, and stopped
@@ -59,7 +61,7 @@ make -s -C "$here"
 
 # ---- cleanup, whatever happens
 
-BENCH_TMP=$(mktemp -d /tmp/duro-bench.XXXXXX)
+BENCH_TMP=$(mktemp -d "${BENCH_TMPDIR:-/tmp}/duro-bench.XXXXXX")
 export BENCH_TMP DURO_BUILD="$build"
 child=
 sigrc=
@@ -123,6 +125,11 @@ echo "date:    $(date -u)"
 echo "machine: nproc=$(nproc), $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)," \
 	"kernel $(uname -r), Debian $(cat /etc/debian_version 2>/dev/null || echo '?')"
 echo "load:    $(cat /proc/loadavg)"
+# What was measured: the build dir, and the commit of the source tree (with
+# the number of files changed but not committed: others may be editing).
+src=$(cd "$build/.." 2>/dev/null && git rev-parse --short HEAD 2>/dev/null || echo "?")
+dirty=$(cd "$build/.." 2>/dev/null && git status --porcelain 2>/dev/null | wc -l || echo "?")
+echo "build:   $build (source tree at $src, $dirty uncommitted change(s))"
 echo "command: sh bench/run.sh $which"
 
 # ---- run (in the background so that a signal reaches the trap at once)

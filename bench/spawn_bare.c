@@ -16,8 +16,10 @@
  *
  *	spawn_bare -r [-n N] [-w WARMUP] [-d DIR] WORKER
  *		spawn+ready: N times, like durod does per activation: open an
- *		nng pair0 socket and listen on ipc://DIR/sr-<i>.sock, posix_spawn
- *		WORKER with the environment of ipc/PROTOCOL.md section 3, wait
+ *		nng pair0 socket and listen on ipc://DIR/sr-<i>.sock, make the
+ *		object's directory DIR/obj-<i>/ (durod makes it before the
+ *		worker starts), posix_spawn WORKER with the environment of
+ *		ipc/PROTOCOL.md section 3 (DURO_STORAGE in that directory), wait
  *		for the worker's first message (its "ready"), then close the
  *		socket (the worker sees the pipe go and exits 0) and waitpid.
  *		Reports "spawn_ready" (socket open to ready received: the floor
@@ -169,7 +171,7 @@ ready(int n, int warmup, const char *dir)
 	uint64_t *up = calloc((size_t)n, sizeof(*up));
 	uint64_t *down = calloc((size_t)n, sizeof(*down));
 	uint64_t *cycle = calloc((size_t)n, sizeof(*cycle));
-	char path[PATH_MAX], url[PATH_MAX + 8];
+	char path[PATH_MAX], url[PATH_MAX + 8], objdir[PATH_MAX];
 	char e_ipc[PATH_MAX + 32], e_id[128], e_name[64], e_storage[PATH_MAX + 64];
 	char *env[] = { "PATH=/usr/local/bin:/usr/bin:/bin", e_ipc,
 		"DURO_NAMESPACE=counter", e_id, e_name, e_storage,
@@ -188,8 +190,9 @@ ready(int n, int warmup, const char *dir)
 		/* A valid-looking id (64 lowercase hex), different each time. */
 		snprintf(e_id, sizeof(e_id), "DURO_OBJECT_ID=%064x", i + warmup);
 		snprintf(e_name, sizeof(e_name), "DURO_OBJECT_NAME=sr-%d", i + warmup);
-		snprintf(e_storage, sizeof(e_storage),
-		    "DURO_STORAGE=%s/obj-%d/db.sqlite", dir, i + warmup);
+		snprintf(objdir, sizeof(objdir), "%s/obj-%d", dir, i + warmup);
+		snprintf(e_storage, sizeof(e_storage), "DURO_STORAGE=%s/db.sqlite",
+		    objdir);
 
 		t0 = now_ns();
 		/* What durod does per activation: its own socket and listener. */
@@ -198,6 +201,8 @@ ready(int n, int warmup, const char *dir)
 		    (rv = nng_socket_set_ms(s, NNG_OPT_RECVTIMEO, 10000)) != 0 ||
 		    (rv = nng_listen(s, url, NULL, 0)) != 0)
 			die("nng listen", nng_strerror(rv));
+		if (mkdir(objdir, 0750) != 0 && errno != EEXIST)
+			die(objdir, strerror(errno));
 		pid = spawn(env);
 		if ((rv = nng_recvmsg(s, &msg, 0)) != 0)
 			die("waiting for ready", nng_strerror(rv));
@@ -295,7 +300,7 @@ main(int argc, char **argv)
 		die("mkdtemp", strerror(errno));
 	ready(n, warmup, dir);
 	if (dir == tmpl)
-		rmdir(tmpl); /* fails harmlessly if a worker made files */
+		fprintf(stderr, "spawn_bare: the objects' directories are in %s\n", tmpl);
 	return (0);
 
 usage:
