@@ -17,12 +17,32 @@
  *	                   request's Content-Type as Content-Type
  *	POST /sleep?ms=N   sleep N ms (at most an hour), then reply "ok"
  *
+ * Storage, for durability tests (integers are KV values in decimal text):
+ *	POST /kv/incr?key=K          add 1 to the integer under KV key K
+ *	                             (default "n"), reply {"value":N}
+ *	GET  /kv?key=K               {"value":N}, 0 when absent
+ *	POST /pair/incr              in one event, add 1 to both KV keys "x"
+ *	                             and "y", reply {"x":X,"y":Y}
+ *	GET  /pair                   {"x":X,"y":Y}: X == Y always, since an
+ *	                             event is never half applied
+ *	POST /pair/incr_then_crash   write x+1, then abort() before y
+ *	POST /pair/incr_then_fail    write x+1 and y+1, then fail the handler
+ *	                             (nothing is stored; 500 worker_error)
+ *	POST /fill?kb=N              in one event, insert N KiB of random
+ *	                             bytes into the SQL table blob_fill, in
+ *	                             rows of 64 KiB; reply as GET /fill. Past
+ *	                             the storage limit libduro fails the event
+ *	                             (507 storage_full) and keeps none of it
+ *	GET  /fill                   {"rows":N,"bytes":B,"db_size":S} (S from
+ *	                             duro_sql_database_size)
+ *
  * With MISBEHAVE_START set it misbehaves at startup instead:
  *	crash    abort() before dialing
  *	hang     dial, then never send ready
  *	garbage  dial, and send a malformed message instead of ready
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -209,6 +229,249 @@ on_sleep(
 	return (reply_text(resp, 200, "ok"));
 }
 
+/* ---- storage routes ---- */
+
+#define FILL_ROW_KB 64
+
+/*
+ * Fail the request after a storage error, with libduro's reason. After
+ * DURO_EFULL or DURO_ESTORAGE the SDK sends its own error code whatever
+ * the handler returns.
+ */
+static int
+storage_failed(struct duro *d, struct duro_response *resp)
+{
+	duro_response_error(resp, "%s", duro_storage_errmsg(d));
+	return (-1);
+}
+
+/* The integer under key; 0 when absent, DURO_ERANGE when not one. */
+static int
+kv_load_int(struct duro *d, const char *key, int64_t *out)
+{
+	char digits[24], *end;
+	size_t len;
+	void *v;
+	int rv;
+
+	*out = 0;
+	rv = duro_kv_get(d, key, strlen(key), &v, &len);
+	if (rv == DURO_ENOENT)
+		return (0);
+	if (rv != 0)
+		return (rv);
+	if (len == 0 || len >= sizeof(digits)) {
+		free(v);
+		return (DURO_ERANGE);
+	}
+	memcpy(digits, v, len);
+	digits[len] = '\0';
+	free(v);
+	*out = strtoll(digits, &end, 10);
+	return (*end == '\0' ? 0 : DURO_ERANGE);
+}
+
+static int
+kv_store_int(struct duro *d, const char *key, int64_t v)
+{
+	char digits[24];
+	int n = snprintf(digits, sizeof(digits), "%" PRId64, v);
+
+	return (duro_kv_put(d, key, strlen(key), digits, (size_t)n));
+}
+
+/* Add 1 to the integer under key; *out is the new value. */
+static int
+kv_incr(struct duro *d, const char *key, int64_t *out)
+{
+	int rv;
+
+	if ((rv = kv_load_int(d, key, out)) != 0)
+		return (rv);
+	if (*out == INT64_MAX)
+		return (DURO_ERANGE);
+	return (kv_store_int(d, key, ++*out));
+}
+
+static int
+reply_json_int(struct duro_response *resp, const char *key, int64_t v)
+{
+	duro_response_header(resp, "Content-Type", "application/json");
+	return (duro_response_printf(resp, "{\"%s\":%" PRId64 "}", key, v));
+}
+
+/* The "key" parameter (default "n"). Returns 0, or -1 after a 400. */
+static int
+key_param(const struct duro_request *req, struct duro_response *resp, char *buf,
+    size_t buflen)
+{
+	int rv = duro_query_param(req, "key", buf, buflen);
+
+	if (rv == DURO_ENOENT) {
+		snprintf(buf, buflen, "n");
+		return (0);
+	}
+	if (rv == 0)
+		return (0);
+	reply_text(resp, 400, "key: at most 255 bytes, no NUL");
+	return (-1);
+}
+
+static int
+on_kv_incr(
+    struct duro *d, const struct duro_request *req, struct duro_response *resp)
+{
+	char key[256];
+	int64_t v;
+
+	if (key_param(req, resp, key, sizeof(key)) != 0)
+		return (0);
+	if (kv_incr(d, key, &v) != 0)
+		return (storage_failed(d, resp));
+	return (reply_json_int(resp, "value", v));
+}
+
+static int
+on_kv_get(
+    struct duro *d, const struct duro_request *req, struct duro_response *resp)
+{
+	char key[256];
+	int64_t v;
+
+	if (key_param(req, resp, key, sizeof(key)) != 0)
+		return (0);
+	if (kv_load_int(d, key, &v) != 0)
+		return (storage_failed(d, resp));
+	return (reply_json_int(resp, "value", v));
+}
+
+static int
+reply_pair(struct duro_response *resp, int64_t x, int64_t y)
+{
+	duro_response_header(resp, "Content-Type", "application/json");
+	return (duro_response_printf(
+	    resp, "{\"x\":%" PRId64 ",\"y\":%" PRId64 "}", x, y));
+}
+
+static int
+on_pair_get(
+    struct duro *d, const struct duro_request *req, struct duro_response *resp)
+{
+	int64_t x, y;
+
+	if (kv_load_int(d, "x", &x) != 0 || kv_load_int(d, "y", &y) != 0)
+		return (storage_failed(d, resp));
+	return (reply_pair(resp, x, y));
+}
+
+/* Read and write both keys in one event. */
+static int
+on_pair_incr(
+    struct duro *d, const struct duro_request *req, struct duro_response *resp)
+{
+	int64_t x, y;
+
+	if (kv_incr(d, "x", &x) != 0 || kv_incr(d, "y", &y) != 0)
+		return (storage_failed(d, resp));
+	return (reply_pair(resp, x, y));
+}
+
+static int
+on_pair_crash(
+    struct duro *d, const struct duro_request *req, struct duro_response *resp)
+{
+	int64_t x;
+
+	if (kv_incr(d, "x", &x) != 0)
+		return (storage_failed(d, resp));
+	abort();
+}
+
+static int
+on_pair_fail(
+    struct duro *d, const struct duro_request *req, struct duro_response *resp)
+{
+	int64_t x, y;
+
+	if (kv_incr(d, "x", &x) != 0 || kv_incr(d, "y", &y) != 0)
+		return (storage_failed(d, resp));
+	duro_response_error(resp,
+	    "failing on purpose after writing x=%" PRId64 ", y=%" PRId64, x, y);
+	return (-1);
+}
+
+/* Created by the first /fill request, so other routes leave no table. */
+static int
+fill_table(struct duro *d)
+{
+	return (duro_sql_exec(d, NULL,
+	    "CREATE TABLE IF NOT EXISTS blob_fill ("
+	    " id INTEGER PRIMARY KEY, data BLOB NOT NULL)",
+	    NULL, 0));
+}
+
+static int
+reply_fill(struct duro *d, struct duro_response *resp)
+{
+	struct duro_sql_cursor *c;
+	int64_t rows = 0, bytes = 0;
+	uint64_t size;
+	int rv;
+
+	if (fill_table(d) != 0 ||
+	    duro_sql_exec(d, &c,
+	        "SELECT count(*), coalesce(sum(length(data)), 0) FROM "
+	        "blob_fill",
+	        NULL, 0) != 0)
+		return (storage_failed(d, resp));
+	if ((rv = duro_sql_next(c)) == 1) {
+		rows = duro_sql_column_int(c, 0);
+		bytes = duro_sql_column_int(c, 1);
+	}
+	duro_sql_close(c);
+	if (rv != 1 || duro_sql_database_size(d, &size) != 0)
+		return (storage_failed(d, resp));
+	duro_response_header(resp, "Content-Type", "application/json");
+	return (duro_response_printf(resp,
+	    "{\"rows\":%" PRId64 ",\"bytes\":%" PRId64 ",\"db_size\":%" PRIu64
+	    "}",
+	    rows, bytes, size));
+}
+
+/*
+ * randomblob() makes the bytes in SQLite, so the pages really fill (no
+ * run-length luck). A failed insert is returned as is: past the limit the
+ * SDK has already doomed the event, and the client gets 507.
+ */
+static int
+on_fill(
+    struct duro *d, const struct duro_request *req, struct duro_response *resp)
+{
+	struct duro_sql_value p[1];
+	long kb, row;
+
+	if (int_param(req, resp, "kb", 0, 1L << 20, FILL_ROW_KB, &kb) != 0)
+		return (0);
+	if (fill_table(d) != 0)
+		return (storage_failed(d, resp));
+	for (; kb > 0; kb -= row) {
+		row = kb < FILL_ROW_KB ? kb : FILL_ROW_KB;
+		p[0] = DURO_ARG_INT((int64_t)row * 1024);
+		if (duro_sql_exec(d, NULL,
+		        "INSERT INTO blob_fill (data) VALUES (randomblob(?1))",
+		        p, 1) != 0)
+			return (storage_failed(d, resp));
+	}
+	return (reply_fill(d, resp));
+}
+
+static int
+on_fill_get(
+    struct duro *d, const struct duro_request *req, struct duro_response *resp)
+{
+	return (reply_fill(d, resp));
+}
+
 static const struct route routes[] = {
     {"GET", "/", on_ok},
     {"GET", "/pid", on_pid},
@@ -220,21 +483,41 @@ static const struct route routes[] = {
     {"POST", "/garbage", on_garbage},
     {NULL, "/echo", on_echo},
     {"POST", "/sleep", on_sleep},
+    {"POST", "/kv/incr", on_kv_incr},
+    {"GET", "/kv", on_kv_get},
+    {"POST", "/pair/incr", on_pair_incr},
+    {"GET", "/pair", on_pair_get},
+    {"POST", "/pair/incr_then_crash", on_pair_crash},
+    {"POST", "/pair/incr_then_fail", on_pair_fail},
+    {"POST", "/fill", on_fill},
+    {"GET", "/fill", on_fill_get},
 };
 
+/*
+ * A path may have a route per method (GET and POST /fill); a path whose
+ * routes all want other methods gets 405 with every one of them in Allow.
+ */
 static int
 misbehave_request(struct duro *d, const struct duro_request *req,
     struct duro_response *resp, void *arg)
 {
+	char allow[64] = "";
+	size_t len = 0;
+
 	for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
 		if (strcmp(req->path, routes[i].path) != 0)
 			continue;
-		if (routes[i].method != NULL &&
-		    strcmp(req->method, routes[i].method) != 0) {
-			duro_response_header(resp, "Allow", routes[i].method);
-			return (reply_text(resp, 405, "method not allowed"));
-		}
-		return (routes[i].fn(d, req, resp));
+		if (routes[i].method == NULL ||
+		    strcmp(req->method, routes[i].method) == 0)
+			return (routes[i].fn(d, req, resp));
+		if (len < sizeof(allow))
+			len +=
+			    (size_t)snprintf(allow + len, sizeof(allow) - len,
+			        "%s%s", len > 0 ? ", " : "", routes[i].method);
+	}
+	if (len > 0) {
+		duro_response_header(resp, "Allow", allow);
+		return (reply_text(resp, 405, "method not allowed"));
 	}
 	return (reply_text(resp, 404, "no such route"));
 }
