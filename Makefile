@@ -33,7 +33,7 @@ SUP_SRC  = $(filter-out supervisor/main.c,$(wildcard supervisor/*.c))
 SUP_OBJ  = $(SUP_SRC:%.c=$(BUILD)/%.o)
 SUP_LIBS = -lev -lsqlite3 -lhttp_parser -lcjson -lcrypto $(LDLIBS_NNG)
 
-EXAMPLES = $(BUILD)/examples/counter
+EXAMPLES = $(BUILD)/examples/counter $(BUILD)/examples/ledger
 TEST_WORKERS = $(BUILD)/tests/misbehave
 UNIT_SRC = $(wildcard tests/unit/test_*.c)
 UNIT_BIN = $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
