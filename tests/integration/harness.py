@@ -194,6 +194,16 @@ def wait_gone(pids, timeout=GONE_TIMEOUT):
     return [p for p in procs if p.alive()]
 
 
+def wait_reaped(pids, timeout=GONE_TIMEOUT):
+    """Wait until none of pids is in /proc at all: dead and reaped by its
+    parent (durod), so durod knows it is gone. After a kill from outside,
+    a request sent before the reap still reaches the dying worker and
+    fails with object_reset. Returns the ones still there."""
+    procs = [p if isinstance(p, Proc) else Proc(p) for p in pids]
+    wait_until(lambda: not any(p.exists() for p in procs), timeout)
+    return [p for p in procs if p.exists()]
+
+
 # ------------------------------------------------------------------ ports
 
 def free_port():
