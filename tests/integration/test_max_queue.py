@@ -43,8 +43,7 @@ def test(t):
         # Other objects are not limited by this one's queue.
         c = d.client()
         check(d.incr(c, "/counter/free") == 1, "another object while q's queue is full")
-        mq = d.worker_pid(c, "/misbehave/other")
-        check(mq != old, "other misbehave object")
+        d.worker_pid(c, "/misbehave/other")  # 200, not 429
 
         msg = expect_error(hang.read_response("POST"), 500, "object_reset", "the hang")
         check("request_timeout_ms" in msg, f"hang message: {msg!r}")
