@@ -54,8 +54,9 @@ def worker_env(pid):
 
 def kill9(pid, timeout=harness.GONE_TIMEOUT):
     """SIGKILL one process (a harness.Proc or a pid we just read) and wait
-    until it is no longer running. Returns True if our signal reached it
-    (False if it was already gone)."""
+    until its parent (durod) has reaped it, so durod knows it is gone (a
+    request sent before the reap may still reach the dying worker).
+    Returns True if our signal reached it (False if it was already gone)."""
     p = pid if isinstance(pid, harness.Proc) else harness.Proc(pid)
     if not p.alive():
         return False
@@ -63,8 +64,8 @@ def kill9(pid, timeout=harness.GONE_TIMEOUT):
         os.kill(p.pid, signal.SIGKILL)
     except ProcessLookupError:
         return False
-    left = harness.wait_gone([p], timeout)
-    check(not left, f"SIGKILLed process {p} still running after {timeout:.0f} s")
+    left = harness.wait_reaped([p], timeout)
+    check(not left, f"SIGKILLed process {p} not reaped within {timeout:.0f} s")
     return True
 
 
