@@ -292,6 +292,8 @@ on_header_value(http_parser *p, const char *at, size_t len)
 static int
 headers_check(struct http_in *in)
 {
+	size_t nhost = 0;
+
 	for (size_t i = 0; i < in->noffs; i++) {
 		const char *name = in->hbuf.p + in->offs[i].name;
 		const char *value = in->hbuf.p + in->offs[i].value;
@@ -306,7 +308,12 @@ headers_check(struct http_in *in)
 		if (!ipc_is_utf8(value, strlen(value)))
 			return (fail(in, 400, "bad_request",
 			    "header %s: value is not valid UTF-8", name));
+		nhost += strcasecmp(name, "Host") == 0;
 	}
+	/* RFC 9112 3.2: exactly one Host in HTTP/1.1, at most one before. */
+	if (nhost > 1 || (nhost == 0 && in->parser.http_minor == 1))
+		return (fail(in, 400, "bad_request",
+		    "an HTTP/1.1 request needs exactly one Host header"));
 	return (0);
 }
 

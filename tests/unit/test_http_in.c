@@ -131,7 +131,7 @@ static void
 test_post_content_length(void **state)
 {
 	struct result r;
-	struct http_in *in = parse("POST /a HTTP/1.1\r\nContent-Length: 11\r\n"
+	struct http_in *in = parse("POST /a HTTP/1.1\r\nHost: t\r\nContent-Length: 11\r\n"
 	                           "\r\nhello world",
 	    SIZE_MAX, &r);
 
@@ -147,7 +147,7 @@ static void
 test_chunked(void **state)
 {
 	struct result r;
-	struct http_in *in = parse("POST /a HTTP/1.1\r\n"
+	struct http_in *in = parse("POST /a HTTP/1.1\r\nHost: t\r\n"
 	                           "Transfer-Encoding: chunked\r\n\r\n"
 	                           "5\r\nhello\r\n"
 	                           "6;ext=1\r\n world\r\n"
@@ -159,7 +159,7 @@ test_chunked(void **state)
 	assert_int_equal(r.reqs[0]->body_len, 11);
 	assert_memory_equal(r.reqs[0]->body, "hello world", 11);
 	/* Trailers are not forwarded. */
-	assert_int_equal(r.reqs[0]->nheaders, 1);
+	assert_int_equal(r.reqs[0]->nheaders, 2);
 	assert_null(http_request_header(r.reqs[0], "X-Trailer"));
 	result_free(&r);
 	http_in_free(in);
@@ -167,8 +167,8 @@ test_chunked(void **state)
 
 static const char pipelined[] =
     "GET /1 HTTP/1.1\r\nHost: a\r\n\r\n"
-    "POST /2 HTTP/1.1\r\nContent-Length: 3\r\n\r\nabc"
-    "PUT /3 HTTP/1.1\r\nTransfer-Encoding: chunked\r\n"
+    "POST /2 HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\n\r\nabc"
+    "PUT /3 HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n"
     "\r\n2\r\nxy\r\n0\r\n\r\n";
 
 static void
@@ -222,7 +222,7 @@ test_byte_by_byte(void **state)
 static void
 test_split_everywhere(void **state)
 {
-	static const char req[] = "POST /p?q=1 HTTP/1.1\r\nX-Long-Name: "
+	static const char req[] = "POST /p?q=1 HTTP/1.1\r\nHost: t\r\nX-Long-Name: "
 	                          "value one\r\nContent-Length: 4\r\n\r\nbody";
 	struct result r;
 	size_t used;
@@ -252,7 +252,7 @@ test_header_continuation(void **state)
 	size_t used;
 
 	/* A name and a value each cut across three feeds. */
-	assert_int_equal(http_in_feed(in, "GET / HTTP/1.1\r\nX-Sp", 20, &used),
+	assert_int_equal(http_in_feed(in, "GET / HTTP/1.1\r\nHost: t\r\nX-Sp", 29, &used),
 	    HTTP_IN_MORE);
 	assert_int_equal(http_in_feed(in, "lit-Na", 6, &used), HTTP_IN_MORE);
 	assert_int_equal(http_in_feed(in, "me: ab", 6, &used), HTTP_IN_MORE);
@@ -260,9 +260,9 @@ test_header_continuation(void **state)
 	assert_int_equal(
 	    http_in_feed(in, "ef\r\n\r\n", 6, &used), HTTP_IN_REQUEST);
 	q = http_in_take(in);
-	assert_int_equal(q->nheaders, 1);
-	assert_string_equal(q->headers[0].name, "X-Split-Name");
-	assert_string_equal(q->headers[0].value, "abcdef");
+	assert_int_equal(q->nheaders, 2);
+	assert_string_equal(q->headers[1].name, "X-Split-Name");
+	assert_string_equal(q->headers[1].value, "abcdef");
 	http_request_free(q);
 	http_in_free(in);
 }
@@ -274,12 +274,12 @@ test_obs_fold(void **state)
 	struct http_in *in;
 	size_t used;
 
-	expect_error("GET / HTTP/1.1\r\nX-A: one\r\n two\r\n\r\n", 400,
+	expect_error("GET / HTTP/1.1\r\nHost: t\r\nX-A: one\r\n two\r\n\r\n", 400,
 	    "bad_request", "folding");
 	/* The same fold with the continuation line in a later feed. */
 	in = http_in_new(MAX_BODY, MAX_HEADER);
 	assert_int_equal(
-	    http_in_feed(in, "GET / HTTP/1.1\r\nX-A: one", 24, &used),
+	    http_in_feed(in, "GET / HTTP/1.1\r\nHost: t\r\nX-A: one", 24, &used),
 	    HTTP_IN_MORE);
 	feed(in, "\r\n two\r\n\r\n", 10, SIZE_MAX, &r);
 	assert_int_equal(r.last, HTTP_IN_ERROR);
@@ -293,7 +293,7 @@ test_headers_too_large(void **state)
 	char *s = malloc(MAX_HEADER * 2 + 64), *p;
 
 	/* One large header... */
-	p = s + sprintf(s, "GET / HTTP/1.1\r\nX-Big: ");
+	p = s + sprintf(s, "GET / HTTP/1.1\r\nHost: t\r\nX-Big: ");
 	memset(p, 'a', MAX_HEADER);
 	strcpy(p + MAX_HEADER, "\r\n\r\n");
 	expect_error(s, 431, "headers_too_large", NULL);
@@ -303,13 +303,13 @@ test_headers_too_large(void **state)
 	strcpy(p + MAX_HEADER, " HTTP/1.1\r\n\r\n");
 	expect_error(s, 431, "headers_too_large", NULL);
 	/* ... many small ones ... */
-	p = s + sprintf(s, "GET / HTTP/1.1\r\n");
+	p = s + sprintf(s, "GET / HTTP/1.1\r\nHost: t\r\n");
 	while (p - s < MAX_HEADER + 16)
 		p += sprintf(p, "A: b\r\n");
 	strcpy(p, "\r\n");
 	expect_error(s, 431, "headers_too_large", NULL);
 	/* ... and just under the limit is fine. */
-	p = s + sprintf(s, "GET / HTTP/1.1\r\nX-Big: ");
+	p = s + sprintf(s, "GET / HTTP/1.1\r\nHost: t\r\nX-Big: ");
 	memset(p, 'a', MAX_HEADER - 32);
 	strcpy(p + MAX_HEADER - 32, "\r\n\r\n");
 	{
@@ -321,7 +321,7 @@ test_headers_too_large(void **state)
 	}
 	/* http_parser's own 80 KiB cap catches padding it never reports. */
 	s = realloc(s, 100 * 1024);
-	p = s + sprintf(s, "GET / HTTP/1.1\r\nX:");
+	p = s + sprintf(s, "GET / HTTP/1.1\r\nHost: t\r\nX:");
 	memset(p, ' ', 90 * 1024);
 	strcpy(p + 90 * 1024, "a\r\n\r\n");
 	expect_error(s, 431, "headers_too_large", NULL);
@@ -335,7 +335,7 @@ test_too_many_headers(void **state)
 	char *s = malloc(IPC_MAX_HEADERS * 8 + 64), *p;
 	struct result r;
 
-	p = s + sprintf(s, "GET / HTTP/1.1\r\n");
+	p = s + sprintf(s, "GET / HTTP/1.1\r\nHost: t\r\n");
 	for (int i = 0; i <= IPC_MAX_HEADERS; i++)
 		p += sprintf(p, "A: b\r\n");
 	strcpy(p, "\r\n");
@@ -356,7 +356,7 @@ test_body_too_large(void **state)
 
 	/* Refused as soon as the headers are complete, before any body. */
 	n = snprintf(s, sizeof(s),
-	    "POST / HTTP/1.1\r\nContent-Length: %d\r\n\r\n", MAX_BODY + 1);
+	    "POST / HTTP/1.1\r\nHost: t\r\nContent-Length: %d\r\n\r\n", MAX_BODY + 1);
 	assert_int_equal(http_in_feed(in, s, (size_t)n, &used), HTTP_IN_ERROR);
 	assert_int_equal(http_in_error(in, NULL, NULL), 413);
 	http_in_free(in);
@@ -364,8 +364,8 @@ test_body_too_large(void **state)
 	/* Exactly the limit is fine. */
 	in = http_in_new(4, MAX_HEADER);
 	assert_int_equal(
-	    http_in_feed(in, "POST / HTTP/1.1\r\nContent-Length: 4\r\n\r\nabcd",
-	        42, &used),
+	    http_in_feed(in, "POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 4\r\n\r\nabcd",
+	        51, &used),
 	    HTTP_IN_REQUEST);
 	http_request_free(http_in_take(in));
 	http_in_free(in);
@@ -376,7 +376,7 @@ test_chunked_too_large(void **state)
 {
 	struct http_in *in = http_in_new(8, MAX_HEADER);
 	struct result r;
-	static const char s[] = "POST / HTTP/1.1\r\nTransfer-Encoding: chunked"
+	static const char s[] = "POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked"
 	                        "\r\n\r\n5\r\nhello\r\n";
 
 	/* The second chunk's size alone takes the body past 8 bytes. */
@@ -404,41 +404,44 @@ test_garbage(void **state)
 	    "bad_request", "invalid HTTP method");
 	expect_error("GET / HTTP/1.1\r\nHost x\r\n\r\n", 400, "bad_request",
 	    "invalid character in header");
-	expect_error("GET / HTTP/1.1\r\nContent-Length: 1x\r\n\r\n", 400,
+	expect_error("GET / HTTP/1.1\r\nHost: t\r\nContent-Length: 1x\r\n\r\n", 400,
 	    "bad_request", "content-length");
-	expect_error("POST / HTTP/1.1\r\nContent-Length: 3\r\n"
+	expect_error("POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\n"
 	             "Transfer-Encoding: chunked\r\n\r\n",
 	    400, "bad_request", NULL);
-	expect_error("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+	expect_error("POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
 	             "zz\r\n",
 	    400, "bad_request", "chunk size");
 	/* Lax http_parser accepts a space inside a name; we do not. */
-	expect_error("GET / HTTP/1.1\r\nBad Name: x\r\n\r\n", 400,
+	expect_error("GET / HTTP/1.1\r\n\r\n", 400, "bad_request", "Host");
+	expect_error("GET / HTTP/1.1\r\nHost: a\r\nhost: b\r\n\r\n", 400,
+	    "bad_request", "Host");
+	expect_error("GET / HTTP/1.1\r\nHost: t\r\nBad Name: x\r\n\r\n", 400,
 	    "bad_request", "token");
 	expect_error(
-	    "GET / HTTP/1.1\r\nX: a\x01z\r\n\r\n", 400, "bad_request", NULL);
-	expect_error("GET /a\tb HTTP/1.1\r\n\r\n", 400, "bad_request", NULL);
+	    "GET / HTTP/1.1\r\nHost: t\r\nX: a\x01z\r\n\r\n", 400, "bad_request", NULL);
+	expect_error("GET /a\tb HTTP/1.1\r\nHost: t\r\n\r\n", 400, "bad_request", NULL);
 }
 
 static void
 test_bad_utf8(void **state)
 {
 	expect_error(
-	    "GET /caf\xe9 HTTP/1.1\r\n\r\n", 400, "bad_request", "UTF-8");
-	expect_error("GET / HTTP/1.1\r\nX-Name: caf\xc3\r\n\r\n", 400,
+	    "GET /caf\xe9 HTTP/1.1\r\nHost: t\r\n\r\n", 400, "bad_request", "UTF-8");
+	expect_error("GET / HTTP/1.1\r\nHost: t\r\nX-Name: caf\xc3\r\n\r\n", 400,
 	    "bad_request", "UTF-8");
 	/* Overlong '/' and a UTF-16 surrogate are not UTF-8 either. */
 	expect_error(
-	    "GET /\xc0\xaf HTTP/1.1\r\n\r\n", 400, "bad_request", "UTF-8");
+	    "GET /\xc0\xaf HTTP/1.1\r\nHost: t\r\n\r\n", 400, "bad_request", "UTF-8");
 	expect_error(
-	    "GET /\xed\xa0\x80 HTTP/1.1\r\n\r\n", 400, "bad_request", "UTF-8");
+	    "GET /\xed\xa0\x80 HTTP/1.1\r\nHost: t\r\n\r\n", 400, "bad_request", "UTF-8");
 
 	struct result r;
 	struct http_in *in = parse("GET /caf\xc3\xa9/\xf0\x9f\x98\x80 HTTP/1.1"
-	                           "\r\nX: \xe2\x82\xac\r\n\r\n",
+	                           "\r\nHost: t\r\nX: \xe2\x82\xac\r\n\r\n",
 	    SIZE_MAX, &r);
 	assert_int_equal(r.nreqs, 1);
-	assert_string_equal(r.reqs[0]->headers[0].value, "\xe2\x82\xac");
+	assert_string_equal(r.reqs[0]->headers[1].value, "\xe2\x82\xac");
 	result_free(&r);
 	http_in_free(in);
 }
@@ -466,9 +469,9 @@ test_keep_alive(void **state)
 	assert_false(keep_alive_of("GET / HTTP/1.0\r\n\r\n"));
 	assert_true(keep_alive_of("GET / HTTP/1.0\r\n"
 	                          "Connection: keep-alive\r\n\r\n"));
-	assert_true(keep_alive_of("GET / HTTP/1.1\r\n\r\n"));
+	assert_true(keep_alive_of("GET / HTTP/1.1\r\nHost: t\r\n\r\n"));
 	assert_false(
-	    keep_alive_of("GET / HTTP/1.1\r\nConnection: close\r\n\r\n"));
+	    keep_alive_of("GET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n"));
 
 	/* Nothing may follow a request that closes the connection. */
 	in =
@@ -498,7 +501,7 @@ test_versions(void **state)
 	expect_error(
 	    "GET / HTTP/1.2\r\n\r\n", 505, "http_version_not_supported", NULL);
 	expect_error("GET /\r\n\r\n", 505, "http_version_not_supported", NULL);
-	expect_error("CONNECT example.com:443 HTTP/1.1\r\n\r\n", 501,
+	expect_error("CONNECT example.com:443 HTTP/1.1\r\nHost: t\r\n\r\n", 501,
 	    "not_implemented", "CONNECT");
 }
 
@@ -506,7 +509,7 @@ static void
 test_upgrade(void **state)
 {
 	struct result r;
-	struct http_in *in = parse("GET /ws HTTP/1.1\r\nUpgrade: websocket\r\n"
+	struct http_in *in = parse("GET /ws HTTP/1.1\r\nHost: t\r\nUpgrade: websocket\r\n"
 	                           "Connection: Upgrade\r\n\r\n\x81\x05hello",
 	    SIZE_MAX, &r);
 
@@ -524,7 +527,7 @@ static void
 test_expect_continue(void **state)
 {
 	struct http_in *in = http_in_new(MAX_BODY, MAX_HEADER);
-	static const char s[] = "POST / HTTP/1.1\r\nContent-Length: 2\r\n"
+	static const char s[] = "POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 2\r\n"
 	                        "Expect: 100-Continue\r\n\r\n";
 	size_t used;
 
@@ -544,9 +547,9 @@ test_head_and_empty(void **state)
 {
 	struct result r;
 	struct http_in *in =
-	    parse("HEAD /x HTTP/1.1\r\n\r\n"
-	          "POST /y HTTP/1.1\r\nContent-Length: 0\r\n\r\n"
-	          "DELETE /z HTTP/1.1\r\nEmpty:\r\n\r\n",
+	    parse("HEAD /x HTTP/1.1\r\nHost: t\r\n\r\n"
+	          "POST /y HTTP/1.1\r\nHost: t\r\nContent-Length: 0\r\n\r\n"
+	          "DELETE /z HTTP/1.1\r\nHost: t\r\nEmpty:\r\n\r\n",
 	        SIZE_MAX, &r);
 
 	assert_int_equal(r.nreqs, 3);
@@ -560,7 +563,7 @@ test_head_and_empty(void **state)
 static void
 test_nul_byte(void **state)
 {
-	static const char s[] = "GET / HTTP/1.1\r\nX: a\0b\r\n\r\n";
+	static const char s[] = "GET / HTTP/1.1\r\nHost: t\r\nX: a\0b\r\n\r\n";
 	struct http_in *in = http_in_new(MAX_BODY, MAX_HEADER);
 	struct result r;
 
