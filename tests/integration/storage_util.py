@@ -108,15 +108,21 @@ class DurodSeries:
         # and that no worker outlived it; fails the test otherwise.
         d.__exit__(None, None, None)
 
-    def kill(self):
-        """SIGKILL the current durod; wait until it and its workers are gone."""
+    def kill(self, then=None):
+        """SIGKILL the current durod; wait until it and its workers are
+        gone. then(): called after durod's exit but before waiting for its
+        workers (restart(at_once=True) starts the next durod there)."""
         with self.lock:
             d, self.d = self.d, None
         self.up.clear()
         d.signal(signal.SIGKILL)
         check(d.wait_exit(harness.IO_TIMEOUT) == -signal.SIGKILL,
               "durod did not die of SIGKILL")
-        self._finish(d)
+        try:
+            if then is not None:
+                then(d)
+        finally:
+            self._finish(d)
 
     def term(self):
         """SIGTERM the current durod: it must drain and exit 0."""
@@ -129,7 +135,23 @@ class DurodSeries:
         check(d.wait_exit() == 0, f"durod exited with {d.proc.returncode} after SIGTERM")
         self._finish(d)
 
-    def restart(self, how="kill", namespaces=None):
+    def restart(self, how="kill", namespaces=None, at_once=False):
+        """kill or term the current durod, then start the next. With
+        at_once (kill only), the next durod starts as soon as the old one
+        has exited, while its workers may still be dying and holding their
+        objects' locks (as when a service manager restarts durod at once).
+        Returns the new durod; self.left_alive is how many old workers
+        were still running when it was started (at_once only)."""
+        self.left_alive = 0
+        if how == "kill" and at_once:
+            started = []
+
+            def start_next(old):
+                self.left_alive = sum(1 for p in old.tracked if p.alive())
+                started.append(self.start(namespaces))
+
+            self.kill(then=start_next)
+            return started[0]
         (self.kill if how == "kill" else self.term)()
         return self.start(namespaces)
 

@@ -5,7 +5,8 @@ Six client threads increment eight counter objects (POST /counter/o<k>/incr)
 and three misbehave pair objects (POST /misbehave/p<k>/pair/incr: x and y
 in one event) while a chaos thread SIGKILLs random workers (durod's
 children) and, less often, durod itself — then starts a new durod on the
-same data_dir (new ports: the clients follow). Connection errors, 500 and
+same data_dir (new ports: the clients follow), every other time at once,
+while the old durod's workers may still be dying. Connection errors, 500 and
 503 during the chaos are "attempted, not acknowledged".
 
 Per object the test counts attempted (every request whose bytes we began
@@ -70,6 +71,8 @@ class Torture:
         self.durod_kills = 0
         self.kills_by_ns = {}
         self.requests = 0
+        self.at_once = 0       # durod restarts not waiting for the old workers
+        self.left_alive = 0    # old workers still running at those restarts
         self.messages = {}     # status/code -> the first message seen
 
     def violation(self, msg):
@@ -216,8 +219,14 @@ class Torture:
                 # (not a wait for anything).
                 time.sleep(rnd.uniform(0.05, 0.35))
                 if time.monotonic() >= next_durod_kill:
-                    self.series.restart("kill")
+                    # Every other time the next durod starts while the
+                    # old one's workers may still be dying.
+                    at_once = self.durod_kills % 2 == 1
+                    self.series.restart("kill", at_once=at_once)
                     self.durod_kills += 1
+                    if at_once:
+                        self.at_once += 1
+                        self.left_alive += self.series.left_alive
                     next_durod_kill = time.monotonic() + DUROD_KILL_EVERY_S * rnd.uniform(0.7, 1.3)
                     continue
                 d, _ = self.series.current()
@@ -265,7 +274,9 @@ def test(t):
         acked = sum(o.acked for o in tt.objs)
         attempted = sum(o.attempted for o in tt.objs)
         print(f"  chaos {tt.chaos_seconds:.1f} s: {tt.worker_kills} worker kills "
-              f"({su.dumps(tt.kills_by_ns)}), {tt.durod_kills} durod kills, "
+              f"({su.dumps(tt.kills_by_ns)}), {tt.durod_kills} durod kills "
+              f"({tt.at_once} restarted at once, {tt.left_alive} old workers still "
+              f"running then), "
               f"{s.started} durods started; {tt.requests} answered requests; "
               f"incr: {attempted} attempted, {acked} acknowledged", flush=True)
 
