@@ -178,8 +178,8 @@ def conservation(t, s, d, c):
             if not harness.wait_until(lambda: stop.is_set() or nxt[0] > goal, 60):
                 violations.append("transfers stalled for 60 s")
                 return
-            if stop.is_set():
-                break
+            if stop.is_set() or nxt[0] > TRANSFERS:
+                break  # only kills in the middle of the transfers count
             pids = [p for p, obj in su.workers_of(d.pid).items() if obj[0] == "ledger"]
             for p in pids:
                 d.track(p)

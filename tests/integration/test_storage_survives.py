@@ -61,11 +61,19 @@ def test(t):
 
         with t.sub("the NORMAL namespace's worker runs with DURO_SYNCHRONOUS=NORMAL"):
             for ns, route in OBJECTS:
-                env = su.worker_env(pids[route]) or {}
+                # The worker may hibernate (300 ms) before we read its
+                # environment: then ask again, which wakes a new one.
+                env = None
+                for _ in range(10):
+                    env = su.worker_env(d.counter(c, route)["pid"])
+                    if env is not None:
+                        break
+                check(env is not None, f"{route}: could not read a worker's environment")
                 want = "NORMAL" if ns == "normal" else "FULL"
                 check(env.get("DURO_SYNCHRONOUS", "FULL") == want,
                       f"{route}: DURO_SYNCHRONOUS={env.get('DURO_SYNCHRONOUS')!r}, "
                       f"expected {want}")
+        pids = verify(d, c, "reading the environments")
 
         procs = [harness.Proc(p) for p in pids.values()]
         left = harness.wait_gone(procs, 30)
