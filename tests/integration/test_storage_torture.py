@@ -283,6 +283,9 @@ def test(t):
         for key, msg in sorted(tt.messages.items()):
             print(f"    e.g. {key}: {msg}", flush=True)
 
+        broken = [v for v in tt.violations if v.startswith("chaos thread failed")]
+        check(not broken, broken[0] if broken else "")
+
         # A clean stop of the last chaos durod, then a fresh one.
         s.restart("term")
         d, _ = s.current()
