@@ -21,6 +21,8 @@ repetition before taking their median.
 
   warm        wrk -t2 -c16 -d10s --latency on one object (/counter/hot/);
               and, to see where time goes, wrk -t1 -c1 on the same object,
+              wrk -t1 -c1 on a worker that touches no storage
+              (/misbehave/hot/, tests/workers/misbehave.c GET /),
               wrk -t1 -c1 on admin /health (HTTP only, no worker hop), and
               bench/bin/nng_rtt (raw nng and socketpair round trips).
   spread      1000 objects /counter/o0..o999/ warmed first, then wrk
@@ -69,6 +71,9 @@ REPO = os.path.dirname(HERE)
 BUILD = os.path.abspath(os.environ.get("DURO_BUILD", os.path.join(REPO, "build")))
 DUROD = os.path.join(BUILD, "durod")
 COUNTER = os.path.join(BUILD, "examples", "counter")
+# tests/workers/misbehave.c: GET / answers "ok" without touching storage,
+# a baseline for the counter, whose GET reads its value from SQLite.
+MISBEHAVE = os.path.join(BUILD, "tests", "misbehave")
 SPAWN_BARE = os.path.join(HERE, "bin", "spawn_bare")
 NNG_RTT = os.path.join(HERE, "bin", "nng_rtt")
 SPREAD_LUA = os.path.join(HERE, "spread.lua")
@@ -239,8 +244,9 @@ class Durod:
     """A durod of our own in a fresh temp dir, as a context manager."""
 
     def __init__(self, tag):
-        if not os.access(DUROD, os.X_OK) or not os.access(COUNTER, os.X_OK):
-            raise BenchError(f"{DUROD} or {COUNTER} missing: run `make all` first")
+        for exe in (DUROD, COUNTER, MISBEHAVE):
+            if not os.access(exe, os.X_OK):
+                raise BenchError(f"{exe} missing: run `make all` first")
         self.tmp = tempfile.mkdtemp(prefix=f"duro-bench-{tag}-", dir=os.environ.get("BENCH_TMP"))
         self.run_dir = os.path.join(self.tmp, "run")
         self.proc = None
@@ -255,12 +261,15 @@ class Durod:
             "run_dir": self.run_dir,
             # Far above what a run makes live: no hibernation for capacity.
             "max_active_objects": 5000,
-            "namespaces": {"counter": {
-                "exec": [COUNTER],
-                # An hour: no worker hibernates for idleness during a run.
-                "idle_timeout_ms": 3600000,
-                "max_queue": 1000,
-            }},
+            "namespaces": {
+                "counter": {
+                    "exec": [COUNTER],
+                    # An hour: no worker hibernates for idleness during a run.
+                    "idle_timeout_ms": 3600000,
+                    "max_queue": 1000,
+                },
+                "misbehave": {"exec": [MISBEHAVE], "idle_timeout_ms": 3600000},
+            },
         }
 
     def __enter__(self):
@@ -471,12 +480,17 @@ def bench_warm():
     reps = []
     with Durod("warm") as d:
         warm_up(d, ["hot"])
+        with Conn(d.port) as c:
+            status, body = c.get("/misbehave/hot/")
+            if status != 200:
+                raise BenchError(f"GET /misbehave/hot/: {status} {body[:200]!r}")
         base = f"http://127.0.0.1:{d.port}"
         for i in range(REPS):
             log(f"warm: repetition {i + 1}/{REPS}")
             r = {}
             r["hot_c16"] = wrk(f"{base}/counter/hot/", 2, 16, DURATION)
             r["hot_c1"] = wrk(f"{base}/counter/hot/", 1, 1, max(1, DURATION // 2))
+            r["nostore_c1"] = wrk(f"{base}/misbehave/hot/", 1, 1, max(1, DURATION // 2))
             r["health_c1"] = wrk(f"http://127.0.0.1:{d.admin_port}/health", 1, 1,
                                  max(1, DURATION // 2))
             r.update(nng_rtt())
@@ -645,6 +659,8 @@ def report_warm(reps):
         ("wrk -t1 -c1 req/s", f("hot_c1.rps"), ".0f"),
         ("wrk -t1 -c1 p50 us", f("hot_c1.p50_us"), ".0f"),
         ("wrk -t1 -c1 p99 us", f("hot_c1.p99_us"), ".0f"),
+        ("no-storage worker (misbehave GET /) -c1 p50 us", f("nostore_c1.p50_us"), ".0f"),
+        ("no-storage worker -c1 p99 us", f("nostore_c1.p99_us"), ".0f"),
         ("admin /health -c1 req/s", f("health_c1.rps"), ".0f"),
         ("admin /health -c1 p50 us", f("health_c1.p50_us"), ".0f"),
         ("nng pair0 RTT (poll, like durod) p50 us", f("nng_poll.p50_us"), ".1f"),
@@ -653,6 +669,9 @@ def report_warm(reps):
         ("unix socketpair RTT p50 us", f("unix.p50_us"), ".1f"),
         ("ratio: hot -c1 p50 / nng poll RTT p50", ratio("hot_c1.p50_us", "nng_poll.p50_us"), ".2f"),
         ("ratio: hot -c1 p50 / /health -c1 p50", ratio("hot_c1.p50_us", "health_c1.p50_us"), ".2f"),
+        ("ratio: no-storage -c1 p50 / nng poll RTT p50", ratio("nostore_c1.p50_us", "nng_poll.p50_us"), ".2f"),
+        ("diff: counter - no-storage worker, -c1 p50 us",
+         lambda r: r["hot_c1"]["p50_us"] - r["nostore_c1"]["p50_us"], ".0f"),
         ("diff: hot -c1 p50 - /health p50 - nng p50 us",
          lambda r: r["hot_c1"]["p50_us"] - r["health_c1"]["p50_us"] - r["nng_poll"]["p50_us"], ".0f"),
         ("ratio: nng poll p50 / unix p50", ratio("nng_poll.p50_us", "unix.p50_us"), ".2f"),
