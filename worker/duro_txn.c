@@ -153,6 +153,15 @@ duro_storage_event_end(struct duro *d, int commit)
 		return (0);
 	snprintf(why, sizeof(why), "%s", st->errmsg);
 	txn_rollback(d);
-	duro_storage_failf(d, rv, "commit: %.200s", why);
+	/*
+	 * max_page_count is enforced while statements allocate pages, so a
+	 * COMMIT that finds the database full was stopped by the disk (the
+	 * WAL could not grow), not by the object's storage limit.
+	 */
+	if (rv == DURO_EFULL)
+		duro_storage_failf(d, rv,
+		    "commit: the disk holding the object's storage is full");
+	else
+		duro_storage_failf(d, rv, "commit: %.200s", why);
 	return (rv == DURO_EFULL ? DURO_EFULL : DURO_ESTORAGE);
 }
