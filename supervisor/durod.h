@@ -297,11 +297,11 @@ struct durod {
 	struct object_list idle; /* idle workers, least recently used first */
 	size_t nobjects;	 /* in the table */
 	size_t nlive;		 /* with a worker process, reaped or not */
+	size_t max_live;	 /* max_active_objects, or less if fds are short */
 	uint64_t next_ipc_id;
 	int draining;
 	int draining_hard;
 	pid_t pid;
-	int devnull;
 	ev_signal sig_term, sig_int;
 	ev_timer drain_timer;
 	ev_tstamp drain_started;
@@ -344,7 +344,6 @@ struct spawn_plan {
 	char *const *argv;  /* NULL-terminated */
 	char *const *envp;  /* NULL-terminated */
 	pid_t parent;	    /* durod's pid, to detect an early parent death */
-	int devnull;	    /* becomes the child's stdin */
 };
 
 /* Start a child; returns 0 and its pid, or an errno with err filled.
@@ -454,6 +453,8 @@ void object_on_violation(struct object *, const char *why);
 
 int worker_ipc_open(struct object *, char *err, size_t errlen);
 void worker_ipc_close(struct object *);
+/* The worker said ready: nobody else may dial its socket now. */
+void worker_ipc_connected(struct object *);
 /* Ignore whatever else the worker sends (it is being killed). */
 void worker_ipc_stop_reading(struct object *);
 /* Returns 0 or an nng error. */

@@ -123,10 +123,6 @@ open_state(struct durod *d, char *err, size_t errlen)
 		if (registry_ns_key(d->reg, d->ns[i].cfg->name, d->ns[i].key, err,
 			errlen) != 0)
 			return (-1);
-	if ((d->devnull = open("/dev/null", O_RDWR | O_CLOEXEC)) < 0) {
-		snprintf(err, errlen, "/dev/null: %s", strerror(errno));
-		return (-1);
-	}
 	return (0);
 }
 
@@ -152,15 +148,41 @@ open_listeners(struct durod *d, char *err, size_t errlen)
 	return (0);
 }
 
-/* Workers hold a few descriptors each in durod: allow as many as we may. */
+/* What a live worker costs durod in descriptors (its nng socket's
+ * listener, connection and receive notification), and what is kept for
+ * clients, the registry and logs. */
+#define FDS_PER_WORKER 5
+#define FDS_RESERVED 1024
+
+/*
+ * Workers hold descriptors in durod: allow as many as we may, and cap
+ * live workers at what fits, so running out shows as capacity (LRU
+ * hibernation, then 503) rather than failed starts.
+ */
 static void
-raise_nofile(void)
+size_for_nofile(struct durod *d)
 {
 	struct rlimit rl;
+	size_t fit;
 
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+	d->max_live = d->cfg->max_active_objects;
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+		return;
+	if (rl.rlim_cur < rl.rlim_max) {
 		rl.rlim_cur = rl.rlim_max;
 		(void)setrlimit(RLIMIT_NOFILE, &rl);
+		(void)getrlimit(RLIMIT_NOFILE, &rl);
+	}
+	if (rl.rlim_cur == RLIM_INFINITY)
+		return;
+	fit = rl.rlim_cur > FDS_RESERVED * 2
+	    ? (rl.rlim_cur - FDS_RESERVED) / FDS_PER_WORKER
+	    : rl.rlim_cur / (2 * FDS_PER_WORKER);
+	if (fit < d->max_live) {
+		log_warn("open files limit %llu fits %zu live workers, fewer than "
+		    "max_active_objects (%zu): raise LimitNOFILE to allow more",
+		    (unsigned long long)rl.rlim_cur, fit, d->max_live);
+		d->max_live = fit > 0 ? fit : 1;
 	}
 }
 
@@ -284,7 +306,7 @@ main(int argc, char **argv)
 	d.pid = getpid();
 	TAILQ_INIT(&d.idle);
 	signal(SIGPIPE, SIG_IGN);
-	raise_nofile();
+	size_for_nofile(&d);
 	if (open_state(&d, err, sizeof(err)) != 0 ||
 	    open_listeners(&d, err, sizeof(err)) != 0)
 		fatalx("%s", err);

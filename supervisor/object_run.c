@@ -236,7 +236,6 @@ act_spawn(struct object *o, char *why, size_t whylen)
 	plan.argv = o->ns->cfg->exec;
 	plan.envp = env.v;
 	plan.parent = d->pid;
-	plan.devnull = d->devnull;
 	rv = spawn_start(&plan, &pid, why, whylen);
 	strv_free(&env);
 	if (rv != 0 && pid == 0) {
@@ -427,7 +426,7 @@ make_room(struct durod *d)
 {
 	struct object *lru;
 
-	if (d->nlive < d->cfg->max_active_objects)
+	if (d->nlive < d->max_live)
 		return (0);
 	if ((lru = TAILQ_FIRST(&d->idle)) == NULL)
 		return (-1);
@@ -446,8 +445,8 @@ object_dispatch(struct durod *d, const struct namespace *ns,
 	if (o == NULL) {
 		if (make_room(d) != 0) {
 			request_error_retry(r, 503, 1, "at_capacity",
-			    "max_active_objects (%u) workers are busy",
-			    d->cfg->max_active_objects);
+			    "all %zu live workers are busy (max_active_objects)",
+			    d->max_live);
 			return;
 		}
 		if ((o = object_make(d, ns, id, name)) == NULL) {
@@ -525,6 +524,7 @@ object_on_message(struct object *o, const struct ipc_msg *m)
 			    m->protocol);
 			return (object_on_violation(o, why));
 		}
+		worker_ipc_connected(o);
 		return (object_step(o, OEV_READY, "ready"));
 	case IPC_RESPONSE:
 	case IPC_ERROR:

@@ -94,6 +94,16 @@ worker_ipc_close(struct object *o)
 	o->sock_open = 0;
 }
 
+/*
+ * The worker is connected: remove the socket's name, so nothing else can
+ * dial it. (The listener itself must stay: closing it closes the pipe.)
+ */
+void
+worker_ipc_connected(struct object *o)
+{
+	unlink(o->ipc_path);
+}
+
 void
 worker_ipc_stop_reading(struct object *o)
 {
