@@ -2,7 +2,7 @@
 """
 bench.py — the duro benchmarks (called by bench/run.sh; see bench/RESULTS.md).
 
-    python3 bench/bench.py [--json FILE] warm|spread|rss|activation|spawn|nng|all
+    python3 bench/bench.py [--json FILE] warm|spread|rss|activation|spawn|nng|storage|incr|all
 
 Every benchmark that needs durod starts its own: a fresh temp dir (under
 $BENCH_TMP when set, which run.sh uses to clean up after a crash), free
@@ -42,14 +42,28 @@ repetition before taking their median.
   spawn       bench/bin/spawn_bare alone, in 10 interleaved rounds: bare
               posix_spawn; bare from a process with 4000 more fds open
               (durod's fd table at 1000 workers), spawned the way
-              supervisor/spawn.c does and with CLONE_FILES +
-              CLOSE_RANGE_UNSHARE (100 of each per round); and -r
-              spawn+ready (20 per round).
+              supervisor/spawn.c did before commit 653fbd5 (no CLONE_FILES:
+              the child copies the table) and with CLONE_FILES +
+              CLOSE_RANGE_UNSHARE (what it does since; 100 of each per
+              round); and -r spawn+ready (20 per round).
   nng         bench/bin/nng_rtt alone (nng pair0 blocking and poll, unix).
+  storage     bench/bin/storage_ops (libduro linked in, no durod): us per
+              KV put / KV get / SQL upsert inside one event of N ops, the
+              event's COMMIT with synchronous FULL and NORMAL, opening the
+              storage of a new and an existing object. One process per
+              repetition, FULL and NORMAL in alternating order.
+  incr        one durod with namespaces counter (synchronous FULL) and
+              counter_normal (NORMAL), NOBJ objects warmed in each; per
+              repetition wrk with bench/objects.lua: GET /counter/o0/ (the
+              warm read) and POST /<ns>/o0/incr for both namespaces, at
+              -t1 -c1 and -t2 -c16, then the same spread over the NOBJ
+              objects; plus admin /health -c1 and bench/bin/nng_rtt. At the
+              end every counter's value is read back: the sum per namespace
+              must match the POSTs wrk counted (within what was in flight).
 
 Environment: BENCH_REPS (5), BENCH_ACT_REPS (activation's, min(REPS, 3)),
 BENCH_DURATION (wrk seconds, 10), BENCH_OBJECTS (1000), DURO_BUILD (build
-dir, <repo>/build).
+dir, <repo>/build), BENCH_STORAGE_OPS (storage's N, 10000).
 """
 
 import argparse
@@ -76,7 +90,9 @@ COUNTER = os.path.join(BUILD, "examples", "counter")
 MISBEHAVE = os.path.join(BUILD, "tests", "misbehave")
 SPAWN_BARE = os.path.join(HERE, "bin", "spawn_bare")
 NNG_RTT = os.path.join(HERE, "bin", "nng_rtt")
+STORAGE_OPS = os.path.join(HERE, "bin", "storage_ops")
 SPREAD_LUA = os.path.join(HERE, "spread.lua")
+OBJECTS_LUA = os.path.join(HERE, "objects.lua")
 
 REPS = int(os.environ.get("BENCH_REPS", "5"))
 DURATION = int(os.environ.get("BENCH_DURATION", "10"))
@@ -84,6 +100,7 @@ NOBJ = int(os.environ.get("BENCH_OBJECTS", "1000"))
 # Activation is the slow one (each new object creates its SQLite file with
 # several fsyncs): fewer repetitions unless asked.
 ACT_REPS = int(os.environ.get("BENCH_ACT_REPS", str(min(REPS, 3))))
+STORAGE_N = int(os.environ.get("BENCH_STORAGE_OPS", "10000"))
 
 READY_TIMEOUT = 15.0
 IO_TIMEOUT = 30.0
@@ -267,6 +284,14 @@ class Durod:
                     # An hour: no worker hibernates for idleness during a run.
                     "idle_timeout_ms": 3600000,
                     "max_queue": 1000,
+                    "synchronous": "FULL",  # the default, said for `incr`
+                },
+                # The same worker, committing without fsync (`incr`).
+                "counter_normal": {
+                    "exec": [COUNTER],
+                    "idle_timeout_ms": 3600000,
+                    "max_queue": 1000,
+                    "synchronous": "NORMAL",
                 },
                 "misbehave": {"exec": [MISBEHAVE], "idle_timeout_ms": 3600000},
             },
@@ -467,12 +492,12 @@ def spawn_floor_samples(n, warmup=20, nfds=0, unshare=False, ready_n=None):
 
 # ----------------------------------------------------------- benchmarks
 
-def warm_up(d, names):
-    """One GET to each /counter/<name>/ (activating it); returns the pids."""
+def warm_up(d, names, ns="counter"):
+    """One GET to each /<ns>/<name>/ (activating it); returns the pids."""
     pids = []
     with Conn(d.port) as c:
         for name in names:
-            pids.append(get_json(c, f"/counter/{name}/")["pid"])
+            pids.append(get_json(c, f"/{ns}/{name}/")["pid"])
     return pids
 
 
@@ -564,10 +589,13 @@ def bench_activation():
                         j = get_json(c, f"/counter/{name}/")
                         act.append((time.perf_counter_ns() - t0) / 1000)
                         pids.add(j["pid"])
-                    # durod's fd table grows with its live workers, and
-                    # every spawn copies it: the -f floor uses its size now.
+                    # durod's fd table grows with its live workers; a spawn
+                    # that copies it (durod before 653fbd5, -s clone) pays
+                    # for its size, one that unshares it (durod since,
+                    # -s unshare) should not: both floors use its size now.
                     nfds = d.nfds()
-                    fl = spawn_floor_samples(per, warmup=5, nfds=nfds, ready_n=max(1, per * 3 // 10))
+                    fl = spawn_floor_samples(per, warmup=5, nfds=nfds, unshare=True,
+                                             ready_n=max(1, per * 3 // 10))
                     for k, v in fl.items():
                         floors.setdefault(k, []).extend(v)
                     if ch == 0:
@@ -617,6 +645,94 @@ def bench_nng():
     for i in range(REPS):
         log(f"nng: repetition {i + 1}/{REPS}")
         reps.append(nng_rtt())
+    return reps
+
+
+def bench_storage():
+    """bench/bin/storage_ops, one process per repetition (so each has a
+    process-cold first open), in a fresh directory on the same disk as
+    durod's data_dir; FULL first in even repetitions, NORMAL first in odd
+    ones, so that drift over the run does not favour one mode."""
+    if not os.access(STORAGE_OPS, os.X_OK):
+        raise BenchError(f"{STORAGE_OPS} missing (bench/Makefile builds it against libduro)")
+    reps = []
+    for i in range(REPS):
+        log(f"storage: repetition {i + 1}/{REPS}")
+        modes = ["FULL", "NORMAL"] if i % 2 == 0 else ["NORMAL", "FULL"]
+        d = tempfile.mkdtemp(prefix="duro-bench-storage-", dir=os.environ.get("BENCH_TMP"))
+        try:
+            r = run_c([STORAGE_OPS, "-n", str(STORAGE_N), "-r", "3", "-m", "100", "-k", "20",
+                       "-d", d, *modes])
+        finally:
+            shutil.rmtree(d, ignore_errors=True)
+        r["order"] = "/".join(modes)
+        reps.append(r)
+    return reps
+
+
+INCR_NS = {"full": "counter", "normal": "counter_normal"}
+
+
+def counter_total(d, ns, names):
+    """The sum of the counters' values of /<ns>/<name>/ over names."""
+    total = 0
+    with Conn(d.port) as c:
+        for name in names:
+            total += get_json(c, f"/{ns}/{name}/")["value"]
+    return total
+
+
+def bench_incr():
+    """Increments (POST .../incr: the counter's KV get + put, committed
+    before the reply) against the warm read (GET), one durod, the same
+    repetition. Configurations: one object -c1, one object -c16, NOBJ
+    objects -c16. Within a configuration the read runs first, then the
+    two namespaces in an order that alternates between repetitions."""
+    reps = []
+    names = [f"o{k}" for k in range(NOBJ)]
+    slack = {ns: 0 for ns in INCR_NS}  # requests that may be in flight at wrk's end
+    posts = {ns: 0 for ns in INCR_NS}
+    with Durod("incr") as d:
+        base = f"http://127.0.0.1:{d.port}"
+        start = {}
+        for tag, ns in INCR_NS.items():
+            pids = warm_up(d, names, ns)
+            if len(set(pids)) != NOBJ:
+                raise BenchError(f"warm-up {ns}: {len(set(pids))} distinct worker pids, expected {NOBJ}")
+            start[tag] = counter_total(d, ns, names)
+        live = d.workers()
+        if len(live) != 2 * NOBJ:
+            raise BenchError(f"{len(live)} live workers, expected {2 * NOBJ}")
+        configs = [("c1", 1, 1, 1, max(1, DURATION // 2)),
+                   ("c16", 2, 16, 1, DURATION),
+                   ("spread", 2, 16, NOBJ, DURATION)]
+        for i in range(REPS):
+            log(f"incr: repetition {i + 1}/{REPS}")
+            r = {}
+            order = ["full", "normal"] if i % 2 == 0 else ["normal", "full"]
+            r["order"] = "/".join(order)
+            for cfg, t, c, n, secs in configs:
+                r[f"read_{cfg}"] = wrk(base, t, c, secs, OBJECTS_LUA, ["GET", "counter", str(n)])
+                for tag in order:
+                    r[f"{tag}_{cfg}"] = wrk(base, t, c, secs, OBJECTS_LUA,
+                                            ["POST", INCR_NS[tag], str(n), "incr"])
+                    posts[tag] += r[f"{tag}_{cfg}"]["requests"]
+                    slack[tag] += c
+            r["health_c1"] = wrk(f"http://127.0.0.1:{d.admin_port}/health", 1, 1,
+                                 max(1, DURATION // 2))
+            r.update(nng_rtt())
+            d.check_alive()
+            reps.append(r)
+        if sorted(d.workers()) != sorted(live):
+            raise BenchError("the set of live workers changed during the incr runs")
+        # Every increment wrk counted is in the counters, and at most the
+        # requests in flight when a wrk run stopped are there besides.
+        for tag, ns in INCR_NS.items():
+            got = counter_total(d, ns, names) - start[tag]
+            log(f"incr: {ns}: counters rose by {got}, wrk counted {posts[tag]} POSTs")
+            if not posts[tag] <= got <= posts[tag] + slack[tag]:
+                raise BenchError(f"{ns}: the counters rose by {got}, but wrk counted "
+                                 f"{posts[tag]} POSTs (+ up to {slack[tag]} in flight)")
     return reps
 
 
@@ -708,7 +824,8 @@ def report_activation(reps):
         ("warm p99 us", f("warm_same_conn.p99_us"), ".0f"),
         ("spawn_bare (spawn+exit+reap) mean us", f("spawn_bare.mean_us"), ".0f"),
         ("spawn_bare p99 us", f("spawn_bare.p99_us"), ".0f"),
-        ("spawn_bare, durod's way, durod's fds, mean us", f("spawn_bare_fds.mean_us"), ".0f"),
+        ("spawn_bare, old clone way, durod's fds, mean us", f("spawn_bare_fds.mean_us"), ".0f"),
+        ("spawn_bare, CLONE_FILES+UNSHARE, durod's fds, mean", f("spawn_unshare_fds.mean_us"), ".0f"),
         ("spawn+ready (listen..ready) mean us", f("spawn_ready.mean_us"), ".0f"),
         ("spawn+ready p99 us", f("spawn_ready.p99_us"), ".0f"),
         ("ready->exit+reap (close IPC) mean us", f("ready_exit.mean_us"), ".0f"),
@@ -725,15 +842,18 @@ def report_activation(reps):
         (f"last chunk (~{NOBJ} live): activation mean us", f("last_chunk_mean_us.activation"), ".0f"),
         ("first chunk: spawn+ready mean us", f("first_chunk_mean_us.spawn_ready"), ".0f"),
         ("last chunk: spawn+ready mean us", f("last_chunk_mean_us.spawn_ready"), ".0f"),
-        ("first chunk: spawn_bare, durod's fds, mean us", f("first_chunk_mean_us.spawn_bare_fds"), ".0f"),
-        ("last chunk: spawn_bare, durod's fds, mean us", f("last_chunk_mean_us.spawn_bare_fds"), ".0f"),
+        ("first chunk: old clone way, durod's fds, mean us", f("first_chunk_mean_us.spawn_bare_fds"), ".0f"),
+        ("last chunk: old clone way, durod's fds, mean us", f("last_chunk_mean_us.spawn_bare_fds"), ".0f"),
+        ("last chunk: unshare way, durod's fds, mean us", f("last_chunk_mean_us.spawn_unshare_fds"), ".0f"),
         ("last chunk: spawn_bare, few fds, mean us", f("last_chunk_mean_us.spawn_bare"), ".0f"),
         ("growth first->last chunk: activation us",
          lambda r: r["last_chunk_mean_us"]["activation"] - r["first_chunk_mean_us"]["activation"], ".0f"),
         ("growth first->last chunk: spawn+ready us",
          lambda r: r["last_chunk_mean_us"]["spawn_ready"] - r["first_chunk_mean_us"]["spawn_ready"], ".0f"),
-        ("last chunk: spawn_bare durod's fds - few fds us",
+        ("last chunk: old clone way, durod's fds - few fds us",
          lambda r: r["last_chunk_mean_us"]["spawn_bare_fds"] - r["last_chunk_mean_us"]["spawn_bare"], ".0f"),
+        ("last chunk: unshare way, durod's fds - few fds us",
+         lambda r: r["last_chunk_mean_us"]["spawn_unshare_fds"] - r["last_chunk_mean_us"]["spawn_bare"], ".0f"),
     ])
 
 
@@ -742,16 +862,16 @@ def report_spawn(reps):
         ("spawn_bare mean us", f("spawn_bare.mean_us"), ".0f"),
         ("spawn_bare p50 us", f("spawn_bare.p50_us"), ".0f"),
         ("spawn_bare p99 us", f("spawn_bare.p99_us"), ".0f"),
-        (f"+{4 * NOBJ} fds, durod's clone+close_range, mean us", f("spawn_bare_fds.mean_us"), ".0f"),
-        (f"+{4 * NOBJ} fds, durod's clone+close_range, p50 us", f("spawn_bare_fds.p50_us"), ".0f"),
-        (f"+{4 * NOBJ} fds, CLONE_FILES+RANGE_UNSHARE, mean us", f("spawn_unshare_fds.mean_us"), ".0f"),
-        (f"+{4 * NOBJ} fds, CLONE_FILES+RANGE_UNSHARE, p50 us", f("spawn_unshare_fds.p50_us"), ".0f"),
+        (f"+{4 * NOBJ} fds, old clone+close_range, mean us", f("spawn_bare_fds.mean_us"), ".0f"),
+        (f"+{4 * NOBJ} fds, old clone+close_range, p50 us", f("spawn_bare_fds.p50_us"), ".0f"),
+        (f"+{4 * NOBJ} fds, CLONE_FILES+UNSHARE (now), mean", f("spawn_unshare_fds.mean_us"), ".0f"),
+        (f"+{4 * NOBJ} fds, CLONE_FILES+UNSHARE (now), p50", f("spawn_unshare_fds.p50_us"), ".0f"),
         ("spawn+ready mean us", f("spawn_ready.mean_us"), ".0f"),
         ("spawn+ready p50 us", f("spawn_ready.p50_us"), ".0f"),
         ("spawn+ready p99 us", f("spawn_ready.p99_us"), ".0f"),
         ("ready->exit+reap mean us", f("ready_exit.mean_us"), ".0f"),
         ("ratio: spawn+ready mean / spawn_bare mean", ratio("spawn_ready.mean_us", "spawn_bare.mean_us"), ".2f"),
-        (f"diff: +{4 * NOBJ} fds clone - bare, p50 us",
+        (f"diff: +{4 * NOBJ} fds old clone - bare, p50 us",
          lambda r: r["spawn_bare_fds"]["p50_us"] - r["spawn_bare"]["p50_us"], ".0f"),
         (f"diff: +{4 * NOBJ} fds unshare - bare, p50 us",
          lambda r: r["spawn_unshare_fds"]["p50_us"] - r["spawn_bare"]["p50_us"], ".0f"),
@@ -770,6 +890,96 @@ def report_nng(reps):
     ])
 
 
+def report_storage(reps):
+    def p50(name):
+        return f(f"{name}.p50_us")
+
+    def diff(a, b):
+        return lambda r: r[a]["p50_us"] - r[b]["p50_us"]
+
+    def rat(fa, fb):
+        return lambda r: fa(r) / fb(r)
+
+    rows = []
+    for m in ("full", "normal"):
+        M = m.upper()
+        rows += [
+            (f"{M}: kv_put us/op (update, {STORAGE_N}/event)", p50(f"{m}.kv_put_op"), ".2f"),
+            (f"{M}: kv_put us/op, first event (insert)", p50(f"{m}.kv_put_first_op"), ".2f"),
+            (f"{M}: kv_get us/op", p50(f"{m}.kv_get_op"), ".2f"),
+            (f"{M}: sql_upsert us/op (update)", p50(f"{m}.sql_upsert_op"), ".2f"),
+            (f"{M}: sql_upsert us/op, first event (insert)", p50(f"{m}.sql_upsert_first_op"), ".2f"),
+            (f"{M}: noop event send->reply p50 us", p50(f"{m}.noop_rtt"), ".0f"),
+            (f"{M}: incr event send->reply p50 us", p50(f"{m}.incr_rtt"), ".0f"),
+            (f"{M}: incr event handler end->reply p50 us", p50(f"{m}.incr_tail"), ".0f"),
+            (f"{M}: noop event handler end->reply p50 us", p50(f"{m}.noop_tail"), ".0f"),
+            (f"{M}: COMMIT, 1 small write (incr-noop tail)", diff(f"{m}.incr_tail", f"{m}.noop_tail"), ".0f"),
+            (f"{M}: COMMIT via duro_transaction (incr-get)", diff(f"{m}.txn_incr", f"{m}.txn_get"), ".0f"),
+            (f"{M}: COMMIT, {STORAGE_N} kv_put (tail-noop tail)",
+             diff(f"{m}.kv_put_evt_tail", f"{m}.noop_tail"), ".0f"),
+            (f"{M}: COMMIT, {STORAGE_N} sql_upsert (tail-noop)",
+             diff(f"{m}.sql_upsert_evt_tail", f"{m}.noop_tail"), ".0f"),
+            (f"{M}: COMMIT, {STORAGE_N} kv_get, read-only (tail-noop)",
+             diff(f"{m}.kv_get_evt_tail", f"{m}.noop_tail"), ".0f"),
+            (f"{M}: duro_open, new object p50 us", p50(f"{m}.open_new"), ".0f"),
+            (f"{M}: duro_open, existing object p50 us", p50(f"{m}.open_existing"), ".0f"),
+            (f"{M}: storage only (duro_storage_open), new", p50(f"{m}.storage_open_new"), ".0f"),
+            (f"{M}: storage only, existing", p50(f"{m}.storage_open_existing"), ".0f"),
+            (f"{M}: duro_close, new empty object p50 us", p50(f"{m}.close_new"), ".0f"),
+            (f"{M}: duro_close, existing, nothing written", p50(f"{m}.close_existing"), ".0f"),
+            (f"{M}: duro_close after the events (1 sample)", p50(f"{m}.close_loaded"), ".0f"),
+        ]
+    commit = {m: diff(f"{m}.incr_tail", f"{m}.noop_tail") for m in ("full", "normal")}
+    rows += [
+        ("process's first duro_open (new, + nng init)", p50("process.open_first"), ".0f"),
+        ("ratio: COMMIT 1 write FULL / NORMAL", rat(commit["full"], commit["normal"]), ".1f"),
+        ("diff: COMMIT 1 write FULL - NORMAL us",
+         lambda r: commit["full"](r) - commit["normal"](r), ".0f"),
+        ("ratio: incr event rtt FULL / NORMAL", ratio("full.incr_rtt.p50_us", "normal.incr_rtt.p50_us"), ".2f"),
+        ("ratio: FULL open new / open existing",
+         ratio("full.open_new.p50_us", "full.open_existing.p50_us"), ".1f"),
+        ("ratio: open new FULL / NORMAL",
+         ratio("full.open_new.p50_us", "normal.open_new.p50_us"), ".2f"),
+        ("ratio: FULL sql_upsert / kv_put per op",
+         ratio("full.sql_upsert_op.p50_us", "full.kv_put_op.p50_us"), ".2f"),
+        ("ratio: FULL kv_put / kv_get per op",
+         ratio("full.kv_put_op.p50_us", "full.kv_get_op.p50_us"), ".2f"),
+    ]
+    return table(f"storage: libduro through the real worker loop, {STORAGE_N} ops/event "
+                 "(per-op: median of 3 events; others: p50 of the rep's samples)", reps, rows)
+
+
+def report_incr(reps):
+    rows = []
+    for cfg, what in (("c1", "one object -t1 -c1"), ("c16", "one object -t2 -c16"),
+                      ("spread", f"{NOBJ} objects -t2 -c16")):
+        for tag, label in (("read", "GET (read)"), ("full", "POST incr FULL"),
+                           ("normal", "POST incr NORMAL")):
+            k = f"{tag}_{cfg}"
+            rows += [(f"{what}: {label} req/s", f(f"{k}.rps"), ".0f"),
+                     (f"{what}: {label} p50 us", f(f"{k}.p50_us"), ".0f"),
+                     (f"{what}: {label} p99 us", f(f"{k}.p99_us"), ".0f")]
+        rows += [
+            (f"{what}: ratio FULL/read p50", ratio(f"full_{cfg}.p50_us", f"read_{cfg}.p50_us"), ".2f"),
+            (f"{what}: ratio NORMAL/read p50", ratio(f"normal_{cfg}.p50_us", f"read_{cfg}.p50_us"), ".2f"),
+            (f"{what}: ratio FULL/NORMAL p50", ratio(f"full_{cfg}.p50_us", f"normal_{cfg}.p50_us"), ".2f"),
+            (f"{what}: ratio read/FULL req/s", ratio(f"read_{cfg}.rps", f"full_{cfg}.rps"), ".2f"),
+            (f"{what}: ratio NORMAL/FULL req/s", ratio(f"normal_{cfg}.rps", f"full_{cfg}.rps"), ".2f"),
+        ]
+    rows += [
+        ("admin /health -c1 p50 us", f("health_c1.p50_us"), ".0f"),
+        ("nng pair0 RTT (poll) p50 us", f("nng_poll.p50_us"), ".0f"),
+        ("diff: FULL - NORMAL, -c1 p50 us (~fsync)",
+         lambda r: r["full_c1"]["p50_us"] - r["normal_c1"]["p50_us"], ".0f"),
+        ("diff: NORMAL - read, -c1 p50 us (write+commit)",
+         lambda r: r["normal_c1"]["p50_us"] - r["read_c1"]["p50_us"], ".0f"),
+        ("diff: read -c1 p50 - /health - nng RTT us",
+         lambda r: r["read_c1"]["p50_us"] - r["health_c1"]["p50_us"] - r["nng_poll"]["p50_us"], ".0f"),
+    ]
+    return table("incr: POST /<ns>/<obj>/incr (FULL: counter, NORMAL: counter_normal) "
+                 "vs GET /counter/<obj>/, same repetition", reps, rows)
+
+
 def _on_sigterm(signum, frame):
     raise KeyboardInterrupt(f"signal {signum}")
 
@@ -777,14 +987,16 @@ def _on_sigterm(signum, frame):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("which", nargs="?", default="all",
-                    choices=["warm", "spread", "rss", "activation", "spawn", "nng", "all"])
+                    choices=["warm", "spread", "rss", "activation", "spawn", "nng",
+                             "storage", "incr", "all"])
     ap.add_argument("--json", help="also write every raw number to this file")
     args = ap.parse_args()
     # SIGTERM (e.g. from run.sh's trap): unwind like ^C, so every durod
     # is stopped by its context manager.
     signal.signal(signal.SIGTERM, _on_sigterm)
 
-    which = ["warm", "spread", "activation", "spawn", "nng"] if args.which == "all" else [args.which]
+    which = (["warm", "spread", "activation", "spawn", "nng", "storage", "incr"]
+             if args.which == "all" else [args.which])
     print(f"duro bench: {' '.join(which)}; {REPS} repetitions, wrk {DURATION} s, {NOBJ} objects")
     raw, medians = {}, {}
     for b in which:
@@ -808,6 +1020,12 @@ def main():
         elif b == "nng":
             raw[b] = bench_nng()
             medians[b] = report_nng(raw[b])
+        elif b == "storage":
+            raw[b] = bench_storage()
+            medians[b] = report_storage(raw[b])
+        elif b == "incr":
+            raw[b] = bench_incr()
+            medians[b] = report_incr(raw[b])
         log(f"{b}: done in {time.monotonic() - t0:.0f} s")
     if args.json:
         with open(args.json, "w") as fh:

@@ -1,7 +1,8 @@
 #!/bin/sh
 # bench/run.sh — run the duro benchmarks and print their results.
 #
-#   sh bench/run.sh [warm|spread|rss|activation|spawn|nng|all]    (default: all)
+#   sh bench/run.sh [warm|spread|rss|activation|spawn|nng|storage|incr|all]
+#                                                                (default: all)
 #
 # `make bench` builds `all` and runs this with no argument. The results
 # recorded in bench/RESULTS.md come from it. What each benchmark does is
@@ -14,9 +15,15 @@
 #               the bare spawn / spawn+ready floors (bench/spawn_bare.c)
 #   spawn       bench/spawn_bare.c alone
 #   nng         bench/nng_rtt.c alone
+#   storage     bench/storage_ops.c (linked with libduro): us per KV put /
+#               get / SQL upsert inside one event, COMMIT with synchronous
+#               FULL vs NORMAL, opening a new / an existing object's storage
+#   incr        POST /<ns>/<obj>/incr (FULL and NORMAL namespaces) beside
+#               GET /counter/<obj>/, one object -c1 / -c16 and 1000 objects
 #
 # Environment: BENCH_REPS (default 5), BENCH_ACT_REPS (activation's, 3),
-# BENCH_DURATION (wrk seconds, 10), BENCH_OBJECTS (1000), DURO_BUILD
+# BENCH_DURATION (wrk seconds, 10), BENCH_OBJECTS (1000), BENCH_STORAGE_OPS
+# (storage's ops per event, 10000), DURO_BUILD
 # (default <repo>/build), BENCH_JSON (a file to write every raw number to),
 # BENCH_TMPDIR (where the temp dir goes, default /tmp: durod's run_dir and
 # data_dir, i.e. the objects' SQLite files, live there).
@@ -34,9 +41,9 @@ build=${DURO_BUILD:-$repo/build}
 which=${1:-all}
 
 case $which in
-warm | spread | rss | activation | spawn | nng | all) ;;
+warm | spread | rss | activation | spawn | nng | storage | incr | all) ;;
 *)
-	echo "usage: sh bench/run.sh [warm|spread|rss|activation|spawn|nng|all]" >&2
+	echo "usage: sh bench/run.sh [warm|spread|rss|activation|spawn|nng|storage|incr|all]" >&2
 	exit 2
 	;;
 esac
@@ -49,15 +56,17 @@ for tool in wrk python3 make cc; do
 		exit 1
 	fi
 done
-for f in "$build/durod" "$build/examples/counter"; do
-	if [ ! -x "$f" ]; then
+for f in "$build/durod" "$build/examples/counter" "$build/libduro.a"; do
+	if [ ! -e "$f" ]; then
 		echo "bench: $f missing: run make all first (make bench does)" >&2
 		exit 1
 	fi
 done
+build=$(cd "$build" && pwd)
 
-# The C micro-benchmarks (bench/bin/, git-ignored).
-make -s -C "$here"
+# The C micro-benchmarks (bench/bin/, git-ignored); storage_ops links
+# $build/libduro.a and takes its headers from the tree above $build.
+make -s -C "$here" DURO_BUILD="$build"
 
 # ---- cleanup, whatever happens
 

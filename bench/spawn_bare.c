@@ -30,14 +30,17 @@
  *   posix    (default) glibc's posix_spawn: clone(CLONE_VM | CLONE_VFORK)
  *            + exec, the same technique as supervisor/spawn.c; the child
  *            gets a copy of the fd table, exec closes the close-on-exec ones.
- *   clone    what supervisor/spawn.c does: clone(CLONE_VM | CLONE_VFORK),
- *            dup2 /dev/null, close_range(3, ~0U, 0), execve. The child
- *            copies the whole fd table, then closes it fd by fd.
- *   unshare  an alternative for comparison: clone(CLONE_VM | CLONE_VFORK |
- *            CLONE_FILES), then close_range(4, ~0U, CLOSE_RANGE_UNSHARE),
- *            which gives the child a fresh table holding only fds 0-3 (the
- *            kernel copies nothing above the range's start), then dup2 of
- *            /dev/null (fd 3) onto 0-2. Cost independent of the parent's fds. The worker's stdin, stdout and stderr
+ *   clone    what supervisor/spawn.c did before commit 653fbd5:
+ *            clone(CLONE_VM | CLONE_VFORK), dup2 /dev/null,
+ *            close_range(3, ~0U, 0), execve. The child copies the whole fd
+ *            table, then closes it fd by fd.
+ *   unshare  clone(CLONE_VM | CLONE_VFORK | CLONE_FILES), then
+ *            close_range(4, ~0U, CLOSE_RANGE_UNSHARE), which gives the
+ *            child a fresh table holding only fds 0-3 (the kernel copies
+ *            nothing above the range's start), then dup2 of /dev/null
+ *            (fd 3) onto 0-2. Cost independent of the parent's fds. Since
+ *            653fbd5 supervisor/spawn.c does nearly this: it unshares from
+ *            fd 3 and then opens /dev/null as stdin. The worker's stdin, stdout and stderr
  * go to /dev/null (durod gives it /dev/null as stdin and its own log as
  * stdout/stderr). Exits non-zero if any spawn fails, a worker ends in an
  * unexpected way (killed, or exit 127 = exec failed; or in -r mode any
