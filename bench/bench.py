@@ -661,10 +661,15 @@ def bench_storage():
         modes = ["FULL", "NORMAL"] if i % 2 == 0 else ["NORMAL", "FULL"]
         d = tempfile.mkdtemp(prefix="duro-bench-storage-", dir=os.environ.get("BENCH_TMP"))
         try:
-            r = run_c([STORAGE_OPS, "-n", str(STORAGE_N), "-r", "3", "-m", "100", "-k", "20",
-                       "-d", d, *modes])
+            out = run_c([STORAGE_OPS, "-n", str(STORAGE_N), "-r", "3", "-m", "100", "-k", "20",
+                         "-d", d, *modes])
         finally:
             shutil.rmtree(d, ignore_errors=True)
+        # "full.kv_put_op" -> r["full"]["kv_put_op"] (get() splits on dots)
+        r = {}
+        for name, summ in out.items():
+            mode, _, metric = name.partition(".")
+            r.setdefault(mode, {})[metric] = summ
         r["order"] = "/".join(modes)
         reps.append(r)
     return reps
@@ -895,7 +900,7 @@ def report_storage(reps):
         return f(f"{name}.p50_us")
 
     def diff(a, b):
-        return lambda r: r[a]["p50_us"] - r[b]["p50_us"]
+        return lambda r: get(r, f"{a}.p50_us") - get(r, f"{b}.p50_us")
 
     def rat(fa, fb):
         return lambda r: fa(r) / fb(r)
