@@ -13,7 +13,6 @@
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,82 +22,16 @@
 
 #define VALUE_KEY "value"
 
-/* The stored value; 0 when the object has never counted. */
-static int
-value_load(struct duro *d, int64_t *value)
-{
-	char digits[24];
-	size_t len;
-	void *v;
-	int rv;
-
-	*value = 0;
-	if ((rv = duro_kv_get(d, VALUE_KEY, strlen(VALUE_KEY), &v, &len)) ==
-	    DURO_ENOENT)
-		return (0);
-	if (rv != 0)
-		return (rv);
-	if (len == 0 || len >= sizeof(digits)) {
-		free(v);
-		return (DURO_ERANGE);
-	}
-	memcpy(digits, v, len);
-	digits[len] = '\0';
-	free(v);
-	*value = strtoll(digits, NULL, 10);
-	return (0);
-}
-
-static int
-value_store(struct duro *d, int64_t value)
-{
-	char digits[24];
-	int n = snprintf(digits, sizeof(digits), "%" PRId64, value);
-
-	return (duro_kv_put(d, VALUE_KEY, strlen(VALUE_KEY), digits, (size_t)n));
-}
-
-/* Send o as the body with the given status; o is freed. */
+/* Send o as the JSON body with the given status; o is freed. */
 static int
 reply_json(struct duro_response *resp, int status, cJSON *o)
 {
-	char *s;
-	int rv;
+	char *s = o != NULL ? cJSON_PrintUnformatted(o) : NULL;
+	int rv = s != NULL ? duro_response_json(resp, status, s) : -1;
 
-	if (o == NULL || (s = cJSON_PrintUnformatted(o)) == NULL) {
-		cJSON_Delete(o);
-		return (-1);
-	}
 	cJSON_Delete(o);
-	if ((rv = duro_response_status(resp, status)) == 0 &&
-	    (rv = duro_response_header(
-	         resp, "Content-Type", "application/json")) == 0)
-		rv = duro_response_body(resp, s, strlen(s));
 	free(s);
 	return (rv);
-}
-
-static int reply_error(struct duro_response *resp, int status, const char *code,
-    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
-
-static int
-reply_error(struct duro_response *resp, int status, const char *code,
-    const char *fmt, ...)
-{
-	char message[256];
-	va_list ap;
-	cJSON *o;
-
-	va_start(ap, fmt);
-	vsnprintf(message, sizeof(message), fmt, ap);
-	va_end(ap);
-	if ((o = cJSON_CreateObject()) == NULL ||
-	    cJSON_AddStringToObject(o, "error", code) == NULL ||
-	    cJSON_AddStringToObject(o, "message", message) == NULL) {
-		cJSON_Delete(o);
-		return (-1);
-	}
-	return (reply_json(resp, status, o));
 }
 
 /*
@@ -120,7 +53,7 @@ counter_get(struct duro *d, struct duro_response *resp)
 	int64_t value;
 	cJSON *o;
 
-	if (value_load(d, &value) != 0)
+	if (duro_kv_get_int(d, VALUE_KEY, &value) != 0)
 		return (-1);
 	o = cJSON_CreateObject();
 	if (o == NULL || add_int(o, "value", value) != 0 ||
@@ -172,13 +105,13 @@ counter_incr(struct duro *d, const struct duro_request *req,
 	cJSON *o;
 
 	if ((why = parse_by(req, &by)) != NULL)
-		return (reply_error(resp, 400, "bad_request", "%s", why));
-	if (value_load(d, &value) != 0)
+		return (duro_response_json_error(resp, 400, "bad_request", "%s", why));
+	if (duro_kv_get_int(d, VALUE_KEY, &value) != 0)
 		return (-1);
 	if (__builtin_add_overflow(value, by, &next))
-		return (reply_error(resp, 400, "bad_request",
+		return (duro_response_json_error(resp, 400, "bad_request",
 		    "value %" PRId64 " + %" PRId64 " would overflow", value, by));
-	if (value_store(d, next) != 0)
+	if (duro_kv_put_int(d, VALUE_KEY, next) != 0)
 		return (-1);
 	if ((o = cJSON_CreateObject()) == NULL ||
 	    add_int(o, "value", next) != 0) {
@@ -193,7 +126,7 @@ method_not_allowed(const struct duro_request *req, struct duro_response *resp,
     const char *allow)
 {
 	duro_response_header(resp, "Allow", allow);
-	return (reply_error(resp, 405, "method_not_allowed", "%s %s: use %s",
+	return (duro_response_json_error(resp, 405, "method_not_allowed", "%s %s: use %s",
 	    req->method, req->path, allow));
 }
 
@@ -211,7 +144,7 @@ counter_request(struct duro *d, const struct duro_request *req,
 			return (method_not_allowed(req, resp, "POST"));
 		return (counter_incr(d, req, resp));
 	}
-	return (reply_error(resp, 404, "not_found", "no route %s", req->path));
+	return (duro_response_json_error(resp, 404, "not_found", "no route %s", req->path));
 }
 
 int

@@ -28,7 +28,6 @@
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -87,47 +86,16 @@ static const char sql_history[] =
 
 /* ---- JSON replies ---- */
 
-/* Send o as the body with the given status; o is freed. */
+/* Send o as the JSON body with the given status; o is freed. */
 static int
 reply_json(struct duro_response *resp, int status, cJSON *o)
 {
-	char *s;
-	int rv;
+	char *s = o != NULL ? cJSON_PrintUnformatted(o) : NULL;
+	int rv = s != NULL ? duro_response_json(resp, status, s) : -1;
 
-	if (o == NULL || (s = cJSON_PrintUnformatted(o)) == NULL) {
-		cJSON_Delete(o);
-		return (-1);
-	}
 	cJSON_Delete(o);
-	if ((rv = duro_response_status(resp, status)) == 0 &&
-	    (rv = duro_response_header(
-	         resp, "Content-Type", "application/json")) == 0)
-		rv = duro_response_body(resp, s, strlen(s));
 	free(s);
 	return (rv);
-}
-
-static int reply_error(struct duro_response *resp, int status, const char *code,
-    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
-
-static int
-reply_error(struct duro_response *resp, int status, const char *code,
-    const char *fmt, ...)
-{
-	char message[256];
-	va_list ap;
-	cJSON *o;
-
-	va_start(ap, fmt);
-	vsnprintf(message, sizeof(message), fmt, ap);
-	va_end(ap);
-	if ((o = cJSON_CreateObject()) == NULL ||
-	    cJSON_AddStringToObject(o, "error", code) == NULL ||
-	    cJSON_AddStringToObject(o, "message", message) == NULL) {
-		cJSON_Delete(o);
-		return (-1);
-	}
-	return (reply_json(resp, status, o));
 }
 
 /*
@@ -336,16 +304,16 @@ ledger_deposit(
 
 	if ((why = param_account(req, "account", name, sizeof(name))) != NULL)
 		return (
-		    reply_error(resp, 400, "bad_request", "account: %s", why));
+		    duro_response_json_error(resp, 400, "bad_request", "account: %s", why));
 	if ((why = param_int(req, "amount", 1, INT64_MAX, NULL, &amount)) !=
 	    NULL)
-		return (reply_error(resp, 400, "bad_request",
+		return (duro_response_json_error(resp, 400, "bad_request",
 		    "amount: %s (a positive integer)", why));
 	/* Bounding the total bounds every balance (see the schema). */
 	if (sql_int(d, sql_total, NULL, 0, &total) != 0)
 		return (storage_failed(d, resp));
 	if (amount > INT64_MAX - total)
-		return (reply_error(resp, 400, "bad_request",
+		return (duro_response_json_error(resp, 400, "bad_request",
 		    "the ledger's total %" PRId64 " + %" PRId64
 		    " would overflow",
 		    total, amount));
@@ -367,7 +335,7 @@ insufficient_funds(struct duro *d, struct duro_response *resp, const char *from,
 	if ((rv = sql_int(d, sql_balance, p, 1, &balance)) != 0 &&
 	    rv != DURO_ENOENT)
 		return (storage_failed(d, resp));
-	return (reply_error(resp, 409, "insufficient_funds",
+	return (duro_response_json_error(resp, 409, "insufficient_funds",
 	    "%s has %" PRId64 ", the transfer needs %" PRId64, from, balance,
 	    amount));
 }
@@ -414,7 +382,7 @@ ledger_transfer(
 	int rv;
 
 	if (transfer_params(req, from, to, &amount, msg, sizeof(msg)) != 0)
-		return (reply_error(resp, 400, "bad_request", "%s", msg));
+		return (duro_response_json_error(resp, 400, "bad_request", "%s", msg));
 	rv = account_move(d, sql_debit, from, amount, &from_balance);
 	if (rv == DURO_ECONSTRAINT || rv == DURO_ENOENT)
 		return (insufficient_funds(d, resp, from, amount));
@@ -466,7 +434,7 @@ ledger_history(
 
 	if ((why = param_int(req, "limit", 1, HISTORY_MAX, &def, &limit)) !=
 	    NULL)
-		return (reply_error(resp, 400, "bad_request",
+		return (duro_response_json_error(resp, 400, "bad_request",
 		    "limit: %s (an integer in 1..%d)", why, HISTORY_MAX));
 	p[0] = DURO_ARG_INT(limit);
 	if ((o = rows_json(d, sql_history, p, 1, "entries", history_row)) ==
@@ -502,10 +470,10 @@ ledger_request(struct duro *d, const struct duro_request *req,
 		if (strcmp(req->method, r->method) == 0)
 			return (r->fn(d, req, resp));
 		duro_response_header(resp, "Allow", r->method);
-		return (reply_error(resp, 405, "method_not_allowed",
+		return (duro_response_json_error(resp, 405, "method_not_allowed",
 		    "%s %s: use %s", req->method, req->path, r->method));
 	}
-	return (reply_error(resp, 404, "not_found", "no route %s", req->path));
+	return (duro_response_json_error(resp, 404, "not_found", "no route %s", req->path));
 }
 
 int

@@ -188,6 +188,15 @@ int duro_response_body(struct duro_response *, const void *buf, size_t len);
 /* Append formatted text to the body. */
 int duro_response_printf(struct duro_response *, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+/* Status, "Content-Type: application/json" and json (a C string) as body. */
+int duro_response_json(struct duro_response *, int status, const char *json);
+/*
+ * The error shape durod uses, {"error": code, "message": ...}, with the
+ * message formatted and JSON-escaped (at most 511 bytes).
+ */
+int duro_response_json_error(struct duro_response *, int status,
+    const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 /* The message sent with a failed request (the handler returns non-zero). */
 int duro_response_error(struct duro_response *, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
@@ -304,6 +313,13 @@ int duro_kv_put_batch(
 /* Delete n keys, all or none; *deleted (may be NULL) = how many existed. */
 int duro_kv_delete_batch(
     struct duro *, const struct duro_kv_key *keys, size_t n, size_t *deleted);
+/*
+ * An integer stored as decimal text under a string key: *value is 0 when
+ * the key is absent (returns 0), DURO_ERANGE when the stored value is not
+ * such an integer.
+ */
+int duro_kv_get_int(struct duro *, const char *key, int64_t *value);
+int duro_kv_put_int(struct duro *, const char *key, int64_t value);
 /* Delete every KV entry (SQL tables are not touched). */
 int duro_kv_delete_all(struct duro *);
 

@@ -7,7 +7,10 @@
  * ranges are plain index ranges. Limits are checked before anything is
  * written, and batches run in a savepoint, so a batch is all or nothing.
  */
+#include <errno.h>
+#include <inttypes.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -430,4 +433,42 @@ duro_kv_list(struct duro *d, const struct duro_kv_list_opts *opts,
 		rv = kv_list_run(d, &r, opts->reverse, opts->limit, out);
 	free(r.succ);
 	return (rv);
+}
+
+/* ---- integers as decimal text (what a counter needs) ---- */
+
+int
+duro_kv_get_int(struct duro *d, const char *key, int64_t *value)
+{
+	char digits[24], *end;
+	size_t len;
+	void *v;
+	int rv;
+
+	*value = 0;
+	if ((rv = duro_kv_get(d, key, strlen(key), &v, &len)) == DURO_ENOENT)
+		return (0);
+	if (rv != 0)
+		return (rv);
+	if (len == 0 || len >= sizeof(digits)) {
+		free(v);
+		return (duro_storage_failf(d, DURO_ERANGE, "%s: not an integer", key));
+	}
+	memcpy(digits, v, len);
+	digits[len] = '\0';
+	free(v);
+	errno = 0;
+	*value = strtoll(digits, &end, 10);
+	if (*end != '\0' || errno == ERANGE)
+		return (duro_storage_failf(d, DURO_ERANGE, "%s: not an integer", key));
+	return (0);
+}
+
+int
+duro_kv_put_int(struct duro *d, const char *key, int64_t value)
+{
+	char digits[24];
+	int n = snprintf(digits, sizeof(digits), "%" PRId64, value);
+
+	return (duro_kv_put(d, key, strlen(key), digits, (size_t)n));
 }

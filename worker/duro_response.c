@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <cjson/cJSON.h>
+
 #include "duro_impl.h"
 
 void
@@ -160,4 +162,41 @@ duro_response_error(struct duro_response *r, const char *fmt, ...)
 	free(r->error);
 	r->error = s;
 	return (0);
+}
+
+int
+duro_response_json(struct duro_response *r, int status, const char *json)
+{
+	int rv;
+
+	if ((rv = duro_response_status(r, status)) != 0 ||
+	    (rv = duro_response_header(r, "Content-Type", "application/json")) != 0)
+		return (rv);
+	return (duro_response_body(r, json, strlen(json)));
+}
+
+int
+duro_response_json_error(struct duro_response *r, int status, const char *code,
+    const char *fmt, ...)
+{
+	char message[512], *s;
+	cJSON *o;
+	va_list ap;
+	int rv;
+
+	va_start(ap, fmt);
+	vsnprintf(message, sizeof(message), fmt, ap);
+	va_end(ap);
+	/* cJSON escapes the message: it may quote user input. */
+	if ((o = cJSON_CreateObject()) == NULL ||
+	    cJSON_AddStringToObject(o, "error", code) == NULL ||
+	    cJSON_AddStringToObject(o, "message", message) == NULL ||
+	    (s = cJSON_PrintUnformatted(o)) == NULL) {
+		cJSON_Delete(o);
+		return (keep(r, DURO_ENOMEM));
+	}
+	cJSON_Delete(o);
+	rv = duro_response_json(r, status, s);
+	free(s);
+	return (rv);
 }

@@ -245,52 +245,17 @@ storage_failed(struct duro *d, struct duro_response *resp)
 	return (-1);
 }
 
-/* The integer under key; 0 when absent, DURO_ERANGE when not one. */
-static int
-kv_load_int(struct duro *d, const char *key, int64_t *out)
-{
-	char digits[24], *end;
-	size_t len;
-	void *v;
-	int rv;
-
-	*out = 0;
-	rv = duro_kv_get(d, key, strlen(key), &v, &len);
-	if (rv == DURO_ENOENT)
-		return (0);
-	if (rv != 0)
-		return (rv);
-	if (len == 0 || len >= sizeof(digits)) {
-		free(v);
-		return (DURO_ERANGE);
-	}
-	memcpy(digits, v, len);
-	digits[len] = '\0';
-	free(v);
-	*out = strtoll(digits, &end, 10);
-	return (*end == '\0' ? 0 : DURO_ERANGE);
-}
-
-static int
-kv_store_int(struct duro *d, const char *key, int64_t v)
-{
-	char digits[24];
-	int n = snprintf(digits, sizeof(digits), "%" PRId64, v);
-
-	return (duro_kv_put(d, key, strlen(key), digits, (size_t)n));
-}
-
 /* Add 1 to the integer under key; *out is the new value. */
 static int
 kv_incr(struct duro *d, const char *key, int64_t *out)
 {
 	int rv;
 
-	if ((rv = kv_load_int(d, key, out)) != 0)
+	if ((rv = duro_kv_get_int(d, key, out)) != 0)
 		return (rv);
 	if (*out == INT64_MAX)
 		return (DURO_ERANGE);
-	return (kv_store_int(d, key, ++*out));
+	return (duro_kv_put_int(d, key, ++*out));
 }
 
 static int
@@ -340,7 +305,7 @@ on_kv_get(
 
 	if (key_param(req, resp, key, sizeof(key)) != 0)
 		return (0);
-	if (kv_load_int(d, key, &v) != 0)
+	if (duro_kv_get_int(d, key, &v) != 0)
 		return (storage_failed(d, resp));
 	return (reply_json_int(resp, "value", v));
 }
@@ -359,7 +324,7 @@ on_pair_get(
 {
 	int64_t x, y;
 
-	if (kv_load_int(d, "x", &x) != 0 || kv_load_int(d, "y", &y) != 0)
+	if (duro_kv_get_int(d, "x", &x) != 0 || duro_kv_get_int(d, "y", &y) != 0)
 		return (storage_failed(d, resp));
 	return (reply_pair(resp, x, y));
 }
