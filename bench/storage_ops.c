@@ -8,21 +8,23 @@
  * that order). For each mode, in DIR (which must exist and be empty of
  * our names; the caller removes it):
  *
- *  Opening storage (a fresh nng pair0 listener for each open, untimed):
+ *  Opening storage (a fresh nng pair0 listener for each open, untimed;
+ *  K of each kind, the four kinds interleaved):
  *   open_new        duro_open() for a brand-new object (its directory made
  *                   first, untimed, as durod does): lock, create the SQLite
  *                   file, WAL, settings, the KV table; and the nng socket
- *                   and dial. K of them.
+ *                   and dial.
  *   close_new       duro_close() of that object (last connection:
  *                   checkpoint, WAL removed).
  *   open_existing   duro_open() of an object that exists (closed cleanly
- *                   before), K times; close_existing its duro_close().
+ *                   before); close_existing its duro_close().
  *   storage_open_new, storage_open_existing
  *                   the storage part alone: libduro's internal
  *                   duro_storage_open() (what duro_open() calls before it
- *                   touches nng), as tests/unit/test_storage.c does; K each.
+ *                   touches nng), as tests/unit/test_storage.c does.
  *   open_first      (once per process, not per mode) the process's very
- *                   first duro_open(), of a new object: nng and SQLite
+ *                   first duro_open(), of a new object (the one the
+ *                   existing-object opens then use): nng and SQLite
  *                   initialise here, as in a freshly spawned worker.
  *
  *  Inside events: the real worker loop. This process plays durod: it
@@ -198,68 +200,83 @@ peer_close(struct peer *p)
 
 /* ---- opening ---- */
 
+/*
+ * Open (duro_open(), or with storage_only the storage alone, as
+ * test_storage.c's storage_new() does) and close one object: a new one
+ * (its directory made first, untimed) or the one in objdir. Its
+ * directory is left in objdir.
+ */
 static void
-bench_open(const char *mode, int k, int first_of_process)
+open_one(int storage_only, char *objdir, uint64_t *open_ns, uint64_t *close_ns)
 {
-	struct samples open_new = {0}, close_new = {0}, open_ex = {0},
-	               close_ex = {0}, st_new = {0}, st_ex = {0};
-	char existing[256] = "";
 	struct duro *d;
 	struct peer p;
-	uint64_t t0, t1;
+	uint64_t t0;
 
-	for (int i = 0; i < k; i++) {
-		peer_open(&p, NULL);
-		t0 = now_ns();
-		check("duro_open (new)", duro_open(&d), NULL);
-		t1 = now_ns();
-		if (first_of_process && i == 0) {
-			struct samples s = {0};
-
-			add(&s, t1 - t0);
-			emit("process", "open_first", &s);
-		} else
-			add(&open_new, t1 - t0);
-		t0 = now_ns();
-		duro_close(d);
-		add(&close_new, now_ns() - t0);
-		peer_close(&p);
-		if (existing[0] == '\0')
-			snprintf(existing, sizeof(existing), "%s", p.objdir);
-	}
-	for (int i = 0; i < k; i++) {
-		peer_open(&p, existing);
-		t0 = now_ns();
-		check("duro_open (existing)", duro_open(&d), NULL);
-		add(&open_ex, now_ns() - t0);
-		t0 = now_ns();
-		duro_close(d);
-		add(&close_ex, now_ns() - t0);
-		peer_close(&p);
-	}
-	/* The storage part alone, as test_storage.c's storage_new(). */
-	for (int i = 0; i < 2 * k; i++) {
-		int isnew = i % 2 == 0;
-
-		peer_open(&p, isnew ? NULL : existing);
-		if ((d = calloc(1, sizeof(*d))) == NULL)
+	peer_open(&p, objdir[0] != '\0' ? objdir : NULL);
+	if (storage_only) {
+		if ((d = calloc(1, sizeof(*d))) == NULL ||
+		    (d->storage = strdup(p.storage)) == NULL)
 			die("out of memory");
 		d->gone[0] = d->gone[1] = -1;
 		d->st.lock_fd = -1;
-		if ((d->storage = strdup(p.storage)) == NULL)
-			die("out of memory");
 		t0 = now_ns();
 		check("duro_storage_open", duro_storage_open(d), d);
-		add(isnew ? &st_new : &st_ex, now_ns() - t0);
-		duro_close(d);
-		peer_close(&p);
+	} else {
+		t0 = now_ns();
+		check("duro_open", duro_open(&d), NULL);
 	}
-	emit(mode, "open_new", &open_new);
-	emit(mode, "close_new", &close_new);
-	emit(mode, "open_existing", &open_ex);
-	emit(mode, "close_existing", &close_ex);
-	emit(mode, "storage_open_new", &st_new);
-	emit(mode, "storage_open_existing", &st_ex);
+	*open_ns = now_ns() - t0;
+	t0 = now_ns();
+	duro_close(d);
+	*close_ns = now_ns() - t0;
+	peer_close(&p);
+	snprintf(objdir, 256, "%s", p.objdir);
+}
+
+static void
+bench_open(const char *mode, int k, int first_of_process)
+{
+	/* [new][storage_only] */
+	struct samples opens[2][2] = {{{0}}}, closes[2][2] = {{{0}}};
+	char existing[256] = "", objdir[256];
+	uint64_t o, c;
+
+	/* The existing object, made once: the process's first duro_open(). */
+	open_one(0, existing, &o, &c);
+	if (first_of_process) {
+		struct samples s = {0};
+
+		add(&s, o);
+		emit("process", "open_first", &s);
+	}
+	/*
+	 * The four kinds interleaved, in an order that turns round every
+	 * time: a close's fsyncs and unlinks may still be settling in the
+	 * filesystem's journal when the next open syncs, and each kind
+	 * should inherit that as often as the others.
+	 */
+	for (int i = 0; i < k; i++) {
+		for (int j = 0; j < 4; j++) {
+			int kind = (i + j) % 4, isnew = kind < 2, so = kind % 2;
+
+			if (isnew)
+				objdir[0] = '\0';
+			else
+				snprintf(objdir, sizeof(objdir), "%s", existing);
+			open_one(so, objdir, &o, &c);
+			add(&opens[isnew][so], o);
+			add(&closes[isnew][so], c);
+		}
+	}
+	emit(mode, "open_new", &opens[1][0]);
+	emit(mode, "close_new", &closes[1][0]);
+	emit(mode, "open_existing", &opens[0][0]);
+	emit(mode, "close_existing", &closes[0][0]);
+	emit(mode, "storage_open_new", &opens[1][1]);
+	emit(mode, "storage_open_existing", &opens[0][1]);
+	free(closes[1][1].v);
+	free(closes[0][1].v);
 }
 
 /* ---- the worker side: the handler ---- */
