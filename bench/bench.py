@@ -613,6 +613,17 @@ def bench_activation():
                 last = {k: statistics.fmean(v) for k, v in fl.items()}
                 last["activation"] = statistics.fmean(act[-per:])
                 r["first_chunk_mean_us"], r["last_chunk_mean_us"] = first, last
+                # Every chunk's mean and p50, and the least-squares slope
+                # of the means over the chunks: growth with live workers
+                # that one noisy chunk at either end would hide or fake.
+                cm = [statistics.fmean(act[k * per:(k + 1) * per]) for k in range(chunks)]
+                r["chunk_mean_us"] = cm
+                r["chunk_p50_us"] = [pct(act[k * per:(k + 1) * per], 50) for k in range(chunks)]
+                r["slope_us_per_chunk"] = (statistics.linear_regression(range(chunks), cm).slope
+                                           if chunks > 1 else 0.0)
+                r["slope_p50_us_per_chunk"] = (
+                    statistics.linear_regression(range(chunks), r["chunk_p50_us"]).slope
+                    if chunks > 1 else 0.0)
                 r["durod_fds"] = nfds
                 for name in names:
                     t0 = time.perf_counter_ns()
@@ -835,6 +846,16 @@ def report_rss(rss):
 
 
 def report_activation(reps):
+    medians = _report_activation(reps)
+    if all("chunk_mean_us" in r for r in reps):
+        print(f"  activation mean per chunk of {NOBJ // 10} new objects (us), each repetition:")
+        for r in reps:
+            print("  " + " ".join(f"{v:7.0f}" for v in r["chunk_mean_us"]))
+        sys.stdout.flush()
+    return medians
+
+
+def _report_activation(reps):
     return table(f"activation: first request to {NOBJ} new objects, one connection", reps, [
         ("activation mean us", f("activation.mean_us"), ".0f"),
         ("activation p50 us", f("activation.p50_us"), ".0f"),
@@ -868,6 +889,10 @@ def report_activation(reps):
         ("last chunk: spawn_bare, few fds, mean us", f("last_chunk_mean_us.spawn_bare"), ".0f"),
         ("growth first->last chunk: activation us",
          lambda r: r["last_chunk_mean_us"]["activation"] - r["first_chunk_mean_us"]["activation"], ".0f"),
+        (f"slope of chunk means, us per {NOBJ // 10} more live",
+         lambda r: r.get("slope_us_per_chunk", float("nan")), ".0f"),
+        (f"slope of chunk p50s, us per {NOBJ // 10} more live",
+         lambda r: r.get("slope_p50_us_per_chunk", float("nan")), ".0f"),
         ("growth first->last chunk: spawn+ready us",
          lambda r: r["last_chunk_mean_us"]["spawn_ready"] - r["first_chunk_mean_us"]["spawn_ready"], ".0f"),
         ("last chunk: old clone way, durod's fds - few fds us",
