@@ -8,7 +8,10 @@
  * here; object_run.c only ever sees well-formed messages.
  */
 #include <errno.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -83,13 +86,90 @@ worker_ipc_open(struct object *o, char *err, size_t errlen)
 	return (0);
 }
 
+/*
+ * Closing sockets off the loop. nng 1.5.2 (Debian 12's) can deadlock in
+ * nng_close() when a pipe is torn down at the same moment (nanomsg/nng
+ * issue 1543, fixed in later releases); seen here under heavy load with
+ * workers being killed. One stuck close on the loop would stop every
+ * object, so sockets are closed by a thread of their own: a stuck close
+ * there costs one socket, not durod.
+ */
+static struct {
+	pthread_mutex_t mtx;
+	pthread_cond_t cv;
+	nng_socket *q;
+	size_t n, cap;
+	int started;
+} closer = { .mtx = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER };
+
+static void *
+closer_main(void *arg)
+{
+	nng_socket s;
+
+	for (;;) {
+		pthread_mutex_lock(&closer.mtx);
+		while (closer.n == 0)
+			pthread_cond_wait(&closer.cv, &closer.mtx);
+		s = closer.q[--closer.n];
+		pthread_mutex_unlock(&closer.mtx);
+		nng_close(s);
+	}
+	return (NULL);
+}
+
+/* Start the thread with every signal blocked: signals are the loop's. */
+static int
+closer_start(void)
+{
+	sigset_t all, old;
+	pthread_attr_t attr;
+	pthread_t t;
+	int rv;
+
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	rv = pthread_create(&t, &attr, closer_main, NULL);
+	pthread_attr_destroy(&attr);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	return (rv);
+}
+
+static void
+closer_push(nng_socket s)
+{
+	nng_socket *q;
+
+	pthread_mutex_lock(&closer.mtx);
+	if (!closer.started && closer_start() == 0)
+		closer.started = 1;
+	if (closer.started && closer.n == closer.cap) {
+		size_t cap = closer.cap ? closer.cap * 2 : 64;
+		if ((q = realloc(closer.q, cap * sizeof(*q))) != NULL) {
+			closer.q = q;
+			closer.cap = cap;
+		}
+	}
+	if (!closer.started || closer.n == closer.cap) {
+		/* No thread or no memory: close here, as a last resort. */
+		pthread_mutex_unlock(&closer.mtx);
+		nng_close(s);
+		return;
+	}
+	closer.q[closer.n++] = s;
+	pthread_cond_signal(&closer.cv);
+	pthread_mutex_unlock(&closer.mtx);
+}
+
 void
 worker_ipc_close(struct object *o)
 {
 	if (!o->sock_open)
 		return;
 	ev_io_stop(o->d->loop, &o->sock_io);
-	nng_close(o->sock);
+	closer_push(o->sock);
 	unlink(o->ipc_path);
 	o->sock_open = 0;
 }
