@@ -44,13 +44,10 @@ ipc_send(nng_socket s, const struct ipc_msg *m, int flags)
 }
 
 int
-ipc_recv(nng_socket s, struct ipc_msg *m, int flags, char *err, size_t errlen)
+ipc_decode_msg(nng_msg *msg, struct ipc_msg *m, char *err, size_t errlen)
 {
-	nng_msg *msg;
 	int rv;
 
-	if ((rv = nng_recvmsg(s, &msg, flags)) != 0)
-		return (rv);
 	rv = ipc_decode(nng_msg_body(msg), nng_msg_len(msg), m, err, errlen);
 	if (rv != IPC_OK) {
 		nng_msg_free(msg);
@@ -58,6 +55,17 @@ ipc_recv(nng_socket s, struct ipc_msg *m, int flags, char *err, size_t errlen)
 	}
 	m->frame_ = msg;
 	return (0);
+}
+
+int
+ipc_recv(nng_socket s, struct ipc_msg *m, int flags, char *err, size_t errlen)
+{
+	nng_msg *msg;
+	int rv;
+
+	if ((rv = nng_recvmsg(s, &msg, flags)) != 0)
+		return (rv);
+	return (ipc_decode_msg(msg, m, err, errlen));
 }
 
 void

@@ -21,6 +21,9 @@ int ipc_send(nng_socket s, const struct ipc_msg *m, int flags);
  */
 int ipc_recv(nng_socket s, struct ipc_msg *m, int flags, char *err,
     size_t errlen);
+/* Decode a message already received (it is consumed either way); returns
+ * 0 or a negative enum ipc_err, like ipc_recv. */
+int ipc_decode_msg(nng_msg *, struct ipc_msg *m, char *err, size_t errlen);
 /* Release a message from ipc_recv and the frame it points into. */
 void ipc_recv_done(struct ipc_msg *m);
 

@@ -275,6 +275,8 @@ void request_error_retry(struct request *, int status, unsigned retry_after_s,
 /* ---- durod's runtime state (main.c owns the one instance) ---- */
 
 struct object;
+struct ipc_link;
+struct ipc_inbox;
 TAILQ_HEAD(object_list, object);
 
 /* A configured namespace plus what durod derived from it at startup. */
@@ -302,6 +304,7 @@ struct durod {
 	int draining;
 	int draining_hard;
 	pid_t pid;
+	struct ipc_inbox *inbox; /* worker messages, from nng's threads */
 	ev_signal sig_term, sig_int;
 	ev_timer drain_timer;
 	ev_tstamp drain_started;
@@ -399,10 +402,7 @@ struct object {
 	ev_timer timer; /* start, request, idle or grace: one per state */
 	ev_tstamp spawned_at;
 
-	nng_socket sock; /* pair0, listening on ipc_path */
-	nng_listener listener;
-	int sock_open;
-	ev_io sock_io; /* the socket's receive fd */
+	struct ipc_link *link; /* its nng socket (worker_ipc.c), or NULL */
 	char ipc_path[108];
 
 	struct request_queue queue;
@@ -451,6 +451,8 @@ void object_on_violation(struct object *, const char *why);
 
 /* ---- worker_ipc.c: one nng pair0 socket per worker ---- */
 
+/* Once, before the first worker: the inbox nng's threads deliver to. */
+int worker_ipc_init(struct durod *);
 int worker_ipc_open(struct object *, char *err, size_t errlen);
 void worker_ipc_close(struct object *);
 /* The worker said ready: nobody else may dial its socket now. */

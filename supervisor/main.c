@@ -149,9 +149,9 @@ open_listeners(struct durod *d, char *err, size_t errlen)
 }
 
 /* What a live worker costs durod in descriptors (its nng socket's
- * listener, connection and receive notification), and what is kept for
- * clients, the registry and logs. */
-#define FDS_PER_WORKER 5
+ * listener and connection, with slack), and what is kept for clients,
+ * the registry and logs. */
+#define FDS_PER_WORKER 3
 #define FDS_RESERVED 1024
 
 /*
@@ -310,6 +310,8 @@ main(int argc, char **argv)
 	if (open_state(&d, err, sizeof(err)) != 0 ||
 	    open_listeners(&d, err, sizeof(err)) != 0)
 		fatalx("%s", err);
+	if (worker_ipc_init(&d) != 0)
+		fatalx("worker ipc: out of memory");
 
 	ev_signal_init(&d.sig_term, durod_signal_cb, SIGTERM);
 	ev_signal_init(&d.sig_int, durod_signal_cb, SIGINT);

@@ -1,11 +1,22 @@
 /*
- * worker_ipc.c — one nng pair0 socket per worker, watched by libev.
+ * worker_ipc.c — one nng pair0 socket per worker, delivered to the loop.
  *
  * durod listens on ipc://<run_dir>/<id prefix>-<n>.sock and the worker
- * dials it ($DURO_IPC). nng does its I/O on its own threads; the loop only
- * sees the socket's receive fd, which is readable while a message waits,
- * and receives without blocking. Every frame is decoded (and so checked)
- * here; object_run.c only ever sees well-formed messages.
+ * dials it ($DURO_IPC). nng does its I/O on its own threads. Each socket
+ * keeps one receive aio armed; its callback (on an nng thread) appends the
+ * message to durod's inbox and wakes the loop with one ev_async shared by
+ * all workers. The loop decodes (and so checks) every frame here, so
+ * object_run.c only ever sees well-formed messages.
+ *
+ * Why not the socket's NNG_OPT_RECVFD: in nng 1.5.2 (Debian 12's) the pipe
+ * pair behind it is never released by nng_close(), two descriptors leaked
+ * per worker ever started (bench/oneoff/nng_recvfd_leak.c).
+ *
+ * Lifetimes. A link (socket + aio) is shared with nng's threads and with
+ * the inbox, so it is reference-counted under the inbox lock: one
+ * reference for the open socket, one per queued message. The loop clears
+ * link->o when the object lets go of it; queued messages of such a link
+ * are dropped.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -15,105 +26,116 @@
 #include <string.h>
 #include <unistd.h>
 
-
 #include "durod.h"
 #include "ipc_nng.h"
 
 #include <nng/protocol/pair0/pair.h>
 
-static void
-worker_ipc_read_cb(struct ev_loop *loop, ev_io *w, int revents)
-{
-	struct object *o = w->data;
-	struct ipc_msg m;
-	char err[160];
+struct ipc_link {
+	struct ipc_inbox *inbox;
+	nng_socket sock;
+	nng_aio *aio;
+	struct object *o; /* loop only: NULL once the object let go */
+	int ignore;	  /* loop only: the worker is being killed */
+	int refs;	  /* under inbox->mtx */
+};
+
+struct inbox_entry {
+	struct ipc_link *link;
+	nng_msg *msg; /* NULL when the receive failed */
 	int rv;
+};
 
-	/* Drain what is there; stop early if the worker gets killed. */
-	while (ev_is_active(w)) {
-		rv = ipc_recv(o->sock, &m, NNG_FLAG_NONBLOCK, err, sizeof(err));
-		if (rv == NNG_EAGAIN)
-			return;
-		if (rv < 0) {
-			object_on_violation(o, err);
-			return;
-		}
-		if (rv > 0) {
-			log_warn("object %s/%s: ipc receive: %s", o->ns->cfg->name,
-			    o->idhex, nng_strerror(rv));
-			return;
-		}
-		object_on_message(o, &m);
-		ipc_recv_done(&m);
-	}
-}
+struct ipc_inbox {
+	struct durod *d;
+	ev_async wake;
+	pthread_mutex_t mtx;
+	struct inbox_entry *q; /* filled by nng's threads */
+	size_t n, cap;
+};
 
-int
-worker_ipc_open(struct object *o, char *err, size_t errlen)
+static void link_unref_locked(struct ipc_link *);
+
+/* ---- nng's side (any thread) ---- */
+
+static void
+inbox_push(struct ipc_link *l, nng_msg *msg, int rv)
 {
-	static unsigned long seq;
-	char url[sizeof(o->ipc_path) + 8];
-	int fd, rv, n;
+	struct ipc_inbox *in = l->inbox;
+	struct inbox_entry *q;
 
-	n = snprintf(o->ipc_path, sizeof(o->ipc_path), "%s/%.16s-%lu.sock",
-	    o->d->run_dir, o->idhex, ++seq);
-	if (n < 0 || (size_t)n >= sizeof(o->ipc_path)) {
-		snprintf(err, errlen, "ipc: socket path under %s is too long",
-		    o->d->run_dir);
-		return (-1);
+	pthread_mutex_lock(&in->mtx);
+	if (in->n == in->cap) {
+		size_t cap = in->cap ? in->cap * 2 : 64;
+		if ((q = realloc(in->q, cap * sizeof(*q))) == NULL) {
+			/* Dropping a message the turn waits for ends in the
+			 * request timeout; nothing better to do without memory. */
+			pthread_mutex_unlock(&in->mtx);
+			if (msg != NULL)
+				nng_msg_free(msg);
+			return;
+		}
+		in->q = q;
+		in->cap = cap;
 	}
-	snprintf(url, sizeof(url), "ipc://%s", o->ipc_path);
-	if ((rv = nng_pair0_open(&o->sock)) != 0) {
-		snprintf(err, errlen, "ipc: nng_pair0_open: %s", nng_strerror(rv));
-		return (-1);
-	}
-	/* A few frames of slack: turn-based delivery keeps at most one
-	 * event and one control message (hibernate) outstanding. */
-	if ((rv = nng_socket_set_size(o->sock, NNG_OPT_RECVMAXSZ,
-		 IPC_MAX_FRAME_BYTES)) != 0 ||
-	    (rv = nng_socket_set_int(o->sock, NNG_OPT_SENDBUF, 16)) != 0 ||
-	    (rv = nng_listen(o->sock, url, &o->listener, 0)) != 0 ||
-	    (rv = nng_socket_get_int(o->sock, NNG_OPT_RECVFD, &fd)) != 0) {
-		snprintf(err, errlen, "ipc: listen %s: %s", url, nng_strerror(rv));
-		nng_close(o->sock);
-		unlink(o->ipc_path);
-		return (-1);
-	}
-	o->sock_open = 1;
-	ev_io_init(&o->sock_io, worker_ipc_read_cb, fd, EV_READ);
-	o->sock_io.data = o;
-	ev_io_start(o->d->loop, &o->sock_io);
-	return (0);
+	in->q[in->n++] = (struct inbox_entry){ l, msg, rv };
+	l->refs++;
+	pthread_mutex_unlock(&in->mtx);
+	ev_async_send(in->d->loop, &in->wake);
 }
+
+static void
+link_recv_cb(void *arg)
+{
+	struct ipc_link *l = arg;
+	int rv = nng_aio_result(l->aio);
+
+	inbox_push(l, rv == 0 ? nng_aio_get_msg(l->aio) : NULL, rv);
+	/* Keep one receive armed until the socket is closed. */
+	if (rv == 0)
+		nng_recv_aio(l->sock, l->aio);
+}
+
+/* ---- closing, off the loop ---- */
 
 /*
- * Closing sockets off the loop. nng 1.5.2 (Debian 12's) can deadlock in
- * nng_close() when a pipe is torn down at the same moment (nanomsg/nng
- * issue 1543, fixed in later releases); seen here under heavy load with
- * workers being killed. One stuck close on the loop would stop every
- * object, so sockets are closed by a thread of their own: a stuck close
- * there costs one socket, not durod.
+ * nng 1.5.2 can deadlock in nng_close() when a pipe is torn down at the
+ * same moment (nanomsg/nng issue 1543, fixed in later releases). One stuck
+ * close on the loop would stop every object, so sockets are closed by a
+ * thread of their own: a stuck close there costs one socket, not durod.
  */
 static struct {
 	pthread_mutex_t mtx;
 	pthread_cond_t cv;
-	nng_socket *q;
+	struct ipc_link **q;
 	size_t n, cap;
 	int started;
 } closer = { .mtx = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER };
 
+static void
+link_destroy(struct ipc_link *l)
+{
+	struct ipc_inbox *in = l->inbox;
+
+	nng_close(l->sock); /* the aio completes with NNG_ECLOSED */
+	nng_aio_free(l->aio); /* waits for its callback */
+	pthread_mutex_lock(&in->mtx);
+	link_unref_locked(l);
+	pthread_mutex_unlock(&in->mtx);
+}
+
 static void *
 closer_main(void *arg)
 {
-	nng_socket s;
+	struct ipc_link *l;
 
 	for (;;) {
 		pthread_mutex_lock(&closer.mtx);
 		while (closer.n == 0)
 			pthread_cond_wait(&closer.cv, &closer.mtx);
-		s = closer.q[--closer.n];
+		l = closer.q[--closer.n];
 		pthread_mutex_unlock(&closer.mtx);
-		nng_close(s);
+		link_destroy(l);
 	}
 	return (NULL);
 }
@@ -138,9 +160,9 @@ closer_start(void)
 }
 
 static void
-closer_push(nng_socket s)
+closer_push(struct ipc_link *l)
 {
-	nng_socket *q;
+	struct ipc_link **q;
 
 	pthread_mutex_lock(&closer.mtx);
 	if (!closer.started && closer_start() == 0)
@@ -155,23 +177,142 @@ closer_push(nng_socket s)
 	if (!closer.started || closer.n == closer.cap) {
 		/* No thread or no memory: close here, as a last resort. */
 		pthread_mutex_unlock(&closer.mtx);
-		nng_close(s);
+		link_destroy(l);
 		return;
 	}
-	closer.q[closer.n++] = s;
+	closer.q[closer.n++] = l;
 	pthread_cond_signal(&closer.cv);
 	pthread_mutex_unlock(&closer.mtx);
+}
+
+static void
+link_unref_locked(struct ipc_link *l)
+{
+	if (--l->refs == 0)
+		free(l);
+}
+
+/* ---- the loop's side ---- */
+
+static void
+deliver(struct ipc_link *l, nng_msg *msg)
+{
+	struct ipc_msg m;
+	char err[160];
+
+	if (ipc_decode_msg(msg, &m, err, sizeof(err)) != 0) {
+		object_on_violation(l->o, err);
+		return;
+	}
+	object_on_message(l->o, &m);
+	ipc_recv_done(&m);
+}
+
+static void
+worker_ipc_inbox_cb(struct ev_loop *loop, ev_async *w, int revents)
+{
+	struct ipc_inbox *in = w->data;
+	struct inbox_entry *q;
+	size_t n;
+
+	pthread_mutex_lock(&in->mtx);
+	q = in->q;
+	n = in->n;
+	in->q = NULL;
+	in->n = in->cap = 0;
+	pthread_mutex_unlock(&in->mtx);
+
+	for (size_t i = 0; i < n; i++) {
+		struct ipc_link *l = q[i].link;
+
+		if (q[i].msg != NULL && l->o != NULL && !l->ignore)
+			deliver(l, q[i].msg); /* consumes the message */
+		else if (q[i].msg != NULL)
+			nng_msg_free(q[i].msg);
+	}
+	/* References last: a delivery may close a link of a later entry. */
+	pthread_mutex_lock(&in->mtx);
+	for (size_t i = 0; i < n; i++)
+		link_unref_locked(q[i].link);
+	pthread_mutex_unlock(&in->mtx);
+	free(q);
+}
+
+int
+worker_ipc_init(struct durod *d)
+{
+	struct ipc_inbox *in;
+
+	if ((in = calloc(1, sizeof(*in))) == NULL)
+		return (-1);
+	in->d = d;
+	pthread_mutex_init(&in->mtx, NULL);
+	ev_async_init(&in->wake, worker_ipc_inbox_cb);
+	in->wake.data = in;
+	ev_async_start(d->loop, &in->wake);
+	d->inbox = in;
+	return (0);
+}
+
+int
+worker_ipc_open(struct object *o, char *err, size_t errlen)
+{
+	static unsigned long seq;
+	char url[sizeof(o->ipc_path) + 8];
+	struct ipc_link *l;
+	int rv, n;
+
+	n = snprintf(o->ipc_path, sizeof(o->ipc_path), "%s/%.16s-%lu.sock",
+	    o->d->run_dir, o->idhex, ++seq);
+	if (n < 0 || (size_t)n >= sizeof(o->ipc_path)) {
+		snprintf(err, errlen, "ipc: socket path under %s is too long",
+		    o->d->run_dir);
+		return (-1);
+	}
+	snprintf(url, sizeof(url), "ipc://%s", o->ipc_path);
+	if ((l = calloc(1, sizeof(*l))) == NULL) {
+		snprintf(err, errlen, "ipc: out of memory");
+		return (-1);
+	}
+	l->inbox = o->d->inbox;
+	l->o = o;
+	l->refs = 1;
+	if ((rv = nng_pair0_open(&l->sock)) != 0) {
+		snprintf(err, errlen, "ipc: nng_pair0_open: %s", nng_strerror(rv));
+		free(l);
+		return (-1);
+	}
+	/* A few frames of slack: turn-based delivery keeps at most one
+	 * event and one control message (hibernate) outstanding. */
+	if ((rv = nng_socket_set_size(l->sock, NNG_OPT_RECVMAXSZ,
+		 IPC_MAX_FRAME_BYTES)) != 0 ||
+	    (rv = nng_socket_set_int(l->sock, NNG_OPT_SENDBUF, 16)) != 0 ||
+	    (rv = nng_aio_alloc(&l->aio, link_recv_cb, l)) != 0 ||
+	    (rv = nng_listen(l->sock, url, NULL, 0)) != 0) {
+		snprintf(err, errlen, "ipc: listen %s: %s", url, nng_strerror(rv));
+		if (l->aio != NULL)
+			nng_aio_free(l->aio);
+		nng_close(l->sock);
+		unlink(o->ipc_path);
+		free(l);
+		return (-1);
+	}
+	nng_recv_aio(l->sock, l->aio);
+	o->link = l;
+	return (0);
 }
 
 void
 worker_ipc_close(struct object *o)
 {
-	if (!o->sock_open)
+	struct ipc_link *l = o->link;
+
+	if (l == NULL)
 		return;
-	ev_io_stop(o->d->loop, &o->sock_io);
-	closer_push(o->sock);
+	l->o = NULL;
+	o->link = NULL;
 	unlink(o->ipc_path);
-	o->sock_open = 0;
+	closer_push(l);
 }
 
 /*
@@ -187,8 +328,8 @@ worker_ipc_connected(struct object *o)
 void
 worker_ipc_stop_reading(struct object *o)
 {
-	if (o->sock_open)
-		ev_io_stop(o->d->loop, &o->sock_io);
+	if (o->link != NULL)
+		o->link->ignore = 1;
 }
 
 int
@@ -196,5 +337,7 @@ worker_ipc_send(struct object *o, const struct ipc_msg *m)
 {
 	/* Never block the loop: a worker that is not reading gets killed by
 	 * its timeout, and a full pipe is reported rather than waited on. */
-	return (ipc_send(o->sock, m, NNG_FLAG_NONBLOCK));
+	if (o->link == NULL)
+		return (NNG_ECLOSED);
+	return (ipc_send(o->link->sock, m, NNG_FLAG_NONBLOCK));
 }
