@@ -243,7 +243,7 @@ act_spawn(struct object *o, char *why, size_t whylen)
 		return (-1);
 	}
 	o->pid = pid;
-	o->spawned_at = ev_now(d->loop);
+	o->spawned_at = ev_time();
 	d->nlive++;
 	ev_child_init(&o->child, object_child_cb, pid, 0);
 	o->child.data = o;
@@ -525,6 +525,9 @@ object_on_message(struct object *o, const struct ipc_msg *m)
 			return (object_on_violation(o, why));
 		}
 		worker_ipc_connected(o);
+		log_info("object %s/%s: worker %d ready in %.1f ms",
+		    o->ns->cfg->name, o->idhex, (int)o->pid,
+		    (ev_time() - o->spawned_at) * 1000);
 		return (object_step(o, OEV_READY, "ready"));
 	case IPC_RESPONSE:
 	case IPC_ERROR:
