@@ -453,6 +453,8 @@ void object_on_violation(struct object *, const char *why);
 
 /* Once, before the first worker: the inbox nng's threads deliver to. */
 int worker_ipc_init(struct durod *);
+/* At exit: messages still arriving are dropped. */
+void worker_ipc_fini(struct durod *);
 int worker_ipc_open(struct object *, char *err, size_t errlen);
 void worker_ipc_close(struct object *);
 /* The worker said ready: nobody else may dial its socket now. */

@@ -324,6 +324,7 @@ main(int argc, char **argv)
 	ev_run(d.loop, 0);
 
 	log_info("drained: exiting");
+	worker_ipc_fini(&d);
 	durod_free(&d);
 	return (0);
 }

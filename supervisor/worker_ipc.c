@@ -24,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "durod.h"
@@ -47,8 +48,9 @@ struct inbox_entry {
 };
 
 struct ipc_inbox {
-	struct durod *d;
+	struct ev_loop *loop; /* libev's default loop: lives until exit */
 	ev_async wake;
+	int closed; /* durod is exiting: nobody reads the inbox */
 	pthread_mutex_t mtx;
 	struct inbox_entry *q; /* filled by nng's threads */
 	size_t n, cap;
@@ -65,6 +67,12 @@ inbox_push(struct ipc_link *l, nng_msg *msg, int rv)
 	struct inbox_entry *q;
 
 	pthread_mutex_lock(&in->mtx);
+	if (in->closed) {
+		pthread_mutex_unlock(&in->mtx);
+		if (msg != NULL)
+			nng_msg_free(msg);
+		return;
+	}
 	if (in->n == in->cap) {
 		size_t cap = in->cap ? in->cap * 2 : 64;
 		if ((q = realloc(in->q, cap * sizeof(*q))) == NULL) {
@@ -81,7 +89,7 @@ inbox_push(struct ipc_link *l, nng_msg *msg, int rv)
 	in->q[in->n++] = (struct inbox_entry){ l, msg, rv };
 	l->refs++;
 	pthread_mutex_unlock(&in->mtx);
-	ev_async_send(in->d->loop, &in->wake);
+	ev_async_send(in->loop, &in->wake);
 }
 
 static void
@@ -106,11 +114,14 @@ link_recv_cb(void *arg)
  */
 static struct {
 	pthread_mutex_t mtx;
-	pthread_cond_t cv;
+	pthread_cond_t cv;   /* work for the closer */
+	pthread_cond_t idle; /* the closer has nothing left */
 	struct ipc_link **q;
 	size_t n, cap;
 	int started;
-} closer = { .mtx = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER };
+	int busy;
+} closer = { .mtx = PTHREAD_MUTEX_INITIALIZER,
+	.cv = PTHREAD_COND_INITIALIZER, .idle = PTHREAD_COND_INITIALIZER };
 
 static void
 link_destroy(struct ipc_link *l)
@@ -129,13 +140,18 @@ closer_main(void *arg)
 {
 	struct ipc_link *l;
 
+	pthread_mutex_lock(&closer.mtx);
 	for (;;) {
-		pthread_mutex_lock(&closer.mtx);
-		while (closer.n == 0)
+		while (closer.n == 0) {
+			closer.busy = 0;
+			pthread_cond_broadcast(&closer.idle);
 			pthread_cond_wait(&closer.cv, &closer.mtx);
+		}
 		l = closer.q[--closer.n];
+		closer.busy = 1;
 		pthread_mutex_unlock(&closer.mtx);
 		link_destroy(l);
+		pthread_mutex_lock(&closer.mtx);
 	}
 	return (NULL);
 }
@@ -181,6 +197,7 @@ closer_push(struct ipc_link *l)
 		return;
 	}
 	closer.q[closer.n++] = l;
+	closer.busy = 1;
 	pthread_cond_signal(&closer.cv);
 	pthread_mutex_unlock(&closer.mtx);
 }
@@ -245,13 +262,44 @@ worker_ipc_init(struct durod *d)
 
 	if ((in = calloc(1, sizeof(*in))) == NULL)
 		return (-1);
-	in->d = d;
+	in->loop = d->loop;
 	pthread_mutex_init(&in->mtx, NULL);
 	ev_async_init(&in->wake, worker_ipc_inbox_cb);
 	in->wake.data = in;
 	ev_async_start(d->loop, &in->wake);
 	d->inbox = in;
 	return (0);
+}
+
+/*
+ * durod is exiting: sockets still being closed by the closer thread must
+ * not wake a loop that is gone. (The inbox itself stays allocated until
+ * the process ends; nng's threads may still hold it.)
+ */
+void
+worker_ipc_fini(struct durod *d)
+{
+	struct ipc_inbox *in = d->inbox;
+
+	if (in == NULL)
+		return;
+	struct timespec deadline;
+
+	ev_async_stop(d->loop, &in->wake);
+	pthread_mutex_lock(&in->mtx);
+	in->closed = 1;
+	pthread_mutex_unlock(&in->mtx);
+	/*
+	 * Let pending closes finish before exit() tears libraries down under
+	 * them; bounded, since a close may be the deadlock described above.
+	 */
+	clock_gettime(CLOCK_REALTIME, &deadline);
+	deadline.tv_sec += 2;
+	pthread_mutex_lock(&closer.mtx);
+	while (closer.started && (closer.n > 0 || closer.busy) &&
+	    pthread_cond_timedwait(&closer.idle, &closer.mtx, &deadline) == 0)
+		;
+	pthread_mutex_unlock(&closer.mtx);
 }
 
 int
