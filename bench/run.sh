@@ -138,7 +138,9 @@ echo "load:    $(cat /proc/loadavg)"
 # the number of files changed but not committed: others may be editing).
 src=$(cd "$build/.." 2>/dev/null && git rev-parse --short HEAD 2>/dev/null || echo "?")
 dirty=$(cd "$build/.." 2>/dev/null && git status --porcelain 2>/dev/null | wc -l || echo "?")
-echo "build:   $build (source tree at $src, $dirty uncommitted change(s))"
+# Relative to here, so recorded results name no machine's paths.
+rel=$(realpath --relative-to=. "$build" 2>/dev/null || echo "$build")
+echo "build:   $rel (source tree at $src, $dirty uncommitted change(s))"
 echo "command: sh bench/run.sh $which"
 
 # ---- run (in the background so that a signal reaches the trap at once)
