@@ -233,7 +233,6 @@ struct request {
 	ev_tstamp received;
 
 	/* set by the router */
-	const struct ns_config *ns;
 	const char *path;  /* what the worker sees, starts with '/' */
 	const char *query; /* without '?', may be "" */
 	uint64_t ipc_id;

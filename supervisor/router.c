@@ -72,6 +72,5 @@ router_dispatch(void *arg, struct request *r)
 	if (rt.path != NULL && rt.path[rt.path_len] == '?')
 		((char *)rt.path)[rt.path_len] = '\0';
 	r->query = rt.query;
-	r->ns = ns->cfg;
 	object_dispatch(d, ns, id, rt.kind == ROUTE_NAME ? rt.name : NULL, r);
 }
