@@ -22,7 +22,7 @@ DEB_PACKAGES = build-essential pkg-config clang libclang-rt-14-dev \
 	libcmocka-dev libhttp-parser-dev libssl-dev uthash-dev \
 	curl python3 wrk
 
-IPC_SRC  = ipc/ipc_codec.c ipc/ipc_text.c ipc/ipc_nng.c
+IPC_SRC  = ipc/ipc_codec.c ipc/ipc_text.c ipc/ipc_alarm.c ipc/ipc_nng.c
 IPC_OBJ  = $(IPC_SRC:%.c=$(BUILD)/%.o)
 
 DURO_SRC = $(wildcard worker/*.c)
@@ -48,6 +48,7 @@ UNIT_DEPS_lifecycle = $(BUILD)/supervisor/lifecycle.o
 UNIT_DEPS_router    = $(BUILD)/supervisor/router_parse.o $(BUILD)/supervisor/objid.o $(IPC_OBJ)
 UNIT_DEPS_libduro   = $(LIBDURO)
 UNIT_DEPS_storage   = $(LIBDURO)
+UNIT_DEPS_alarm_sched = $(BUILD)/supervisor/alarm_sched.o
 
 .PHONY: all deps run test unit integration fuzz asan clean format format-check bench
 
@@ -80,6 +81,11 @@ $(BUILD)/tests/misbehave: $(BUILD)/tests/workers/misbehave.o $(LIBDURO)
 .SECONDARY:
 $(BUILD)/tests/test_%: $(BUILD)/tests/unit/test_%.o $$(UNIT_DEPS_$$*)
 	$(CC) $(CFLAGS) -o $@ $^ -lcmocka $(SUP_LIBS) $(LDFLAGS)
+
+# The alarm schedule micro-benchmark: standalone, not part of `all`.
+$(BUILD)/bench/alarm_sched: bench/alarm_sched.c supervisor/alarm_sched.c supervisor/durod.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ bench/alarm_sched.c supervisor/alarm_sched.c $(LDFLAGS)
 
 run: deps all
 	$(BUILD)/durod -c examples/duro.json

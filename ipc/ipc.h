@@ -26,6 +26,10 @@
 #define IPC_MAX_HEADERS 1024
 #define IPC_MAX_METHOD 32
 #define IPC_MAX_ID ((uint64_t)1 << 53) /* exact in a JSON number */
+#define IPC_MAX_TIME_MS IPC_MAX_ID	 /* alarm times: epoch ms */
+#define IPC_MAX_ALARM_NAME 256		 /* bytes of UTF-8; "" = the default */
+#define IPC_MAX_ALARMS 1024		 /* alarm entries in one message */
+#define IPC_MAX_RETRY 65535
 
 enum ipc_type {
 	IPC_UNKNOWN = 0, /* well-formed, but a type this side does not know */
@@ -34,6 +38,10 @@ enum ipc_type {
 	IPC_RESPONSE,	 /* worker -> durod: the reply to one request */
 	IPC_HIBERNATE,	 /* durod -> worker: exit now, cleanly */
 	IPC_ERROR,	 /* either way: a request failed, or a protocol error */
+	IPC_ALARM,	 /* durod -> worker: an alarm is due */
+	IPC_DONE,	 /* worker -> durod: an event other than a request succeeded */
+	IPC_ALARM_SYNC,	 /* worker -> durod: index these wake-ups before I commit */
+	IPC_ALARM_ACK,	 /* durod -> worker: they are indexed (or not) */
 };
 
 /* Errors returned by ipc_decode(); each comes with a message in err[]. */
@@ -48,6 +56,17 @@ enum ipc_err {
 struct ipc_header {
 	const char *name;
 	const char *value;
+};
+
+/*
+ * One alarm's state in an "alarms" list: set to fire at `at` (epoch ms),
+ * repeating every `every` ms (0: once), or deleted (no "at" on the wire).
+ */
+struct ipc_alarm {
+	const char *name; /* "" is the default alarm */
+	int deleted;
+	uint64_t at;
+	uint64_t every;
 };
 
 /*
@@ -72,7 +91,18 @@ struct ipc_msg {
 	size_t nheaders;
 
 	const char *code;    /* error: a short machine-readable code */
-	const char *message; /* error: human-readable, may be "" */
+	const char *message; /* error, alarm_ack: human-readable, may be "" */
+
+	const char *name;   /* alarm: which alarm ("" = the default one) */
+	uint64_t scheduled; /* alarm: the time it was set for, epoch ms */
+	int retry;	    /* alarm: 0 on the first attempt */
+	int final;	    /* alarm: the last attempt before it is dropped */
+	int ok;		    /* alarm_ack: the wake-ups are durable */
+
+	/* response, done: the alarms the event changed, as committed;
+	 * alarm_sync: wake-ups that must be indexed first (never deleted) */
+	struct ipc_alarm *alarms;
+	size_t nalarms;
 
 	const uint8_t *body;
 	size_t body_len;
@@ -101,6 +131,14 @@ uint8_t *ipc_encode(const struct ipc_msg *m, size_t *len);
 /* Header JSON of m as a malloc'd string, or NULL. Used by ipc_encode. */
 char *ipc_header_json(const struct ipc_msg *m);
 void ipc_msg_release(struct ipc_msg *m);
+/* ipc_alarm.c */
+/*
+ * The next occurrence of an alarm repeating every `every` ms that was
+ * scheduled for `scheduled` and has just run (or been given up) at now:
+ * scheduled + k * every for the smallest k >= 1 that lands after now,
+ * at most IPC_MAX_TIME_MS. 0 when every is 0 (it does not repeat).
+ */
+uint64_t ipc_alarm_next(uint64_t scheduled, uint64_t every, uint64_t now);
 /* ipc_text.c */
 /* True if s is an HTTP token (header name, method). */
 int ipc_is_token(const char *s);

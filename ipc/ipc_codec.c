@@ -20,6 +20,10 @@ static const char *const type_names[] = {
 	[IPC_RESPONSE] = "response",
 	[IPC_HIBERNATE] = "hibernate",
 	[IPC_ERROR] = "error",
+	[IPC_ALARM] = "alarm",
+	[IPC_DONE] = "done",
+	[IPC_ALARM_SYNC] = "alarm_sync",
+	[IPC_ALARM_ACK] = "alarm_ack",
 };
 
 const char *
@@ -127,9 +131,83 @@ get_headers(const cJSON *o, struct ipc_msg *m, char *err, size_t errlen)
 }
 
 static int
+get_bool(const cJSON *o, const char *key, int required, int *out)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+
+	if (v == NULL)
+		return (required ? -1 : 0);
+	if (!cJSON_IsBool(v))
+		return (-1);
+	*out = cJSON_IsTrue(v);
+	return (0);
+}
+
+static int
+get_alarm_name(const cJSON *o, const char **out)
+{
+	if (get_string(o, "name", 1, out) != 0 ||
+	    strlen(*out) > IPC_MAX_ALARM_NAME || !ipc_is_utf8(*out, strlen(*out)))
+		return (-1);
+	return (0);
+}
+
+/*
+ * "alarms": [{"name": "", "at": ms, "every": ms} | {"name": "x"}, ...].
+ * An entry without "at" says the alarm is deleted, which an alarm_sync
+ * (wake-ups to index) cannot say.
+ */
+static int
+get_alarms(const cJSON *o, struct ipc_msg *m, int required, char *err,
+    size_t errlen)
+{
+	const cJSON *a = cJSON_GetObjectItemCaseSensitive(o, "alarms");
+	const cJSON *e;
+	size_t n;
+	double d;
+
+	if (a == NULL)
+		return (required ? fail(err, errlen, IPC_EFIELD,
+					"alarms: missing") : 0);
+	if (!cJSON_IsArray(a))
+		return (fail(err, errlen, IPC_EFIELD, "alarms: not an array"));
+	n = (size_t)cJSON_GetArraySize(a);
+	if (n > IPC_MAX_ALARMS)
+		return (fail(err, errlen, IPC_ETOOBIG, "alarms: %zu entries, limit %d",
+		    n, IPC_MAX_ALARMS));
+	if (n == 0)
+		return (0);
+	if ((m->alarms = calloc(n, sizeof(*m->alarms))) == NULL)
+		return (fail(err, errlen, IPC_ETOOBIG, "alarms: out of memory"));
+	cJSON_ArrayForEach(e, a) {
+		struct ipc_alarm *al = &m->alarms[m->nalarms];
+		if (!cJSON_IsObject(e) || get_alarm_name(e, &al->name) != 0)
+			return (fail(err, errlen, IPC_EFIELD,
+			    "alarms[%zu]: needs a name of at most %d bytes of UTF-8",
+			    m->nalarms, IPC_MAX_ALARM_NAME));
+		d = -1;
+		if (get_int(e, "at", 0, 0, (double)IPC_MAX_TIME_MS, &d) != 0 ||
+		    (d < 0 && m->type == IPC_ALARM_SYNC))
+			return (fail(err, errlen, IPC_EFIELD,
+			    "alarms[%zu]: at: not a time in 0..2^53 ms", m->nalarms));
+		al->deleted = d < 0;
+		al->at = al->deleted ? 0 : (uint64_t)d;
+		d = 0;
+		if (get_int(e, "every", 0, 0, (double)IPC_MAX_TIME_MS, &d) != 0)
+			return (fail(err, errlen, IPC_EFIELD,
+			    "alarms[%zu]: every: not a period in 0..2^53 ms",
+			    m->nalarms));
+		al->every = (uint64_t)d;
+		m->nalarms++;
+	}
+	return (0);
+}
+
+static int
 decode_fields(const cJSON *o, struct ipc_msg *m, char *err, size_t errlen)
 {
 	double d = 0;
+	int rv;
 
 	if (get_int(o, "id", 0, 0, (double)IPC_MAX_ID, &d) != 0)
 		return (fail(err, errlen, IPC_EFIELD, "id: not an integer in 0..2^53"));
@@ -159,7 +237,34 @@ decode_fields(const cJSON *o, struct ipc_msg *m, char *err, size_t errlen)
 			return (fail(err, errlen, IPC_EFIELD,
 			    "response: needs id and status in 100..599"));
 		m->status = (int)d;
-		return (get_headers(o, m, err, errlen));
+		if ((rv = get_headers(o, m, err, errlen)) != 0)
+			return (rv);
+		return (get_alarms(o, m, 0, err, errlen));
+	case IPC_DONE:
+		if (m->id == 0)
+			return (fail(err, errlen, IPC_EFIELD, "done: needs an id"));
+		return (get_alarms(o, m, 0, err, errlen));
+	case IPC_ALARM_SYNC:
+		return (get_alarms(o, m, 1, err, errlen));
+	case IPC_ALARM_ACK:
+		if (get_bool(o, "ok", 1, &m->ok) != 0 ||
+		    get_string(o, "message", 0, &m->message) != 0)
+			return (fail(err, errlen, IPC_EFIELD,
+			    "alarm_ack: needs ok (true or false)"));
+		return (0);
+	case IPC_ALARM:
+		if (m->id == 0 || get_alarm_name(o, &m->name) != 0 ||
+		    get_int(o, "scheduled", 1, 0, (double)IPC_MAX_TIME_MS, &d) != 0)
+			return (fail(err, errlen, IPC_EFIELD,
+			    "alarm: needs id, name and scheduled"));
+		m->scheduled = (uint64_t)d;
+		d = 0;
+		if (get_int(o, "retry", 0, 0, IPC_MAX_RETRY, &d) != 0 ||
+		    get_bool(o, "final", 0, &m->final) != 0)
+			return (fail(err, errlen, IPC_EFIELD,
+			    "alarm: bad retry or final"));
+		m->retry = (int)d;
+		return (0);
 	case IPC_ERROR:
 		if (get_string(o, "code", 1, &m->code) != 0 || m->code[0] == '\0' ||
 		    get_string(o, "message", 0, &m->message) != 0)
@@ -239,8 +344,10 @@ void
 ipc_msg_release(struct ipc_msg *m)
 {
 	free(m->headers);
+	free(m->alarms);
 	cJSON_Delete(m->json_);
 	m->headers = NULL;
+	m->alarms = NULL;
 	m->json_ = NULL;
 	/* frame_ belongs to the transport (ipc_nng.c frees it). */
 }
@@ -273,6 +380,26 @@ add_uint(cJSON *o, const char *key, uint64_t v)
 	return (cJSON_AddRawToObject(o, key, buf) != NULL);
 }
 
+static cJSON *
+alarms_json(const struct ipc_msg *m)
+{
+	cJSON *a = cJSON_CreateArray(), *e;
+
+	for (size_t i = 0; a != NULL && i < m->nalarms; i++) {
+		const struct ipc_alarm *al = &m->alarms[i];
+		if ((e = cJSON_CreateObject()) == NULL ||
+		    !cJSON_AddItemToArray(a, e) ||
+		    cJSON_AddStringToObject(e, "name", al->name) == NULL ||
+		    (!al->deleted && !add_uint(e, "at", al->at)) ||
+		    (!al->deleted && al->every != 0 &&
+			!add_uint(e, "every", al->every))) {
+			cJSON_Delete(a);
+			return (NULL);
+		}
+	}
+	return (a);
+}
+
 static int
 encode_fields(cJSON *o, const struct ipc_msg *m)
 {
@@ -295,6 +422,27 @@ encode_fields(cJSON *o, const struct ipc_msg *m)
 	case IPC_RESPONSE:
 		ok &= cJSON_AddNumberToObject(o, "status", m->status) != NULL;
 		ok &= cJSON_AddItemToObject(o, "headers", headers_json(m));
+		if (m->nalarms > 0)
+			ok &= cJSON_AddItemToObject(o, "alarms", alarms_json(m));
+		break;
+	case IPC_DONE:
+		if (m->nalarms > 0)
+			ok &= cJSON_AddItemToObject(o, "alarms", alarms_json(m));
+		break;
+	case IPC_ALARM_SYNC:
+		ok &= cJSON_AddItemToObject(o, "alarms", alarms_json(m));
+		break;
+	case IPC_ALARM_ACK:
+		ok &= cJSON_AddBoolToObject(o, "ok", m->ok) != NULL;
+		if (m->message != NULL && m->message[0] != '\0')
+			ok &= cJSON_AddStringToObject(o, "message", m->message) != NULL;
+		break;
+	case IPC_ALARM:
+		ok &= cJSON_AddStringToObject(o, "name", m->name) != NULL;
+		ok &= add_uint(o, "scheduled", m->scheduled);
+		ok &= cJSON_AddNumberToObject(o, "retry", m->retry) != NULL;
+		if (m->final)
+			ok &= cJSON_AddTrueToObject(o, "final") != NULL;
 		break;
 	case IPC_ERROR:
 		ok &= cJSON_AddStringToObject(o, "code", m->code) != NULL;

@@ -49,6 +49,8 @@ struct ns_config {
 	uint32_t max_queue;
 	uint32_t max_restarts;
 	uint32_t restart_window_ms;
+	uint32_t alarm_retry_base_ms; /* first retry after a failed alarm */
+	uint32_t alarm_max_retries;   /* then the alarm is given up */
 };
 
 struct config {
@@ -236,6 +238,9 @@ struct request {
 	const char *path;  /* what the worker sees, starts with '/' */
 	const char *query; /* without '?', may be "" */
 	uint64_t ipc_id;
+	/* An alarm event instead of an HTTP request (http and conn are
+	 * NULL): its answer goes to alarm.c, not to a client. */
+	struct alarm_fire *fire;
 	TAILQ_ENTRY(request) entry; /* in its object's queue */
 };
 TAILQ_HEAD(request_queue, request);
@@ -304,6 +309,8 @@ struct durod {
 	int draining_hard;
 	pid_t pid;
 	struct ipc_inbox *inbox; /* worker messages, from nng's threads */
+	struct alarms *alarms;
+	ev_prepare flush; /* the registry's group commit, before sleeping */
 	ev_signal sig_term, sig_int;
 	ev_timer drain_timer;
 	ev_tstamp drain_started;
@@ -328,6 +335,176 @@ int registry_note_name(struct registry *, const char *ns,
     const uint8_t id[DURO_ID_BYTES], const char *name);
 /* Forget a deleted object. */
 int registry_forget(struct registry *, const char *ns,
+    const uint8_t id[DURO_ID_BYTES]);
+/* The name of a named object, malloc'd, or NULL (unnamed or unknown). */
+char *registry_name_byid(struct registry *, const char *ns,
+    const uint8_t id[DURO_ID_BYTES]);
+/*
+ * Group commit: every write joins the transaction registry_write_begin()
+ * opens (a no-op when one is open); registry_flush() commits it (durod
+ * calls it before the loop sleeps) and returns 0, or -1 when the commit
+ * failed and the writes since the last flush are lost.
+ */
+int registry_write_begin(struct registry *);
+int registry_flush(struct registry *);
+int registry_pending(const struct registry *);
+/* The connection, for alarm_index.c's queries on the alarms table. */
+struct sqlite3 *registry_db(struct registry *);
+
+/* ---- alarm_sched.c: the in-memory alarm schedule (pure) ---- */
+
+/*
+ * The alarms durod will deliver soon, by due time: a hash by (namespace,
+ * object id, alarm name) plus a binary min-heap by due time, so put, delete
+ * and pop are O(log n) whatever the count. It holds one window of the
+ * durable index in registry.sqlite (alarm_index.c), never all of it:
+ * every index row with due_ms < alarm_sched_loaded_until() is in memory
+ * (except those popped and in flight), no row at or past it is.
+ */
+struct alarm_entry {
+	const char *ns;	/* namespace name (a copy inside the entry) */
+	uint8_t id[DURO_ID_BYTES];
+	char *name;	/* inside the entry too; "" is the default alarm */
+	uint64_t due_ms;       /* when to deliver (a retry's time after failures) */
+	uint64_t scheduled_ms; /* the alarm's own time, what the handler sees */
+	uint64_t every_ms;     /* repeat period, 0 = once */
+	uint32_t retry;	       /* failed attempts so far */
+	/* private to alarm_sched.c */
+	size_t heap_idx_;
+	UT_hash_handle hh;
+	char *key_;
+	size_t key_len_;
+};
+
+struct alarm_sched;
+struct alarm_sched *alarm_sched_new(void);
+/* Frees every entry still in it. */
+void alarm_sched_free(struct alarm_sched *);
+/*
+ * Insert the alarm, or replace the times of the one with the same (ns, id,
+ * name). Returns 0, or -1 when out of memory (nothing changed).
+ */
+int alarm_sched_put(struct alarm_sched *, const char *ns,
+    const uint8_t id[DURO_ID_BYTES], const char *name, uint64_t due_ms,
+    uint64_t scheduled_ms, uint64_t every_ms, uint32_t retry);
+/* The entry for (ns, id, name), or NULL. */
+struct alarm_entry *alarm_sched_find(struct alarm_sched *, const char *ns,
+    const uint8_t id[DURO_ID_BYTES], const char *name);
+/* Remove and free one alarm; a no-op when absent. */
+void alarm_sched_del(struct alarm_sched *, const char *ns,
+    const uint8_t id[DURO_ID_BYTES], const char *name);
+/* Remove and free every alarm of one object; returns how many. */
+size_t alarm_sched_del_object(struct alarm_sched *, const char *ns,
+    const uint8_t id[DURO_ID_BYTES]);
+/* The earliest due time held, or UINT64_MAX when empty. */
+uint64_t alarm_sched_next_due(const struct alarm_sched *);
+/*
+ * Take out the earliest entry if it is due (due_ms <= now_ms): it leaves
+ * the schedule and the caller owns it (alarm_entry_free). NULL otherwise.
+ */
+struct alarm_entry *alarm_sched_pop(struct alarm_sched *, uint64_t now_ms);
+void alarm_entry_free(struct alarm_entry *);
+size_t alarm_sched_count(const struct alarm_sched *);
+
+/*
+ * The window. loaded_until starts at 0 (nothing loaded). After loading
+ * index rows with due_ms >= the old end, in (due_ms) order, at most limit
+ * of them and only those before horizon_ms: alarm_window_end() says how
+ * many of the n fetched rows to keep (a prefix) and where the window now
+ * ends. n < limit: all kept, the window ends at horizon_ms. n == limit:
+ * rows sharing the last row's due time might continue past the limit, so
+ * those are dropped and the window ends at that time; if that drops them
+ * all (all n share one due time), *keep is 0 and *all_at is set: the
+ * caller must load every row with due_ms == *all_at, keep them all, and
+ * end the window at *all_at + 1.
+ */
+uint64_t alarm_window_end(const uint64_t *dues, size_t n, size_t limit,
+    uint64_t horizon_ms, size_t *keep, int *all_at_set, uint64_t *all_at);
+uint64_t alarm_sched_loaded_until(const struct alarm_sched *);
+void alarm_sched_set_loaded_until(struct alarm_sched *, uint64_t);
+/* Whether a row with this due time belongs in memory (due < loaded_until). */
+int alarm_sched_covers(const struct alarm_sched *, uint64_t due_ms);
+
+/*
+ * The retry rule (DESIGN.md "Alarms"): after failed attempt number
+ * `retry` (1 for the first failure), wait base_ms * 2^(retry-1), plus
+ * jitter in [0, 25 %) of that taken from jitter01 in [0, 1). Saturates
+ * instead of overflowing.
+ */
+uint64_t alarm_retry_delay_ms(uint64_t base_ms, uint32_t retry,
+    double jitter01);
+
+/* ---- alarm_index.c: the durable alarm index (registry.sqlite) ---- */
+
+struct alarm_row {
+	uint64_t due_ms;
+	uint64_t scheduled_ms;
+	uint64_t every_ms;
+	uint32_t retry;
+};
+
+typedef void (*alarm_scan_fn)(void *arg, const char *ns,
+    const uint8_t *id, const char *name, const struct alarm_row *);
+
+struct alarm_index;
+struct alarm_index *alarm_index_open(struct registry *, char *err,
+    size_t errlen);
+void alarm_index_close(struct alarm_index *);
+/* 1 and *row when the alarm has a row, 0 when not, -1 on error. */
+int alarm_index_get(struct alarm_index *, const char *ns,
+    const uint8_t id[DURO_ID_BYTES], const char *name, struct alarm_row *);
+/* Writes join the registry's group commit; 0 or -1 (logged). */
+int alarm_index_put(struct alarm_index *, const char *ns,
+    const uint8_t id[DURO_ID_BYTES], const char *name,
+    const struct alarm_row *);
+int alarm_index_del(struct alarm_index *, const char *ns,
+    const uint8_t id[DURO_ID_BYTES], const char *name);
+int alarm_index_del_object(struct alarm_index *, const char *ns,
+    const uint8_t id[DURO_ID_BYTES]);
+/* fn for each row with from <= due_ms < until, by due time, at most limit
+ * (0: all); returns how many, or -1. */
+long alarm_index_scan(struct alarm_index *, uint64_t from, uint64_t until,
+    size_t limit, alarm_scan_fn fn, void *arg);
+long alarm_index_count(struct alarm_index *);
+
+/* ---- alarm.c: schedule, deliver and retry alarms ---- */
+
+/* An alarm event in an object's queue (struct request's fire). */
+struct alarm_fire {
+	struct durod *d;
+	const struct namespace *ns;
+	uint8_t id[DURO_ID_BYTES];
+	char *name;
+	uint64_t scheduled_ms;
+	uint64_t every_ms;
+	uint64_t due_ms;
+	uint32_t retry;
+	int final;
+};
+
+/* Load the index's first window and start the timer; 0 or -1 with err. */
+int alarms_open(struct durod *, char *err, size_t errlen);
+/* Draining: deliver no more alarms (those in flight finish or fail). */
+void alarms_stop(struct durod *);
+void alarms_close(struct durod *);
+/* alarm_sync from a worker with an event in flight: index the wake-ups;
+ * the ack follows the registry's next flush. */
+void alarm_on_sync(struct object *, const struct ipc_msg *);
+/* After the registry flush: ack every waiting alarm_sync (ok or not). */
+void alarm_flushed(struct durod *, int ok);
+/* The object's worker is gone or being killed: no ack is owed. */
+void alarm_unwait(struct object *);
+/* A reply's "alarms" list: the committed truth, into the index. */
+void alarm_apply(struct object *, const struct ipc_msg *);
+/* The worker answered an alarm event (done or error); frees r. */
+void alarm_event_done(struct object *, struct request *,
+    const struct ipc_msg *);
+/* The alarm event failed without an answer from a handler (crash,
+ * timeout, queue full, ...): request_error() lands here; frees r. */
+void alarm_event_failed(struct request *, int status, const char *code,
+    const char *msg);
+/* A deleted object's alarms leave the index. */
+void alarm_forget_object(struct durod *, const struct namespace *,
     const uint8_t id[DURO_ID_BYTES]);
 
 /* ---- router.c: gateway dispatch for object routes ---- */
@@ -409,6 +586,8 @@ struct object {
 	struct request *inflight;
 	uint64_t events_served;
 	struct request *delete_req; /* an admin delete waiting for the reap */
+	int sync_waiting; /* an alarm_sync awaits its ack: 1, or -1 (failed) */
+	TAILQ_ENTRY(object) sync_entry;
 
 	TAILQ_ENTRY(object) idle_entry; /* in d->idle while OBJ_IDLE */
 	char key[64 + DURO_ID_BYTES]; /* namespace name (zero padded), id */

@@ -816,6 +816,11 @@ request_respond(struct request *r, int status, const struct ipc_header *headers,
 	const char *conn_hdr;
 	int last, echo;
 
+	if (r->fire != NULL) {
+		/* Alarm events are answered with done or error, never so. */
+		alarm_event_failed(r, status, "internal", "answered as a request");
+		return;
+	}
 	if (c != NULL && (status < 200 || status > 599)) {
 		/* 1xx is never a final answer; the client would wait on. */
 		request_error(
@@ -853,6 +858,11 @@ request_verror(struct request *r, int status, const char *retry,
 	};
 	char msg[512], *body;
 
+	if (r->fire != NULL) {
+		vsnprintf(msg, sizeof(msg), fmt, ap);
+		alarm_event_failed(r, status, code, msg);
+		return;
+	}
 	if (r->conn == NULL) {
 		request_respond(r, status, NULL, 0, NULL, 0);
 		return;

@@ -237,11 +237,25 @@ durod_signal_cb(struct ev_loop *loop, ev_signal *w, int revents)
 	d->drain_deadline = deadline;
 	gateway_drain(d->gateway);
 	gateway_drain(d->admin);
+	alarms_stop(d);
 	object_foreach(d, object_hibernate);
 	ev_timer_init(&d->drain_timer, durod_drain_cb, 0.02, 0.02);
 	d->drain_timer.data = d;
 	ev_timer_start(loop, &d->drain_timer);
 	durod_check_drained(d);
+}
+
+/*
+ * Before the loop sleeps: commit the registry's writes of this iteration
+ * in one transaction (one fsync for all of them), then tell the workers
+ * waiting on an alarm_sync whether their wake-ups are on disk.
+ */
+static void
+durod_flush_cb(struct ev_loop *loop, ev_prepare *w, int revents)
+{
+	struct durod *d = w->data;
+
+	alarm_flushed(d, registry_flush(d->reg) == 0);
 }
 
 static void
@@ -251,6 +265,7 @@ durod_free(struct durod *d)
 		gateway_close(d->gateway);
 	if (d->admin != NULL)
 		gateway_close(d->admin);
+	alarms_close(d);
 	registry_close(d->reg);
 	for (size_t i = 0; d->ns != NULL && i < d->cfg->nnamespaces; i++)
 		free(d->ns[i].exec_path);
@@ -312,6 +327,11 @@ main(int argc, char **argv)
 		fatalx("%s", err);
 	if (worker_ipc_init(&d) != 0)
 		fatalx("worker ipc: out of memory");
+	if (alarms_open(&d, err, sizeof(err)) != 0)
+		fatalx("%s", err);
+	ev_prepare_init(&d.flush, durod_flush_cb);
+	d.flush.data = &d;
+	ev_prepare_start(d.loop, &d.flush);
 
 	ev_signal_init(&d.sig_term, durod_signal_cb, SIGTERM);
 	ev_signal_init(&d.sig_int, durod_signal_cb, SIGINT);

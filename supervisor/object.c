@@ -62,6 +62,7 @@ object_free(struct object *o)
 {
 	struct durod *d = o->d;
 
+	alarm_unwait(o);
 	HASH_DEL(d->objects, o);
 	d->nobjects--;
 	free(o->name);

@@ -148,6 +148,7 @@ delete_finish(struct object *o)
 	if (registry_forget(o->d->reg, o->ns->cfg->name, o->id) != 0)
 		log_warn("object %s/%s: delete: registry entry not removed",
 		    o->ns->cfg->name, o->idhex);
+	alarm_forget_object(o->d, o->ns, o->id);
 	if (!existed) {
 		request_error(r, 404, "not_found", "object has no storage");
 		return;
@@ -179,6 +180,7 @@ object_child_cb(struct ev_loop *loop, ev_child *w, int revents)
 	o->pid = 0;
 	o->kill_cause = KILL_NONE;
 	d->nlive--;
+	alarm_unwait(o);
 	worker_ipc_close(o);
 	if (o->delete_req != NULL)
 		delete_finish(o);
@@ -260,6 +262,30 @@ act_spawn(struct object *o, char *why, size_t whylen)
 	return (0);
 }
 
+/* The event as a message: an HTTP request, or an alarm. */
+static void
+event_msg(const struct request *r, struct ipc_msg *m)
+{
+	memset(m, 0, sizeof(*m));
+	m->id = r->ipc_id;
+	if (r->fire != NULL) {
+		m->type = IPC_ALARM;
+		m->name = r->fire->name;
+		m->scheduled = r->fire->scheduled_ms;
+		m->retry = (int)r->fire->retry;
+		m->final = r->fire->final;
+		return;
+	}
+	m->type = IPC_REQUEST;
+	m->method = r->http->method;
+	m->path = r->path;
+	m->query = r->query;
+	m->headers = r->http->headers;
+	m->nheaders = r->http->nheaders;
+	m->body = r->http->body;
+	m->body_len = r->http->body_len;
+}
+
 static int
 act_deliver(struct object *o, char *why, size_t whylen)
 {
@@ -271,16 +297,7 @@ act_deliver(struct object *o, char *why, size_t whylen)
 	o->nqueued--;
 	o->inflight = r;
 	r->ipc_id = ++o->d->next_ipc_id;
-	memset(&m, 0, sizeof(m));
-	m.type = IPC_REQUEST;
-	m.id = r->ipc_id;
-	m.method = r->http->method;
-	m.path = r->path;
-	m.query = r->query;
-	m.headers = r->http->headers;
-	m.nheaders = r->http->nheaders;
-	m.body = r->http->body;
-	m.body_len = r->http->body_len;
+	event_msg(r, &m);
 	if ((rv = worker_ipc_send(o, &m)) != 0) {
 		snprintf(why, whylen, "sending the event failed: %s", nng_strerror(rv));
 		return (-1);
@@ -312,6 +329,7 @@ act_kill(struct object *o, enum kill_cause cause)
 		return;
 	if (o->kill_cause == KILL_NONE)
 		o->kill_cause = cause;
+	alarm_unwait(o);
 	worker_ipc_stop_reading(o);
 	kill(o->pid, SIGKILL);
 }
@@ -495,10 +513,13 @@ on_reply(struct object *o, const struct ipc_msg *m)
 
 	o->inflight = NULL;
 	o->events_served++;
-	if (m->type == IPC_RESPONSE)
+	if (r->fire != NULL)
+		alarm_event_done(o, r, m);
+	else if (m->type == IPC_RESPONSE) {
+		alarm_apply(o, m);
 		request_respond(r, m->status, m->headers, m->nheaders, m->body,
 		    m->body_len);
-	else if (strcmp(m->code, "storage_full") == 0)
+	} else if (strcmp(m->code, "storage_full") == 0)
 		request_error(r, 507, "storage_full", "%s",
 		    m->message[0] ? m->message : "the object's storage is full");
 	else
@@ -530,6 +551,7 @@ object_on_message(struct object *o, const struct ipc_msg *m)
 		    (ev_time() - o->spawned_at) * 1000);
 		return (object_step(o, OEV_READY, "ready"));
 	case IPC_RESPONSE:
+	case IPC_DONE:
 	case IPC_ERROR:
 		if (m->type == IPC_ERROR && m->id == 0) {
 			log_warn("object %s/%s: worker reports: %s: %s",
@@ -541,7 +563,21 @@ object_on_message(struct object *o, const struct ipc_msg *m)
 			    ipc_type_name(m->type), (unsigned long long)m->id);
 			return (object_on_violation(o, why));
 		}
+		if (m->type != IPC_ERROR &&
+		    (m->type == IPC_DONE) != (o->inflight->fire != NULL)) {
+			snprintf(why, sizeof(why), "%s to %s", ipc_type_name(m->type),
+			    o->inflight->fire != NULL ? "an alarm" : "a request");
+			return (object_on_violation(o, why));
+		}
+		if (o->sync_waiting != 0)
+			return (object_on_violation(o, "reply before alarm_ack"));
 		return (on_reply(o, m));
+	case IPC_ALARM_SYNC:
+		if (o->inflight == NULL)
+			return (object_on_violation(o, "alarm_sync with no event in flight"));
+		if (o->sync_waiting != 0)
+			return (object_on_violation(o, "alarm_sync before the last one's ack"));
+		return (alarm_on_sync(o, m));
 	default:
 		snprintf(why, sizeof(why), "unexpected message type \"%s\"",
 		    m->type_name);

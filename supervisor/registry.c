@@ -1,9 +1,16 @@
 /*
  * registry.c — registry.sqlite: what durod must remember across restarts.
  *
- * For now: each namespace's HMAC key (without it every id changes) and the
- * names of named objects (so objects can be listed by name). Later issues
- * add the alarm index here.
+ * Each namespace's HMAC key (without it every id changes), the names of
+ * named objects (so objects can be listed by name), and the alarm index
+ * (its table is here, its queries in alarm_index.c).
+ *
+ * synchronous=FULL: an alarm_ack promises the worker that its wake-up is
+ * on disk before it commits, so a registry commit must be as durable as
+ * the object's own. To pay that fsync once per loop iteration rather than
+ * once per write, writes made while the loop runs join one transaction
+ * (registry_write_begin) that durod commits before the loop sleeps
+ * (registry_flush): a group commit.
  */
 #include <openssl/rand.h>
 #include <sqlite3.h>
@@ -19,18 +26,27 @@ struct registry {
 	sqlite3_stmt *put_key;
 	sqlite3_stmt *put_name;
 	sqlite3_stmt *del_object;
+	sqlite3_stmt *get_name;
+	int in_txn; /* a group-commit transaction is open */
 };
 
 static const char schema[] =
     "PRAGMA journal_mode=WAL;"
-    "PRAGMA synchronous=NORMAL;"
+    "PRAGMA synchronous=FULL;"
     "CREATE TABLE IF NOT EXISTS namespaces ("
     "  name TEXT PRIMARY KEY, key BLOB NOT NULL, created_ms INTEGER NOT NULL"
     ") WITHOUT ROWID;"
     "CREATE TABLE IF NOT EXISTS objects ("
     "  ns TEXT NOT NULL, id BLOB NOT NULL, name TEXT,"
     "  first_seen_ms INTEGER NOT NULL, PRIMARY KEY (ns, id)"
-    ") WITHOUT ROWID;";
+    ") WITHOUT ROWID;"
+    "CREATE TABLE IF NOT EXISTS alarms ("
+    "  ns TEXT NOT NULL, id BLOB NOT NULL, name TEXT NOT NULL,"
+    "  due_ms INTEGER NOT NULL, scheduled_ms INTEGER NOT NULL,"
+    "  every_ms INTEGER NOT NULL, retry INTEGER NOT NULL,"
+    "  PRIMARY KEY (ns, id, name)"
+    ");"
+    "CREATE INDEX IF NOT EXISTS alarms_due ON alarms (due_ms);";
 
 struct registry *
 registry_open(const char *path, char *err, size_t errlen)
@@ -60,7 +76,10 @@ registry_open(const char *path, char *err, size_t errlen)
 		-1, &r->put_name, NULL) != SQLITE_OK ||
 	    sqlite3_prepare_v2(r->db,
 		"DELETE FROM objects WHERE ns = ?1 AND id = ?2", -1,
-		&r->del_object, NULL) != SQLITE_OK) {
+		&r->del_object, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(r->db,
+		"SELECT name FROM objects WHERE ns = ?1 AND id = ?2", -1,
+		&r->get_name, NULL) != SQLITE_OK) {
 		snprintf(err, errlen, "registry %s: %s", path,
 		    msg ? msg : sqlite3_errmsg(r->db));
 		sqlite3_free(msg);
@@ -75,10 +94,12 @@ registry_close(struct registry *r)
 {
 	if (r == NULL)
 		return;
+	(void)registry_flush(r);
 	sqlite3_finalize(r->get_key);
 	sqlite3_finalize(r->put_key);
 	sqlite3_finalize(r->put_name);
 	sqlite3_finalize(r->del_object);
+	sqlite3_finalize(r->get_name);
 	sqlite3_close(r->db);
 	free(r);
 }
@@ -127,11 +148,49 @@ registry_ns_key(struct registry *r, const char *ns, uint8_t key[DURO_KEY_BYTES],
 }
 
 int
+registry_write_begin(struct registry *r)
+{
+	if (r->in_txn)
+		return (0);
+	if (sqlite3_exec(r->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
+		log_error("registry: begin: %s", sqlite3_errmsg(r->db));
+		return (-1);
+	}
+	r->in_txn = 1;
+	return (0);
+}
+
+int
+registry_pending(const struct registry *r)
+{
+	return (r->in_txn);
+}
+
+int
+registry_flush(struct registry *r)
+{
+	int rv = 0;
+
+	if (!r->in_txn)
+		return (0);
+	r->in_txn = 0;
+	if (sqlite3_exec(r->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+		log_error("registry: commit: %s", sqlite3_errmsg(r->db));
+		if (!sqlite3_get_autocommit(r->db))
+			sqlite3_exec(r->db, "ROLLBACK", NULL, NULL, NULL);
+		rv = -1;
+	}
+	return (rv);
+}
+
+int
 registry_note_name(struct registry *r, const char *ns,
     const uint8_t id[DURO_ID_BYTES], const char *name)
 {
 	int rc;
 
+	if (registry_write_begin(r) != 0)
+		return (-1);
 	sqlite3_bind_text(r->put_name, 1, ns, -1, SQLITE_STATIC);
 	sqlite3_bind_blob(r->put_name, 2, id, DURO_ID_BYTES, SQLITE_STATIC);
 	sqlite3_bind_text(r->put_name, 3, name, -1, SQLITE_STATIC);
@@ -146,9 +205,33 @@ registry_forget(struct registry *r, const char *ns,
 {
 	int rc;
 
+	if (registry_write_begin(r) != 0)
+		return (-1);
 	sqlite3_bind_text(r->del_object, 1, ns, -1, SQLITE_STATIC);
 	sqlite3_bind_blob(r->del_object, 2, id, DURO_ID_BYTES, SQLITE_STATIC);
 	rc = sqlite3_step(r->del_object);
 	sqlite3_reset(r->del_object);
 	return (rc == SQLITE_DONE ? 0 : -1);
+}
+
+char *
+registry_name_byid(struct registry *r, const char *ns,
+    const uint8_t id[DURO_ID_BYTES])
+{
+	const unsigned char *t;
+	char *name = NULL;
+
+	sqlite3_bind_text(r->get_name, 1, ns, -1, SQLITE_STATIC);
+	sqlite3_bind_blob(r->get_name, 2, id, DURO_ID_BYTES, SQLITE_STATIC);
+	if (sqlite3_step(r->get_name) == SQLITE_ROW &&
+	    (t = sqlite3_column_text(r->get_name, 0)) != NULL)
+		name = strdup((const char *)t);
+	sqlite3_reset(r->get_name);
+	return (name);
+}
+
+struct sqlite3 *
+registry_db(struct registry *r)
+{
+	return (r->db);
 }

@@ -121,6 +121,8 @@ test_defaults(void **state)
 	assert_int_equal(ns->request_timeout_ms, 30000);
 	assert_int_equal(ns->start_timeout_ms, 5000);
 	assert_int_equal(ns->hibernate_grace_ms, 2000);
+	assert_int_equal(ns->alarm_retry_base_ms, 2000);
+	assert_int_equal(ns->alarm_max_retries, 6);
 	assert_int_equal(ns->memory_limit_mb, 128);
 	assert_int_equal(ns->storage_limit_mb, 1024);
 	assert_string_equal(ns->synchronous, "FULL");
@@ -233,6 +235,8 @@ static const struct error_case out_of_range[] = {
 	    "namespaces.counter.max_restarts: must be an integer in 0..1000000" },
 	{ WITH_NS("{" EXEC ", \"idle_timeout_ms\": 86400001}"),
 	    "namespaces.counter.idle_timeout_ms: must be an integer in 1..86400000" },
+	{ WITH_NS("{" EXEC ", \"alarm_max_retries\": 101}"),
+	    "namespaces.counter.alarm_max_retries: must be an integer in 0..100" },
 	{ WITH_NS("{" EXEC ", \"hibernate_grace_ms\": 0}"),
 	    "namespaces.counter.hibernate_grace_ms: must be an integer in 1..600000" },
 };
