@@ -17,8 +17,6 @@
 
 #include "durod.h"
 
-#define WINDOW_ROWS 65536	      /* index rows loaded at a time, at most */
-#define WINDOW_HORIZON_MS 600000      /* ... and due within 10 minutes */
 #define WINDOW_RELOAD_AHEAD_MS 1000   /* load the next window this early */
 #define INFLIGHT_MAX 256	      /* alarm events queued or running */
 
@@ -30,6 +28,8 @@ struct alarms {
 	uint64_t armed_at; /* UINT64_MAX when the timer is stopped */
 	size_t inflight;
 	size_t max_inflight;
+	size_t window_rows;	    /* index rows loaded at a time, at most */
+	uint64_t window_ms;	    /* ... and due within this much */
 	int stopped; /* draining: deliver nothing more */
 	struct object_list waiting; /* objects waiting for an alarm_ack */
 	uint64_t delivered, retried, given_up;
@@ -120,7 +120,7 @@ reload_at(const struct alarms *a)
 {
 	uint64_t lu = alarm_sched_loaded_until(a->sched);
 
-	if (lu == UINT64_MAX || alarm_sched_count(a->sched) >= WINDOW_ROWS)
+	if (lu == UINT64_MAX || alarm_sched_count(a->sched) >= a->window_rows)
 		return (UINT64_MAX);
 	return (lu > WINDOW_RELOAD_AHEAD_MS ? lu - WINDOW_RELOAD_AHEAD_MS : 0);
 }
@@ -180,29 +180,29 @@ window_row(void *arg, const char *nsname, const uint8_t *id, const char *name,
 
 /*
  * Load the index rows from the end of the current window on: at most
- * WINDOW_ROWS, due within WINDOW_HORIZON_MS. Two passes over the same
+ * window_rows, due within window_ms. Two passes over the same
  * range (due times first, then the rows to keep) keep the window's edge
  * rule in one pure function, alarm_window_end().
  */
 static void
 alarm_load_window(struct alarms *a, uint64_t now)
 {
-	struct window_load w = { .a = a, .cap = WINDOW_ROWS };
+	struct window_load w = { .a = a, .cap = a->window_rows };
 	uint64_t from = alarm_sched_loaded_until(a->sched), end, all_at = 0;
-	uint64_t horizon = now + WINDOW_HORIZON_MS;
+	uint64_t horizon = now + a->window_ms;
 	int all_set = 0;
 	long n;
 
 	if (horizon <= from)
 		horizon = from + 1;
-	if ((w.dues = malloc(WINDOW_ROWS * sizeof(*w.dues))) == NULL) {
+	if ((w.dues = malloc(w.cap * sizeof(*w.dues))) == NULL) {
 		log_error("alarms: out of memory loading the index");
 		return;
 	}
-	if ((n = alarm_index_scan(a->index, from, horizon, WINDOW_ROWS,
-		 window_row, &w)) < 0)
+	if ((n = alarm_index_scan(a->index, from, horizon, w.cap, window_row,
+		 &w)) < 0)
 		goto out;
-	end = alarm_window_end(w.dues, w.n, WINDOW_ROWS, horizon, &w.keep,
+	end = alarm_window_end(w.dues, w.n, w.cap, horizon, &w.keep,
 	    &all_set, &all_at);
 	w.pass = 1;
 	w.n = 0;
@@ -311,6 +311,8 @@ alarms_open(struct durod *d, char *err, size_t errlen)
 	}
 	a->d = d;
 	a->armed_at = UINT64_MAX;
+	a->window_rows = d->cfg->alarm_window_rows;
+	a->window_ms = d->cfg->alarm_window_ms;
 	a->max_inflight = d->max_live / 2 > INFLIGHT_MAX ? INFLIGHT_MAX
 	    : d->max_live / 2 > 0			     ? d->max_live / 2
 							     : 1;

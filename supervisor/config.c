@@ -87,6 +87,8 @@ static const struct cfg_key top_keys[] = {
 	KEY(struct config, run_dir, CFG_STR, "./var/run"),
 	KEY_INT(struct config, max_active_objects, 10000, 1, 10000000),
 	KEY_INT(struct config, max_body_bytes, 16777216, 1, 1073741824),
+	KEY_INT(struct config, alarm_window_rows, 65536, 1, 10000000),
+	KEY_INT(struct config, alarm_window_ms, 600000, 1, 86400000),
 	KEY_REQ(struct config, namespaces, CFG_NAMESPACES),
 };
 

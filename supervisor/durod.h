@@ -60,6 +60,10 @@ struct config {
 	char *run_dir;
 	uint32_t max_active_objects;
 	uint64_t max_body_bytes;
+	/* The alarm schedule holds the index rows due within alarm_window_ms,
+	 * at most alarm_window_rows of them (tuning; see alarm.c). */
+	uint32_t alarm_window_rows;
+	uint32_t alarm_window_ms;
 	struct ns_config *namespaces;
 	size_t nnamespaces;
 };

@@ -24,6 +24,7 @@ import argparse
 import contextlib
 import json
 import os
+import re
 import resource
 import shutil
 import signal
@@ -644,6 +645,54 @@ class Durod:
         check(isinstance(j, dict) and isinstance(j.get("value"), int),
               f"POST {path}: expected {{\"value\":N}}, got {j!r}")
         return j["value"]
+
+    def log_lines(self, pattern=None):
+        """durod's log so far (its stderr, and its workers'), as lines;
+        only those matching the regex pattern if one is given."""
+        self.log.flush()
+        with open(self.log_path, "rb") as f:
+            lines = f.read().decode("utf-8", "replace").splitlines()
+        if pattern is None:
+            return lines
+        rx = re.compile(pattern)
+        return [ln for ln in lines if rx.search(ln)]
+
+    def wait_log(self, pattern, count=1, timeout=IO_TIMEOUT):
+        """Wait until at least count log lines match pattern; returns them
+        (fails at the deadline). durod logs each event as it happens, so
+        its log is a readiness signal for things no client can see."""
+        found = wait_until(lambda: len(self.log_lines(pattern)) >= count or None,
+                           timeout)
+        if not found:
+            fail(f"after {timeout:.0f} s, {len(self.log_lines(pattern))} of "
+                 f"{count} log line(s) match {pattern!r}")
+        return self.log_lines(pattern)
+
+    def object_id(self, ns, name):
+        """The id durod gives the named object (from its registry)."""
+        import sqlite3
+        db = sqlite3.connect(f"file:{self.config['data_dir']}/registry.sqlite?mode=ro",
+                             uri=True, timeout=10)
+        try:
+            row = db.execute("SELECT hex(id) FROM objects WHERE ns = ? AND name = ?",
+                             (ns, name)).fetchone()
+        finally:
+            db.close()
+        check(row is not None, f"the registry does not know {ns}/{name}")
+        return row[0].lower()
+
+    def registry_alarms(self):
+        """The alarm index in registry.sqlite: {(ns, idhex, name): (due,
+        scheduled, every, retry)}."""
+        import sqlite3
+        db = sqlite3.connect(f"file:{self.config['data_dir']}/registry.sqlite?mode=ro",
+                             uri=True, timeout=10)
+        try:
+            rows = db.execute("SELECT ns, lower(hex(id)), name, due_ms, scheduled_ms, "
+                              "every_ms, retry FROM alarms").fetchall()
+        finally:
+            db.close()
+        return {(r[0], r[1], r[2]): tuple(r[3:]) for r in rows}
 
     def worker_pid(self, conn, route):
         """misbehave's GET <route>/pid (the pid is tracked)."""

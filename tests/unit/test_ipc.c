@@ -692,6 +692,212 @@ test_unknown_type(void **state)
 	free(f);
 }
 
+/* ---- alarms ---- */
+
+static const struct ipc_alarm test_alarms[] = {
+	{.name = "", .at = 1790000000123ull},
+	{.name = "flush", .at = 9007199254740992ull, .every = 60000},
+	{.name = "gone", .deleted = 1},
+	{.name = "caf\xc3\xa9", .at = 0},
+};
+#define NTEST_ALARMS (sizeof(test_alarms) / sizeof(test_alarms[0]))
+
+static void
+assert_alarms_equal(const struct ipc_alarm *a, size_t n,
+    const struct ipc_msg *m)
+{
+	assert_int_equal(m->nalarms, n);
+	for (size_t i = 0; i < n; i++) {
+		assert_string_equal(m->alarms[i].name, a[i].name);
+		assert_int_equal(m->alarms[i].deleted, a[i].deleted);
+		assert_true(m->alarms[i].at == a[i].at);
+		assert_true(m->alarms[i].every == a[i].every);
+	}
+}
+
+static void
+test_round_trip_alarm_messages(void **state)
+{
+	struct ipc_msg in = {.type = IPC_ALARM,
+	    .id = 9,
+	    .name = "flush",
+	    .scheduled = 1790000000000ull,
+	    .retry = 6,
+	    .final = 1};
+	struct ipc_msg out;
+	uint8_t *f;
+
+	round_trip(&in, &out, &f);
+	assert_int_equal(out.type, IPC_ALARM);
+	assert_string_equal(out.name, "flush");
+	assert_true(out.scheduled == 1790000000000ull);
+	assert_int_equal(out.retry, 6);
+	assert_int_equal(out.final, 1);
+	ipc_msg_release(&out);
+	free(f);
+
+	/* Every list-carrying message keeps the list exactly. */
+	enum ipc_type types[] = {IPC_DONE, IPC_RESPONSE};
+	for (size_t i = 0; i < 2; i++) {
+		struct ipc_msg r = {.type = types[i],
+		    .id = 3,
+		    .status = 200,
+		    .alarms = (struct ipc_alarm *)test_alarms,
+		    .nalarms = NTEST_ALARMS};
+		round_trip(&r, &out, &f);
+		assert_int_equal(out.type, types[i]);
+		assert_alarms_equal(test_alarms, NTEST_ALARMS, &out);
+		ipc_msg_release(&out);
+		free(f);
+	}
+
+	struct ipc_msg sync = {.type = IPC_ALARM_SYNC,
+	    .alarms = (struct ipc_alarm *)test_alarms,
+	    .nalarms = 2};
+	round_trip(&sync, &out, &f);
+	assert_alarms_equal(test_alarms, 2, &out);
+	ipc_msg_release(&out);
+	free(f);
+
+	struct ipc_msg ack = {.type = IPC_ALARM_ACK, .ok = 0, .message = "disk"};
+	round_trip(&ack, &out, &f);
+	assert_int_equal(out.ok, 0);
+	assert_string_equal(out.message, "disk");
+	ipc_msg_release(&out);
+	free(f);
+}
+
+static void
+test_alarm_fields(void **state)
+{
+	char big[600], json[800];
+
+	assert_int_equal(decode_json("{\"type\":\"alarm\",\"id\":1,\"name\":\"\","
+				     "\"scheduled\":0}"),
+	    IPC_OK);
+	/* id, name and scheduled are required; retry and final typed. */
+	assert_int_equal(decode_json("{\"type\":\"alarm\",\"name\":\"\","
+				     "\"scheduled\":0}"),
+	    IPC_EFIELD);
+	assert_int_equal(
+	    decode_json("{\"type\":\"alarm\",\"id\":1,\"scheduled\":0}"),
+	    IPC_EFIELD);
+	assert_int_equal(
+	    decode_json("{\"type\":\"alarm\",\"id\":1,\"name\":\"a\"}"),
+	    IPC_EFIELD);
+	assert_int_equal(decode_json("{\"type\":\"alarm\",\"id\":1,\"name\":\"\","
+				     "\"scheduled\":-1}"),
+	    IPC_EFIELD);
+	assert_int_equal(decode_json("{\"type\":\"alarm\",\"id\":1,\"name\":\"\","
+				     "\"scheduled\":9007199254740994}"),
+	    IPC_EFIELD);
+	assert_int_equal(decode_json("{\"type\":\"alarm\",\"id\":1,\"name\":\"\","
+				     "\"scheduled\":1.5}"),
+	    IPC_EFIELD);
+	assert_int_equal(decode_json("{\"type\":\"alarm\",\"id\":1,\"name\":\"\","
+				     "\"scheduled\":0,\"retry\":65536}"),
+	    IPC_EFIELD);
+	assert_int_equal(decode_json("{\"type\":\"alarm\",\"id\":1,\"name\":\"\","
+				     "\"scheduled\":0,\"final\":1}"),
+	    IPC_EFIELD);
+	/* Names: at most 256 bytes, UTF-8. */
+	memset(big, 'n', 256);
+	big[256] = '\0';
+	snprintf(json, sizeof(json),
+	    "{\"type\":\"alarm\",\"id\":1,\"name\":\"%s\",\"scheduled\":0}", big);
+	assert_int_equal(decode_json(json), IPC_OK);
+	memset(big, 'n', 257);
+	big[257] = '\0';
+	snprintf(json, sizeof(json),
+	    "{\"type\":\"alarm\",\"id\":1,\"name\":\"%s\",\"scheduled\":0}", big);
+	assert_int_equal(decode_json(json), IPC_EFIELD);
+	assert_int_equal(decode_json("{\"type\":\"alarm\",\"id\":1,\"name\":"
+				     "\"\xc3\",\"scheduled\":0}"),
+	    IPC_EFIELD);
+	/* done needs an id; alarm_ack needs ok. */
+	assert_int_equal(decode_json("{\"type\":\"done\"}"), IPC_EFIELD);
+	assert_int_equal(decode_json("{\"type\":\"done\",\"id\":2}"), IPC_OK);
+	assert_int_equal(decode_json("{\"type\":\"alarm_ack\"}"), IPC_EFIELD);
+	assert_int_equal(
+	    decode_json("{\"type\":\"alarm_ack\",\"ok\":\"yes\"}"), IPC_EFIELD);
+	assert_int_equal(
+	    decode_json("{\"type\":\"alarm_ack\",\"ok\":true}"), IPC_OK);
+}
+
+static void
+test_alarm_lists(void **state)
+{
+	static const char *const bad[] = {
+	    "{\"type\":\"alarm_sync\"}",		  /* required there */
+	    "{\"type\":\"alarm_sync\",\"alarms\":{}}", /* not an array */
+	    "{\"type\":\"done\",\"id\":1,\"alarms\":[1]}",
+	    "{\"type\":\"done\",\"id\":1,\"alarms\":[{}]}",
+	    "{\"type\":\"done\",\"id\":1,\"alarms\":[{\"name\":1}]}",
+	    "{\"type\":\"done\",\"id\":1,\"alarms\":[{\"name\":\"\","
+	    "\"at\":-5}]}",
+	    "{\"type\":\"done\",\"id\":1,\"alarms\":[{\"name\":\"\","
+	    "\"at\":\"5\"}]}",
+	    "{\"type\":\"done\",\"id\":1,\"alarms\":[{\"name\":\"\",\"at\":5,"
+	    "\"every\":-1}]}",
+	    "{\"type\":\"response\",\"id\":1,\"status\":200,\"alarms\":[{"
+	    "\"name\":\"\",\"at\":1e300}]}",
+	    /* a sync lists wake-ups: a deletion cannot be one */
+	    "{\"type\":\"alarm_sync\",\"alarms\":[{\"name\":\"x\"}]}",
+	};
+	struct ipc_msg m;
+	char err[256];
+	size_t len, n;
+	uint8_t *f;
+	char *json;
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		if (decode_json(bad[i]) != IPC_EFIELD)
+			fail_msg("accepted: %s", bad[i]);
+	assert_int_equal(
+	    decode_json("{\"type\":\"alarm_sync\",\"alarms\":[]}"), IPC_OK);
+
+	/* At most IPC_MAX_ALARMS entries. */
+	for (n = IPC_MAX_ALARMS; n <= IPC_MAX_ALARMS + 1; n++) {
+		json = malloc(64 + n * 32);
+		assert_non_null(json);
+		strcpy(json, "{\"type\":\"done\",\"id\":1,\"alarms\":[");
+		for (size_t i = 0; i < n; i++)
+			sprintf(json + strlen(json), "%s{\"name\":\"a%zu\",\"at\":1}",
+			    i ? "," : "", i);
+		strcat(json, "]}");
+		f = mkframe(json, strlen(json), NULL, 0, &len);
+		if (n == IPC_MAX_ALARMS) {
+			assert_int_equal(ipc_decode(f, len, &m, err, sizeof(err)), IPC_OK);
+			assert_int_equal(m.nalarms, n);
+			ipc_msg_release(&m);
+		} else
+			assert_int_equal(
+			    ipc_decode(f, len, &m, err, sizeof(err)), IPC_ETOOBIG);
+		free(f);
+		free(json);
+	}
+}
+
+static void
+test_alarm_next(void **state)
+{
+	/* Not repeating. */
+	assert_true(ipc_alarm_next(1000, 0, 5000) == 0);
+	/* Ran on time: the next period. */
+	assert_true(ipc_alarm_next(1000, 100, 1000) == 1100);
+	/* Ran late by 2.5 periods: missed ones skipped, phase kept. */
+	assert_true(ipc_alarm_next(1000, 100, 1250) == 1300);
+	/* Ran exactly on a later boundary: strictly after now. */
+	assert_true(ipc_alarm_next(1000, 100, 1300) == 1400);
+	/* Ran early (a clock step): still one period on. */
+	assert_true(ipc_alarm_next(1000, 100, 500) == 1100);
+	/* Saturates at the largest time. */
+	assert_true(ipc_alarm_next(IPC_MAX_TIME_MS - 10, 100, IPC_MAX_TIME_MS - 5) ==
+	    IPC_MAX_TIME_MS);
+	assert_true(ipc_alarm_next(0, IPC_MAX_TIME_MS, IPC_MAX_TIME_MS) ==
+	    IPC_MAX_TIME_MS);
+}
+
 /* ---- header injection ---- */
 
 static void
@@ -813,6 +1019,10 @@ main(void)
 	    cmocka_unit_test(test_header_injection),
 	    cmocka_unit_test(test_token_and_value_checks),
 	    cmocka_unit_test(test_too_many_headers),
+	    cmocka_unit_test(test_round_trip_alarm_messages),
+	    cmocka_unit_test(test_alarm_fields),
+	    cmocka_unit_test(test_alarm_lists),
+	    cmocka_unit_test(test_alarm_next),
 	};
 
 	return (cmocka_run_group_tests(tests, NULL, NULL));
