@@ -48,6 +48,7 @@ UNIT_DEPS_lifecycle = $(BUILD)/supervisor/lifecycle.o
 UNIT_DEPS_router    = $(BUILD)/supervisor/router_parse.o $(BUILD)/supervisor/objid.o $(IPC_OBJ)
 UNIT_DEPS_libduro   = $(LIBDURO)
 UNIT_DEPS_storage   = $(LIBDURO)
+UNIT_DEPS_alarm     = $(LIBDURO)
 UNIT_DEPS_alarm_sched = $(BUILD)/supervisor/alarm_sched.o
 
 .PHONY: all deps run test unit integration fuzz asan clean format format-check bench
@@ -81,11 +82,6 @@ $(BUILD)/tests/misbehave: $(BUILD)/tests/workers/misbehave.o $(LIBDURO)
 .SECONDARY:
 $(BUILD)/tests/test_%: $(BUILD)/tests/unit/test_%.o $$(UNIT_DEPS_$$*)
 	$(CC) $(CFLAGS) -o $@ $^ -lcmocka $(SUP_LIBS) $(LDFLAGS)
-
-# The alarm schedule micro-benchmark: standalone, not part of `all`.
-$(BUILD)/bench/alarm_sched: bench/alarm_sched.c supervisor/alarm_sched.c supervisor/durod.h
-	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -o $@ bench/alarm_sched.c supervisor/alarm_sched.c $(LDFLAGS)
 
 run: deps all
 	$(BUILD)/durod -c examples/duro.json

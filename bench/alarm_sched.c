@@ -13,9 +13,8 @@
  * key, heap slot and hash buckets, with malloc's overhead). Prints one
  * JSON object on one line.
  *
- * Builds on its own, without the rest of durod:
- *	cc -O2 -Iipc -Isupervisor -D_GNU_SOURCE bench/alarm_sched.c \
- *	    supervisor/alarm_sched.c -o build/bench/alarm_sched
+ * Builds on its own, without the rest of durod (bench/Makefile:
+ * bin/alarm_sched).
  */
 #include <stdint.h>
 #include <stdio.h>

@@ -1,7 +1,8 @@
 #!/bin/sh
 # bench/run.sh — run the duro benchmarks and print their results.
 #
-#   sh bench/run.sh [warm|spread|rss|activation|spawn|nng|storage|incr|all]
+#   sh bench/run.sh [warm|spread|rss|activation|spawn|nng|storage|incr|
+#                    alarms|alarms-<precision|burst|million|setrate>|all]
 #                                                                (default: all)
 #
 # `make bench` builds `all` and runs this with no argument. The results
@@ -20,11 +21,16 @@
 #               FULL vs NORMAL, opening a new / an existing object's storage
 #   incr        POST /<ns>/<obj>/incr (FULL and NORMAL namespaces) beside
 #               GET /counter/<obj>/, one object -c1 / -c16 and 1000 objects
+#   alarms      bench/alarms.py: alarm precision (live and hibernated
+#               objects), 10,000 objects with alarms due in one 5 s window,
+#               1,000,000 indexed alarms (start-up, memory, the in-memory
+#               schedule's rates), the cost of setting alarms per request
 #
 # Environment: BENCH_REPS (default 5), BENCH_ACT_REPS (activation's, 3),
 # BENCH_DURATION (wrk seconds, 10), BENCH_OBJECTS (1000), BENCH_STORAGE_OPS
 # (storage's ops per event, 10000), DURO_BUILD
-# (default <repo>/build), BENCH_JSON (a file to write every raw number to),
+# (default <repo>/build), BENCH_JSON (where raw numbers go: bench.py writes
+# $BENCH_JSON.bench, alarms.py $BENCH_JSON.alarms),
 # BENCH_TMPDIR (where the temp dir goes, default /tmp: durod's run_dir and
 # data_dir, i.e. the objects' SQLite files, live there).
 #
@@ -42,8 +48,9 @@ which=${1:-all}
 
 case $which in
 warm | spread | rss | activation | spawn | nng | storage | incr | all) ;;
+alarms | alarms-precision | alarms-burst | alarms-million | alarms-setrate) ;;
 *)
-	echo "usage: sh bench/run.sh [warm|spread|rss|activation|spawn|nng|storage|incr|all]" >&2
+	echo "usage: sh bench/run.sh [warm|spread|rss|activation|spawn|nng|storage|incr|alarms[-<one>]|all]" >&2
 	exit 2
 	;;
 esac
@@ -145,15 +152,30 @@ echo "command: sh bench/run.sh $which"
 
 # ---- run (in the background so that a signal reaches the trap at once)
 
-set -- "$which"
-if [ -n "${BENCH_JSON:-}" ]; then
-	set -- --json "$BENCH_JSON" "$@"
-fi
-python3 "$here/bench.py" "$@" &
-child=$!
+# run_py SCRIPT WHICH: one of the benchmark scripts, in the background so
+# that a signal reaches the trap at once.
+run_py() {
+	set -- "$1" "$2"
+	if [ -n "${BENCH_JSON:-}" ]; then
+		set -- "$1" --json "$BENCH_JSON.$(basename "$1" .py)" "$2"
+	fi
+	python3 "$@" &
+	child=$!
+	wait "$child" || rc=$?
+	child=
+}
+
 rc=0
-wait "$child" || rc=$?
-child=
+case $which in
+alarms) run_py "$here/alarms.py" all ;;
+alarms-*) run_py "$here/alarms.py" "${which#alarms-}" ;;
+*)
+	run_py "$here/bench.py" "$which"
+	if [ "$which" = all ] && [ "$rc" -eq 0 ]; then
+		run_py "$here/alarms.py" all
+	fi
+	;;
+esac
 if [ "$rc" -ne 0 ]; then
 	echo "bench: FAILED ($which, status $rc)" >&2
 fi
