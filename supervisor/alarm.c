@@ -24,6 +24,10 @@ struct alarms {
 	struct durod *d;
 	struct alarm_index *index;
 	struct alarm_sched *sched;
+	/* Alarms delivered and not yet answered. They are not in sched, and
+	 * nothing puts them back until their event ends, so one occurrence
+	 * is never queued twice. */
+	struct alarm_sched *flying;
 	ev_periodic timer;
 	uint64_t armed_at; /* UINT64_MAX when the timer is stopped */
 	size_t inflight;
@@ -53,6 +57,8 @@ static void
 mirror_put(struct alarms *a, const char *ns, const uint8_t *id,
     const char *name, const struct alarm_row *row)
 {
+	if (alarm_sched_find(a->flying, ns, id, name) != NULL)
+		return; /* mirrored when its event ends (fire_landed) */
 	if (!alarm_sched_covers(a->sched, row->due_ms)) {
 		alarm_sched_del(a->sched, ns, id, name);
 		return;
@@ -86,6 +92,10 @@ index_del(struct alarms *a, const struct namespace *ns, const uint8_t *id,
  * The occurrence just delivered (or given up) is over: a one-shot alarm
  * goes, a repeating one moves to its next period. Only if the index still
  * holds that occurrence: the worker may have set the alarm anew meanwhile.
+ * The next period is counted from when the event was queued, which is
+ * before the worker looked at its clock: so durod's next time is never
+ * later than the worker's, only (across a period boundary) earlier, and
+ * an early wake-up is harmless.
  */
 static void
 index_retire(struct alarms *a, const struct alarm_fire *f)
@@ -100,7 +110,7 @@ index_retire(struct alarms *a, const struct alarm_fire *f)
 		return;
 	}
 	row.scheduled_ms = row.due_ms =
-	    ipc_alarm_next(row.scheduled_ms, row.every_ms, wall_ms());
+	    ipc_alarm_next(row.scheduled_ms, row.every_ms, f->queued_ms);
 	row.retry = 0;
 	index_put(a, f->ns, f->id, f->name, &row);
 }
@@ -171,7 +181,8 @@ window_row(void *arg, const char *nsname, const uint8_t *id, const char *name,
 		return;
 	/* Rows of a namespace no longer configured stay in the index
 	 * for the day it comes back. */
-	if ((ns = durod_ns_byname(w->a->d, nsname, strlen(nsname))) == NULL)
+	if ((ns = durod_ns_byname(w->a->d, nsname, strlen(nsname))) == NULL ||
+	    alarm_sched_find(w->a->flying, ns->cfg->name, id, name) != NULL)
 		return;
 	if (alarm_sched_put(w->a->sched, ns->cfg->name, id, name, row->due_ms,
 		row->scheduled_ms, row->every_ms, row->retry) != 0)
@@ -259,6 +270,11 @@ alarm_deliver(struct alarms *a, const struct alarm_entry *e)
 	f->due_ms = e->due_ms;
 	f->retry = e->retry;
 	f->final = e->retry >= ns->cfg->alarm_max_retries;
+	f->queued_ms = wall_ms();
+	if (alarm_sched_put(a->flying, ns->cfg->name, e->id, e->name, e->due_ms,
+		e->scheduled_ms, e->every_ms, e->retry) != 0)
+		log_error("alarms: out of memory: alarm \"%s\" may run twice",
+		    display_name(e->name));
 	r->fire = f;
 	r->received = ev_now(a->d->loop);
 	r->path = "";
@@ -299,13 +315,17 @@ alarms_open(struct durod *d, char *err, size_t errlen)
 	long n;
 
 	if ((a = calloc(1, sizeof(*a))) == NULL ||
-	    (a->sched = alarm_sched_new()) == NULL) {
+	    (a->sched = alarm_sched_new()) == NULL ||
+	    (a->flying = alarm_sched_new()) == NULL) {
+		if (a != NULL)
+			alarm_sched_free(a->sched);
 		free(a);
 		snprintf(err, errlen, "alarms: out of memory");
 		return (-1);
 	}
 	if ((a->index = alarm_index_open(d->reg, err, errlen)) == NULL) {
 		alarm_sched_free(a->sched);
+		alarm_sched_free(a->flying);
 		free(a);
 		return (-1);
 	}
@@ -349,11 +369,20 @@ alarms_close(struct durod *d)
 	ev_periodic_stop(d->loop, &a->timer);
 	alarm_index_close(a->index);
 	alarm_sched_free(a->sched);
+	alarm_sched_free(a->flying);
 	free(a);
 	d->alarms = NULL;
 }
 
 /* ---- what workers tell durod ---- */
+
+/* Whether the event in flight is the delivery of this alarm. */
+static int
+delivering(const struct object *o, const char *name)
+{
+	return (o->inflight != NULL && o->inflight->fire != NULL &&
+	    strcmp(o->inflight->fire->name, name) == 0);
+}
 
 void
 alarm_on_sync(struct object *o, const struct ipc_msg *m)
@@ -368,6 +397,22 @@ alarm_on_sync(struct object *o, const struct ipc_msg *m)
 		have = alarm_index_get(a->index, ns, o->id, al->name, &row);
 		if (have < 0) {
 			rv = -1;
+			continue;
+		}
+		if (delivering(o, al->name)) {
+			/*
+			 * The alarm being delivered, set anew: the row must
+			 * stop describing the occurrence in flight, or a
+			 * crash after the commit would retry or give up (and
+			 * delete) an occurrence the worker has replaced. The
+			 * wake-up stays no later than either.
+			 */
+			row.due_ms = have == 1 && row.due_ms < al->at ? row.due_ms
+								       : al->at;
+			row.scheduled_ms = al->at;
+			row.every_ms = al->every;
+			row.retry = 0;
+			rv |= index_put(a, o->ns, o->id, al->name, &row);
 			continue;
 		}
 		/* Only ever earlier: the old time may still be the truth
@@ -442,9 +487,20 @@ alarm_apply(struct object *o, const struct ipc_msg *m)
 
 /* ---- the end of an alarm event ---- */
 
+/*
+ * An alarm event ended: the alarm is no longer in flight, and whatever
+ * its index row says now (retried, moved, or set anew while it ran)
+ * joins the schedule.
+ */
 static void
 fire_free(struct alarms *a, struct request *r)
 {
+	const struct alarm_fire *f = r->fire;
+	struct alarm_row row;
+
+	alarm_sched_del(a->flying, f->ns->cfg->name, f->id, f->name);
+	if (alarm_index_get(a->index, f->ns->cfg->name, f->id, f->name, &row) == 1)
+		mirror_put(a, f->ns->cfg->name, f->id, f->name, &row);
 	free(r->fire->name);
 	free(r->fire);
 	free(r);
@@ -529,6 +585,7 @@ alarm_forget_object(struct durod *d, const struct namespace *ns,
 	struct alarms *a = d->alarms;
 
 	alarm_sched_del_object(a->sched, ns->cfg->name, id);
+	alarm_sched_del_object(a->flying, ns->cfg->name, id);
 	if (alarm_index_del_object(a->index, ns->cfg->name, id) != 0)
 		log_warn("alarms: the deleted object's alarms stay in the index");
 }

@@ -323,6 +323,9 @@ struct durod {
 
 const struct namespace *durod_ns_byname(const struct durod *, const char *name,
     size_t len);
+/* Commit the registry's pending writes now (durod does before the loop
+ * sleeps) and ack the alarm_syncs waiting on them. */
+void durod_flush(struct durod *);
 /* Called whenever an object or connection goes away while draining. */
 void durod_check_drained(struct durod *);
 
@@ -482,6 +485,7 @@ struct alarm_fire {
 	uint64_t scheduled_ms;
 	uint64_t every_ms;
 	uint64_t due_ms;
+	uint64_t queued_ms; /* when it was queued on the object */
 	uint32_t retry;
 	int final;
 };

@@ -250,12 +250,16 @@ durod_signal_cb(struct ev_loop *loop, ev_signal *w, int revents)
  * in one transaction (one fsync for all of them), then tell the workers
  * waiting on an alarm_sync whether their wake-ups are on disk.
  */
+void
+durod_flush(struct durod *d)
+{
+	alarm_flushed(d, registry_flush(d->reg) == 0);
+}
+
 static void
 durod_flush_cb(struct ev_loop *loop, ev_prepare *w, int revents)
 {
-	struct durod *d = w->data;
-
-	alarm_flushed(d, registry_flush(d->reg) == 0);
+	durod_flush(w->data);
 }
 
 static void

@@ -149,6 +149,9 @@ delete_finish(struct object *o)
 		log_warn("object %s/%s: delete: registry entry not removed",
 		    o->ns->cfg->name, o->idhex);
 	alarm_forget_object(o->d, o->ns, o->id);
+	/* Durable before the answer: a durod restarted after a crash must
+	 * not wake (and so recreate) an object whose delete was answered. */
+	durod_flush(o->d);
 	if (!existed) {
 		request_error(r, 404, "not_found", "object has no storage");
 		return;
@@ -413,6 +416,26 @@ object_make(struct durod *d, const struct namespace *ns,
 	return (o);
 }
 
+/*
+ * Alarm events queued for an object being deleted must not run: they
+ * would start a worker, and so recreate the object, after the delete.
+ * Their index rows go with the object (alarm_forget_object).
+ */
+static void
+drop_alarm_events(struct object *o)
+{
+	struct request *r, *next;
+
+	for (r = TAILQ_FIRST(&o->queue); r != NULL; r = next) {
+		next = TAILQ_NEXT(r, entry);
+		if (r->fire == NULL)
+			continue;
+		TAILQ_REMOVE(&o->queue, r, entry);
+		o->nqueued--;
+		request_error(r, 410, "deleted", "the object is being deleted");
+	}
+}
+
 void
 object_delete(struct durod *d, const struct namespace *ns,
     const uint8_t id[DURO_ID_BYTES], struct request *r)
@@ -428,6 +451,7 @@ object_delete(struct durod *d, const struct namespace *ns,
 		return;
 	}
 	o->delete_req = r;
+	drop_alarm_events(o);
 	if (o->pid > 0) {
 		/* Finished by object_child_cb once the worker is reaped. */
 		act_kill(o, KILL_DELETE);

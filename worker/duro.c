@@ -1,5 +1,6 @@
 /*
- * duro.c — connect a worker to durod: environment, socket, sending.
+ * duro.c — connect a worker to durod: environment, socket, sending and
+ * receiving.
  *
  * nng pair0 dialers reconnect silently when the pipe closes, so neither a
  * blocked receive nor a blocked send ever learns that durod is gone. We
@@ -376,4 +377,52 @@ duro_ready(struct duro *d)
 	if ((rv = duro_send_msg(d, &m)) == 0)
 		d->ready_sent = 1;
 	return (rv);
+}
+
+/* ---- receiving ---- */
+
+/* Wait until a message waits or durod is gone. */
+static int
+wait_readable(const struct duro *d)
+{
+	struct pollfd pfd[2] = {
+	    {d->recv_fd, POLLIN, 0},
+	    {d->gone[0], POLLIN, 0},
+	};
+
+	while (poll(pfd, 2, -1) == -1)
+		if (errno != EINTR)
+			return (DURO_EIO);
+	return (0);
+}
+
+/*
+ * Messages durod sent before it went away are still delivered: the pipe
+ * may be gone while its last messages wait in the socket.
+ */
+int
+duro_recv_msg(struct duro *d, struct ipc_msg *m)
+{
+	char err[256];
+	int rv;
+
+	for (;;) {
+		rv = ipc_recv(d->sock, m, NNG_FLAG_NONBLOCK, err, sizeof(err));
+		if (rv == 0)
+			return (0);
+		if (rv < 0) {
+			fprintf(stderr,
+			    "duro: malformed message from durod: %s\n", err);
+			return (DURO_EPROTO);
+		}
+		if (rv != NNG_EAGAIN) {
+			fprintf(
+			    stderr, "duro: receive: %s\n", nng_strerror(rv));
+			return (DURO_EIO);
+		}
+		if (duro_gone(d))
+			return (DURO_ECLOSED);
+		if ((rv = wait_readable(d)) != 0)
+			return (rv);
+	}
 }

@@ -194,8 +194,8 @@ int duro_response_json(struct duro_response *, int status, const char *json);
  * The error shape durod uses, {"error": code, "message": ...}, with the
  * message formatted and JSON-escaped (at most 511 bytes).
  */
-int duro_response_json_error(struct duro_response *, int status,
-    const char *code, const char *fmt, ...)
+int duro_response_json_error(
+    struct duro_response *, int status, const char *code, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 /* The message sent with a failed request (the handler returns non-zero). */
 int duro_response_error(struct duro_response *, const char *fmt, ...)
@@ -351,6 +351,104 @@ int duro_kv_list(struct duro *, const struct duro_kv_list_opts *opts,
     struct duro_kv_items *out);
 /* Free the items and reset out to empty; fine on an empty one. */
 void duro_kv_items_free(struct duro_kv_items *out);
+
+/* ---- duro_alarm.c: alarms ---- */
+
+/*
+ * An object may ask to be woken at a time: durod delivers the alarm as an
+ * event, in turn with requests, waking the object if it is hibernated and
+ * after durod restarts. Times are wall-clock milliseconds since the Unix
+ * epoch (UTC), in 0..2^53.
+ *
+ * Alarms are storage: they live in the table _duro_alarms and change only
+ * with the event's transaction, like KV data. An alarm set by a request
+ * that then fails was never set; a reply the client got means its alarms
+ * are set (ipc/PROTOCOL.md section 14). Setting one is allowed only
+ * inside an event (a handler, request or alarm): DURO_ESTATE outside
+ * events, because durod must hear of a new wake-up before it is
+ * committed, and only an event's reply can tell it. Reading, listing and
+ * deleting work anywhere.
+ *
+ * The default alarm (the name "") follows Cloudflare Durable Objects: one
+ * per object, one time. Named alarms are several per object and may
+ * repeat every every_ms. An object holds at most DURO_ALARM_MAX alarms
+ * (setting a new one past that: DURO_ERANGE), and one event may set or
+ * delete at most DURO_ALARM_MAX different names (DURO_ERANGE past that),
+ * so that one reply can tell durod every change.
+ *
+ * Delivery is at least once and never early: a handler may run again for
+ * an occurrence whose event failed (retry counts the failed attempts) or
+ * whose success durod did not hear of (the worker crashed after the
+ * commit). If the handler succeeds and did not itself set or delete the
+ * alarm, the SDK retires it in the same transaction: deletes it, or for a
+ * repeating one moves it to its next occurrence after now (missed ones
+ * are skipped; the phase is kept). A failed attempt (non-zero return,
+ * crash, timeout) rolls back and is retried by durod with a backoff, up
+ * to a limit; the last attempt has final set, and its alarm is retired
+ * before the handler runs, so even a crash gives the occurrence up.
+ */
+#define DURO_ALARM_MAX 1024
+#define DURO_ALARM_MAX_NAME 256 /* bytes of UTF-8 */
+
+struct duro_alarm {
+	const char *name;     /* "" for the default alarm */
+	int64_t scheduled_ms; /* the time it was set for (epoch ms) */
+	unsigned retry;       /* failed attempts before this one */
+	int final;            /* the last attempt: if it fails, it is dropped */
+};
+
+/*
+ * Handle a due alarm; return 0 for success, non-zero to fail it (it is
+ * retried). Its storage writes are the event's transaction, like a
+ * request's: committed before durod hears of the success.
+ */
+typedef int (*duro_alarm_fn)(
+    struct duro *, const struct duro_alarm *, void *arg);
+
+/*
+ * Set the alarm handler (replacing any earlier one). Without one, alarms
+ * are refused and durod gives them up.
+ */
+int duro_on_alarm(struct duro *, duro_alarm_fn, void *arg);
+/* The wall clock in milliseconds since the Unix epoch. */
+int64_t duro_now_ms(void);
+
+/*
+ * The default alarm. Setting it replaces its time (and makes it one
+ * time); a time in the past fires as soon as possible.
+ */
+int duro_alarm_set(struct duro *, int64_t at_ms);
+/* Its time in *at_ms; DURO_ENOENT when it is not set. */
+int duro_alarm_get(struct duro *, int64_t *at_ms);
+/* Delete it; 0 whether or not it was set. */
+int duro_alarm_delete(struct duro *);
+
+/*
+ * A named alarm, repeating every every_ms (0: once). The name is 0 to
+ * DURO_ALARM_MAX_NAME bytes of UTF-8 without NUL; "" is the default
+ * alarm. DURO_EINVAL for a bad name or a time or period outside 0..2^53.
+ */
+int duro_alarm_set_named(
+    struct duro *, const char *name, int64_t at_ms, int64_t every_ms);
+/* DURO_ENOENT when not set; either pointer may be NULL. */
+int duro_alarm_get_named(
+    struct duro *, const char *name, int64_t *at_ms, int64_t *every_ms);
+/* 0 whether or not it was set. */
+int duro_alarm_delete_named(struct duro *, const char *name);
+
+struct duro_alarm_info {
+	char *name; /* malloc'd */
+	int64_t at_ms;
+	int64_t every_ms;
+};
+
+/*
+ * Every alarm, ordered by time, then name (as bytes), in *out (NULL when
+ * there are none) and *n. Free it with duro_alarm_list_free() whatever
+ * the result.
+ */
+int duro_alarm_list(struct duro *, struct duro_alarm_info **out, size_t *n);
+void duro_alarm_list_free(struct duro_alarm_info *, size_t n);
 
 /* ---- duro_sql.c: the SQL API ---- */
 

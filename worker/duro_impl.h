@@ -39,6 +39,11 @@ enum storage_stmt {
 	STMT_KV_LIST_END,  /* the same and key < ?3 */
 	STMT_KV_LIST_DESC, /* descending */
 	STMT_KV_LIST_END_DESC,
+	STMT_ALARM_GET,
+	STMT_ALARM_PUT,
+	STMT_ALARM_DELETE,
+	STMT_ALARM_COUNT,
+	STMT_ALARM_LIST, /* ordered by at_ms, name */
 	STMT_COUNT
 };
 
@@ -85,6 +90,41 @@ struct duro_storage {
 	unsigned event_seq; /* counts events, tags cursors */
 };
 
+/* An alarm's state: set to at (repeating every), or absent. */
+struct alarm_state {
+	int exists;
+	int64_t at;
+	int64_t every;
+};
+
+/*
+ * An alarm name the event's transaction touched, with its state before
+ * the event, read before the event first wrote it.
+ */
+struct alarm_touch {
+	char *name;
+	struct alarm_state before;
+	/*
+	 * The handler wrote it: 1 + the savepoint depth of its outermost
+	 * write still standing (0: not written, or only in savepoints that
+	 * were rolled back).
+	 */
+	unsigned written;
+	int delivered; /* the alarm event's own alarm: always reported */
+};
+
+/* What the event did to alarms (duro_alarm.c), reset at each event. */
+struct duro_alarms {
+	struct alarm_touch *touched;
+	size_t ntouched;
+	size_t cap;
+	/* Built at the output gate, pointing at touched[].name. */
+	struct ipc_alarm *changes; /* the reply's "alarms" */
+	size_t nchanges;
+	struct ipc_alarm *sync; /* new or earlier: alarm_sync first */
+	size_t nsync;
+};
+
 struct duro {
 	nng_socket sock;
 	int sock_open;
@@ -108,6 +148,9 @@ struct duro {
 	void *request_arg;
 	duro_hibernate_fn on_hibernate;
 	void *hibernate_arg;
+	duro_alarm_fn on_alarm;
+	void *alarm_arg;
+	struct duro_alarms alarms;
 };
 
 /* duro.c */
@@ -118,6 +161,13 @@ int duro_send_error(struct duro *, uint64_t id, const char *code,
     const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 /* True once the pipe to durod has gone away. */
 int duro_gone(const struct duro *);
+/*
+ * Wait for the next message from durod and decode it into *m (release it
+ * with ipc_recv_done). DURO_ECLOSED once durod is gone and nothing is
+ * left to read, DURO_EPROTO for a malformed message (logged to stderr),
+ * DURO_EIO when the socket fails.
+ */
+int duro_recv_msg(struct duro *, struct ipc_msg *m);
 
 /* duro_storage.c */
 /*
@@ -171,6 +221,45 @@ void duro_storage_event_begin(struct duro *);
  * failed), its message in duro_storage_errmsg().
  */
 int duro_storage_event_end(struct duro *, int commit);
+
+/* duro_alarm.c */
+/* A new event: forget what the last one did to alarms. */
+void duro_alarm_event_reset(struct duro *);
+/* Free what duro_alarm_event_reset() keeps for reuse. */
+void duro_alarm_free(struct duro *);
+/*
+ * A savepoint at depth (1 = outermost) of the event ended: writes made
+ * inside it are the enclosing level's now, or were undone if rollback.
+ */
+void duro_alarm_savepoint_end(struct duro *, unsigned depth, int rollback);
+/*
+ * Start an alarm event for name: read its state into *s (inside the
+ * event's transaction, which this begins) and mark it delivered, so the
+ * reply always reports it.
+ */
+int duro_alarm_deliver(struct duro *, const char *name, struct alarm_state *s);
+/* Whether the handler set or deleted name in this event (and kept it). */
+int duro_alarm_written(const struct duro *, const char *name);
+/*
+ * Retire a due alarm in state s at now: delete it, or move a repeating
+ * one to its next occurrence after now (ipc_alarm_next).
+ */
+int duro_alarm_retire(
+    struct duro *, const char *name, const struct alarm_state *s, int64_t now);
+/*
+ * At the output gate, before COMMIT: compare every touched alarm with
+ * its state before the event, filling d->alarms.changes (every changed
+ * one and the delivered one, as they will be committed) and .sync (set
+ * ones that are new or earlier).
+ */
+int duro_alarm_changes(struct duro *);
+/*
+ * Send alarm_sync with d->alarms.sync and wait for alarm_ack. Returns 0
+ * when durod indexed them; 1 with why when the event must fail instead
+ * (*code is its error code); or DURO_ECLOSED, DURO_EPROTO or DURO_EIO
+ * when durod went away or broke the protocol meanwhile.
+ */
+int duro_alarm_sync(struct duro *, const char **code, char *why, size_t whylen);
 
 /* duro_sql_auth.c */
 /*

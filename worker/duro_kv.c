@@ -452,7 +452,8 @@ duro_kv_get_int(struct duro *d, const char *key, int64_t *value)
 		return (rv);
 	if (len == 0 || len >= sizeof(digits)) {
 		free(v);
-		return (duro_storage_failf(d, DURO_ERANGE, "%s: not an integer", key));
+		return (duro_storage_failf(
+		    d, DURO_ERANGE, "%s: not an integer", key));
 	}
 	memcpy(digits, v, len);
 	digits[len] = '\0';
@@ -460,7 +461,8 @@ duro_kv_get_int(struct duro *d, const char *key, int64_t *value)
 	errno = 0;
 	*value = strtoll(digits, &end, 10);
 	if (*end != '\0' || errno == ERANGE)
-		return (duro_storage_failf(d, DURO_ERANGE, "%s: not an integer", key));
+		return (duro_storage_failf(
+		    d, DURO_ERANGE, "%s: not an integer", key));
 	return (0);
 }
 

@@ -25,7 +25,8 @@ query_key_is(const char *s, const char *end, const char *key)
 	char k[256];
 	size_t n;
 
-	return (ipc_pct_decode(s, (size_t)(end - s), 1, k, sizeof(k), &n) == 0 &&
+	return (
+	    ipc_pct_decode(s, (size_t)(end - s), 1, k, sizeof(k), &n) == 0 &&
 	    n == strlen(key) && memcmp(k, key, n) == 0);
 }
 

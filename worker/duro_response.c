@@ -170,14 +170,15 @@ duro_response_json(struct duro_response *r, int status, const char *json)
 	int rv;
 
 	if ((rv = duro_response_status(r, status)) != 0 ||
-	    (rv = duro_response_header(r, "Content-Type", "application/json")) != 0)
+	    (rv = duro_response_header(
+	         r, "Content-Type", "application/json")) != 0)
 		return (rv);
 	return (duro_response_body(r, json, strlen(json)));
 }
 
 int
-duro_response_json_error(struct duro_response *r, int status, const char *code,
-    const char *fmt, ...)
+duro_response_json_error(
+    struct duro_response *r, int status, const char *code, const char *fmt, ...)
 {
 	char message[512], *s;
 	cJSON *o;

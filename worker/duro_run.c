@@ -2,10 +2,10 @@
  * duro_run.c — the worker's event loop: receive, dispatch, reply.
  *
  * One event at a time, on the caller's thread: durod sends the next
- * request only after the reply to the previous one (ipc/PROTOCOL.md §6).
+ * event only after the reply to the previous one (ipc/PROTOCOL.md §6).
+ * Requests and alarms share one output gate (run_gate): the event's
+ * transaction ends before its reply leaves.
  */
-#include <errno.h>
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,73 +16,24 @@
 /* Internal: the loop should end cleanly (hibernate). */
 #define RUN_STOP 1
 
+/* The reply's JSON header fits in a frame (durod's limit). */
 static int
-run_send_response(struct duro *d, uint64_t id, const struct duro_response *r)
+run_fits(const struct ipc_msg *m)
 {
-	struct ipc_msg m;
-
-	memset(&m, 0, sizeof(m));
-	m.type = IPC_RESPONSE;
-	m.id = id;
-	m.status = r->status;
-	m.headers = r->headers;
-	m.nheaders = r->nheaders;
-	m.body = r->body;
-	m.body_len = r->body_len;
-	return (duro_send_msg(d, &m));
-}
-
-/*
- * Reply to request id from what the handler did: its response, or an
- * error when it failed, left a builder failure behind, or built something
- * that cannot be encoded (a header over the frame limit).
- */
-static int
-run_reply(
-    struct duro *d, uint64_t id, int failed, const struct duro_response *r)
-{
-	int rv;
-
-	if (failed)
-		return (duro_send_error(d, id, "handler_failed", "%s",
-		    r->error != NULL ? r->error : "the handler failed"));
-	if (r->err != 0)
-		return (duro_send_error(d, id, "handler_failed",
-		    "building the response: %s", duro_strerror(r->err)));
-	rv = run_send_response(d, id, r);
-	if (rv == DURO_ERANGE || rv == DURO_ENOMEM)
-		return (duro_send_error(d, id, "handler_failed",
-		    "the response could not be encoded: %s",
-		    duro_strerror(rv)));
-	return (rv);
-}
-
-/*
- * Whether the response can be encoded (its JSON header within
- * IPC_MAX_HEADER_BYTES), known before the commit so that a response that
- * cannot be sent never follows committed writes. JSON escaping makes a
- * byte at most 6, so only large header sets need the real encoding.
- */
-static int
-run_fits(uint64_t id, const struct duro_response *r)
-{
-	struct ipc_msg m;
 	size_t bound = 256;
 	char *json;
 	int fits;
 
-	for (size_t i = 0; i < r->nheaders; i++)
-		bound += 8 + 6 * (strlen(r->headers[i].name) +
-		                     strlen(r->headers[i].value));
+	/* JSON escaping makes a byte at most 6, so only large replies need
+	 * the real encoding. */
+	for (size_t i = 0; i < m->nheaders; i++)
+		bound += 8 + 6 * (strlen(m->headers[i].name) +
+		                     strlen(m->headers[i].value));
+	for (size_t i = 0; i < m->nalarms; i++)
+		bound += 64 + 6 * strlen(m->alarms[i].name);
 	if (bound <= IPC_MAX_HEADER_BYTES)
 		return (1);
-	memset(&m, 0, sizeof(m));
-	m.type = IPC_RESPONSE;
-	m.id = id;
-	m.status = r->status;
-	m.headers = r->headers;
-	m.nheaders = r->nheaders;
-	if ((json = ipc_header_json(&m)) == NULL)
+	if ((json = ipc_header_json(m)) == NULL)
 		return (0);
 	fits = strlen(json) <= IPC_MAX_HEADER_BYTES;
 	free(json);
@@ -90,25 +41,82 @@ run_fits(uint64_t id, const struct duro_response *r)
 }
 
 /*
- * The output gate: end the event's transaction, then reply. The storage
- * verdict comes first: a doomed or uncommitted event fails with its
- * storage error even if the handler (which may have ignored that error)
- * returned 0.
+ * Before COMMIT: what the event did to alarms goes into the reply, the
+ * reply must be known to fit (so that a reply that cannot be sent never
+ * follows committed writes), and new or earlier wake-ups must be indexed
+ * by durod (ipc/PROTOCOL.md section 14, rule 1). Returns 0 to commit, 1
+ * to fail the event with *code and why, or the error that ends the loop.
  */
 static int
-run_finish(
-    struct duro *d, uint64_t id, int failed, const struct duro_response *r)
+run_gate_alarms(struct duro *d, struct ipc_msg *reply, const char **code,
+    char *why, size_t whylen)
 {
-	int commit = !failed && r->err == 0 && run_fits(id, r);
-	int rv = duro_storage_event_end(d, commit);
+	int rv;
 
+	if ((rv = duro_alarm_changes(d)) != 0) {
+		/* A doomed transaction overrides this at the event's end. */
+		*code = "storage_failed";
+		snprintf(why, whylen, "reading the event's alarms: %s",
+		    duro_storage_errmsg(d));
+		return (1);
+	}
+	reply->alarms = d->alarms.changes;
+	reply->nalarms = d->alarms.nchanges;
+	if (!run_fits(reply)) {
+		*code = "handler_failed";
+		snprintf(why, whylen,
+		    "the reply could not be encoded: its header is over %u "
+		    "bytes",
+		    IPC_MAX_HEADER_BYTES);
+		return (1);
+	}
+	if (d->alarms.nsync == 0)
+		return (0);
+	return (duro_alarm_sync(d, code, why, whylen));
+}
+
+/*
+ * The output gate, one path for every event: end the event's transaction
+ * and then send its reply (built by the caller: a response or a done),
+ * or an error instead. code is NULL when the handler succeeded, else the
+ * error code and message to send. The storage verdict comes first: a
+ * doomed or uncommitted event fails with its storage error even if the
+ * handler (which may have ignored that error) returned 0.
+ */
+static int
+run_gate(struct duro *d, struct ipc_msg *reply, const char *code,
+    const char *message)
+{
+	char why[1024];
+	int commit = code == NULL, rv;
+
+	if (commit) {
+		rv = run_gate_alarms(d, reply, &code, why, sizeof(why));
+		if (rv < 0) {
+			/* durod is gone or broke the protocol: nothing may
+			 * be committed that it was not told of. */
+			(void)duro_storage_event_end(d, 0);
+			return (rv);
+		}
+		if (rv > 0) {
+			commit = 0;
+			message = why;
+		}
+	}
+	rv = duro_storage_event_end(d, commit);
 	if (rv == DURO_EFULL)
-		return (duro_send_error(
-		    d, id, "storage_full", "%s", duro_storage_errmsg(d)));
+		return (duro_send_error(d, reply->id, "storage_full", "%s",
+		    duro_storage_errmsg(d)));
 	if (rv != 0)
-		return (duro_send_error(
-		    d, id, "storage_failed", "%s", duro_storage_errmsg(d)));
-	return (run_reply(d, id, failed, r));
+		return (duro_send_error(d, reply->id, "storage_failed", "%s",
+		    duro_storage_errmsg(d)));
+	if (!commit)
+		return (duro_send_error(d, reply->id, code, "%s", message));
+	rv = duro_send_msg(d, reply);
+	if (rv == DURO_ERANGE || rv == DURO_ENOMEM)
+		return (duro_send_error(d, reply->id, "handler_failed",
+		    "the reply could not be encoded: %s", duro_strerror(rv)));
+	return (rv);
 }
 
 static int
@@ -117,7 +125,10 @@ run_request(struct duro *d, const struct ipc_msg *m)
 	struct duro_request req;
 	struct duro_response resp;
 	struct duro_header *h = NULL;
-	int failed, rv;
+	struct ipc_msg reply;
+	const char *code = NULL, *message = NULL;
+	char why[128];
+	int rv;
 
 	if (d->on_request == NULL)
 		return (duro_send_error(
@@ -140,11 +151,99 @@ run_request(struct duro *d, const struct ipc_msg *m)
 
 	duro_response_init(&resp);
 	duro_storage_event_begin(d);
-	failed = d->on_request(d, &req, &resp, d->request_arg) != 0;
-	rv = run_finish(d, m->id, failed, &resp);
+	if (d->on_request(d, &req, &resp, d->request_arg) != 0) {
+		code = "handler_failed";
+		message =
+		    resp.error != NULL ? resp.error : "the handler failed";
+	} else if (resp.err != 0) {
+		code = "handler_failed";
+		snprintf(why, sizeof(why), "building the response: %s",
+		    duro_strerror(resp.err));
+		message = why;
+	}
+	memset(&reply, 0, sizeof(reply));
+	reply.type = IPC_RESPONSE;
+	reply.id = m->id;
+	reply.status = resp.status;
+	reply.headers = resp.headers;
+	reply.nheaders = resp.nheaders;
+	reply.body = resp.body;
+	reply.body_len = resp.body_len;
+	rv = run_gate(d, &reply, code, message);
 	duro_response_free(&resp);
 	free(h);
 	return (rv);
+}
+
+/*
+ * The last attempt retires its alarm in a transaction of its own, before
+ * the handler runs: whatever the handler then does (fail, crash, hang),
+ * the worker's storage agrees with durod, which gives the occurrence up.
+ * The handler's event then starts afresh from the retired state.
+ */
+static int
+run_alarm_final(
+    struct duro *d, const struct ipc_msg *m, struct alarm_state *s, int64_t now)
+{
+	int rv;
+
+	if ((rv = duro_alarm_retire(d, m->name, s, now)) != 0) {
+		(void)duro_storage_event_end(d, 0);
+		return (rv);
+	}
+	if ((rv = duro_storage_event_end(d, 1)) != 0)
+		return (rv);
+	duro_storage_event_begin(d);
+	return (duro_alarm_deliver(d, m->name, s));
+}
+
+/*
+ * An alarm is due (ipc/PROTOCOL.md section 14, rule 3): check it against
+ * storage, which is the truth, run the handler if it is due, and retire
+ * it unless the handler set or deleted it itself. The reply always
+ * reports this alarm's state, so that durod's index follows storage even
+ * when nothing changed.
+ */
+static int
+run_alarm(struct duro *d, const struct ipc_msg *m)
+{
+	struct ipc_msg reply;
+	struct duro_alarm a;
+	struct alarm_state s;
+	int64_t now = duro_now_ms();
+	char why[512];
+	int rv;
+
+	if (d->on_alarm == NULL)
+		return (duro_send_error(
+		    d, m->id, "unsupported", "this worker takes no alarms"));
+	memset(&reply, 0, sizeof(reply));
+	reply.type = IPC_DONE;
+	reply.id = m->id;
+	duro_storage_event_begin(d);
+	if ((rv = duro_alarm_deliver(d, m->name, &s)) != 0)
+		goto failed;
+	if (!s.exists || (s.at > (int64_t)m->scheduled && s.at > now))
+		return (run_gate(d, &reply, NULL, NULL)); /* not due */
+	a.name = m->name;
+	a.scheduled_ms = s.at;
+	a.retry = s.at == (int64_t)m->scheduled ? (unsigned)m->retry : 0;
+	a.final = m->final;
+	if (m->final && (rv = run_alarm_final(d, m, &s, now)) != 0)
+		goto failed;
+	if (d->on_alarm(d, &a, d->alarm_arg) != 0)
+		return (run_gate(
+		    d, &reply, "handler_failed", "the alarm handler failed"));
+	if (!m->final && !duro_alarm_written(d, m->name) &&
+	    (rv = duro_alarm_retire(d, m->name, &s, now)) != 0)
+		goto failed;
+	return (run_gate(d, &reply, NULL, NULL));
+
+failed:
+	/* A storage failure; a doomed event's own verdict wins in the gate. */
+	snprintf(why, sizeof(why), "%s", duro_storage_errmsg(d));
+	return (run_gate(d, &reply,
+	    rv == DURO_EFULL ? "storage_full" : "storage_failed", why));
 }
 
 static int
@@ -153,6 +252,8 @@ run_dispatch(struct duro *d, const struct ipc_msg *m)
 	switch (m->type) {
 	case IPC_REQUEST:
 		return (run_request(d, m));
+	case IPC_ALARM:
+		return (run_alarm(d, m));
 	case IPC_HIBERNATE:
 		if (d->on_hibernate != NULL)
 			d->on_hibernate(d, d->hibernate_arg);
@@ -169,58 +270,18 @@ run_dispatch(struct duro *d, const struct ipc_msg *m)
 	}
 }
 
-/* Handle every message that is waiting; then notice if durod is gone. */
-static int
-run_drain(struct duro *d)
-{
-	struct ipc_msg m;
-	char err[256];
-	int rv;
-
-	for (;;) {
-		rv = ipc_recv(d->sock, &m, NNG_FLAG_NONBLOCK, err, sizeof(err));
-		if (rv == NNG_EAGAIN)
-			return (duro_gone(d) ? DURO_ECLOSED : 0);
-		if (rv < 0) {
-			fprintf(stderr,
-			    "duro: malformed message from durod: %s\n", err);
-			return (DURO_EPROTO);
-		}
-		if (rv > 0) {
-			fprintf(
-			    stderr, "duro: receive: %s\n", nng_strerror(rv));
-			return (DURO_EIO);
-		}
-		rv = run_dispatch(d, &m);
-		ipc_recv_done(&m);
-		if (rv != 0)
-			return (rv);
-	}
-}
-
-static int
-run_wait(const struct duro *d)
-{
-	struct pollfd pfd[2] = {
-	    {d->recv_fd, POLLIN, 0},
-	    {d->gone[0], POLLIN, 0},
-	};
-
-	while (poll(pfd, 2, -1) == -1)
-		if (errno != EINTR)
-			return (DURO_EIO);
-	return (0);
-}
-
 int
 duro_run(struct duro *d)
 {
+	struct ipc_msg m;
 	int rv = 0;
 
 	if (!d->ready_sent)
 		rv = duro_ready(d);
-	while (rv == 0 && (rv = run_wait(d)) == 0)
-		rv = run_drain(d);
+	while (rv == 0 && (rv = duro_recv_msg(d, &m)) == 0) {
+		rv = run_dispatch(d, &m);
+		ipc_recv_done(&m);
+	}
 	/* Hibernating and losing durod both end the worker normally. */
 	if (rv == RUN_STOP || rv == DURO_ECLOSED)
 		return (0);

@@ -53,6 +53,16 @@ static const char *const stmt_sql[STMT_COUNT] = {
                           "ORDER BY key DESC LIMIT ?2",
     [STMT_KV_LIST_END_DESC] = "SELECT key, value FROM _duro_kv WHERE key >= "
                               "?1 AND key < ?3 ORDER BY key DESC LIMIT ?2",
+    [STMT_ALARM_GET] = "SELECT at_ms, every_ms FROM _duro_alarms "
+                       "WHERE name = ?1",
+    [STMT_ALARM_PUT] = "INSERT INTO _duro_alarms (name, at_ms, every_ms) "
+                       "VALUES (?1, ?2, ?3) ON CONFLICT (name) DO UPDATE "
+                       "SET at_ms = excluded.at_ms, "
+                       "every_ms = excluded.every_ms",
+    [STMT_ALARM_DELETE] = "DELETE FROM _duro_alarms WHERE name = ?1",
+    [STMT_ALARM_COUNT] = "SELECT count(*) FROM _duro_alarms",
+    [STMT_ALARM_LIST] = "SELECT name, at_ms, every_ms FROM _duro_alarms "
+                        "ORDER BY at_ms, name",
 };
 
 /* ---- errors ---- */
@@ -361,17 +371,25 @@ storage_settings(struct duro *d, int full)
 }
 
 /*
- * The SDK's table. IF NOT EXISTS finds an existing table while preparing
- * and then only reads, so a reopen costs no write.
+ * The SDK's tables. IF NOT EXISTS finds an existing table while preparing
+ * and then only reads, so a reopen costs no write. _duro_alarms holds at
+ * most DURO_ALARM_MAX rows, so listing them by time needs no index; names
+ * are TEXT, which SQLite compares as bytes.
  */
 static int
 storage_schema(struct duro *d)
 {
 	char v[8];
+	int rv;
 
+	if ((rv = storage_query(d,
+	         "CREATE TABLE IF NOT EXISTS _duro_kv (key BLOB PRIMARY KEY, "
+	         "value BLOB NOT NULL) WITHOUT ROWID",
+	         v, sizeof(v))) != 0)
+		return (rv);
 	return (storage_query(d,
-	    "CREATE TABLE IF NOT EXISTS _duro_kv (key BLOB PRIMARY KEY, "
-	    "value BLOB NOT NULL) WITHOUT ROWID",
+	    "CREATE TABLE IF NOT EXISTS _duro_alarms (name TEXT PRIMARY KEY, "
+	    "at_ms INTEGER NOT NULL, every_ms INTEGER NOT NULL) WITHOUT ROWID",
 	    v, sizeof(v)));
 }
 
@@ -410,6 +428,7 @@ duro_storage_close(struct duro *d)
 
 	duro_sql_close_cursors(d, 1);
 	duro_sql_cache_free(d);
+	duro_alarm_free(d);
 	for (int i = 0; i < STMT_COUNT; i++) {
 		sqlite3_finalize(st->stmt[i]);
 		st->stmt[i] = NULL;

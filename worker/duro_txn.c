@@ -61,6 +61,8 @@ duro_savepoint_close(struct duro *d, int rollback)
 	outer = st->depth == 0 && !st->in_event;
 	if (st->doomed != 0)
 		rollback = 1;
+	if (st->in_event)
+		duro_alarm_savepoint_end(d, st->depth + 1, rollback);
 	if (sqlite3_get_autocommit(st->db)) {
 		/* SQLite already rolled everything back (and we doomed it). */
 		rv = st->doomed != 0 ? st->doomed : DURO_ESTORAGE;
@@ -107,6 +109,7 @@ duro_storage_event_begin(struct duro *d)
 	st->txn = 0;
 	st->doomed = 0;
 	st->event_seq++;
+	duro_alarm_event_reset(d);
 	duro_storage_ok(d);
 }
 

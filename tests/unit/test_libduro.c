@@ -429,8 +429,11 @@ static void
 test_unknown_type(void **state)
 {
 	struct fixture *fx = *state;
+	struct ipc_msg later = {
+	    .type = IPC_UNKNOWN, .type_name = "ws_open", .id = 21};
+	/* A known event this worker has no handler for. */
 	struct ipc_msg alarm = {
-	    .type = IPC_UNKNOWN, .type_name = "alarm", .id = 21};
+	    .type = IPC_ALARM, .id = 24, .name = "", .scheduled = 1};
 	struct ipc_msg note = {.type = IPC_UNKNOWN, .type_name = "ws_close"};
 	struct ipc_msg wrong_way = {
 	    .type = IPC_RESPONSE, .id = 22, .status = 200};
@@ -439,9 +442,9 @@ test_unknown_type(void **state)
 	worker_open(fx);
 	loop_start(fx);
 	expect_ready(fx);
-	send_msg(fx, &alarm);
+	send_msg(fx, &later);
 	expect_error(
-	    fx, 21, "unsupported", "message type \"alarm\" is not supported");
+	    fx, 21, "unsupported", "message type \"ws_open\" is not supported");
 	send_msg(fx, &wrong_way);
 	expect_error(fx, 22, "unsupported", NULL);
 	/* Without an id it is ignored: the next reply is the request's. */
@@ -451,6 +454,8 @@ test_unknown_type(void **state)
 	assert_int_equal(m.type, IPC_RESPONSE);
 	assert_true(m.id == 23);
 	ipc_recv_done(&m);
+	send_msg(fx, &alarm);
+	expect_error(fx, 24, "unsupported", "this worker takes no alarms");
 }
 
 static void

@@ -36,11 +36,33 @@
  *	GET  /fill                   {"rows":N,"bytes":B,"db_size":S} (S from
  *	                             duro_sql_database_size)
  *
+ * Alarms (times are epoch ms):
+ *	POST /alarm?in_ms=T&name=N   set alarm N (default "", the default
+ *	                             alarm) to now + T: {"name":N,"at":ms}
+ *	GET  /alarm-runs             {"runs":R,"log":["N retry scheduled",...]}:
+ *	                             the alarm handler's successful runs
+ *	POST /alarm-then-fail?in_ms=T
+ *	                             set the default alarm, then fail the
+ *	                             request: the alarm must never be delivered
+ *	POST /alarm-commit-fails?in_ms=T
+ *	                             set the default alarm (a new or earlier
+ *	                             wake-up, so libduro sends alarm_sync),
+ *	                             then insert a row that breaks a deferred
+ *	                             foreign key, so COMMIT itself fails after
+ *	                             durod indexed the wake-up: 500
+ *	                             storage_failed, and nothing is stored
+ * The alarm handler misbehaves by the alarm's name: "crash..." abort()s,
+ * "hang..." sleeps forever, "fail..." fails, "exit..." _exit(3)s; any
+ * other name succeeds and adds 1 to "alarm_runs" and a line to
+ * "alarm_log" (KV keys). Failed runs store nothing (the event rolls
+ * back); every attempt is logged to stderr.
+ *
  * With MISBEHAVE_START set it misbehaves at startup instead:
  *	crash    abort() before dialing
  *	hang     dial, then never send ready
  *	garbage  dial, and send a malformed message instead of ready
  */
+#include <cjson/cJSON.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -324,7 +346,8 @@ on_pair_get(
 {
 	int64_t x, y;
 
-	if (duro_kv_get_int(d, "x", &x) != 0 || duro_kv_get_int(d, "y", &y) != 0)
+	if (duro_kv_get_int(d, "x", &x) != 0 ||
+	    duro_kv_get_int(d, "y", &y) != 0)
 		return (storage_failed(d, resp));
 	return (reply_pair(resp, x, y));
 }
@@ -437,6 +460,229 @@ on_fill_get(
 	return (reply_fill(d, resp));
 }
 
+/* ---- alarms ---- */
+
+#define RUNS_KEY "alarm_runs"
+#define LOG_KEY "alarm_log"
+#define MAX_IN_MS (1L << 40) /* about 35 years */
+
+/* The "name" parameter (default ""). Returns 0, or -1 after a 400. */
+static int
+name_param(const struct duro_request *req, struct duro_response *resp,
+    char *buf, size_t buflen)
+{
+	int rv = duro_query_param(req, "name", buf, buflen);
+
+	if (rv == DURO_ENOENT) {
+		buf[0] = '\0';
+		return (0);
+	}
+	if (rv == 0)
+		return (0);
+	reply_text(resp, 400, "name: at most 256 bytes, no NUL");
+	return (-1);
+}
+
+/* Set alarm name to now + in_ms; *at is its time. */
+static int
+alarm_in(struct duro *d, const struct duro_request *req,
+    struct duro_response *resp, const char *name, int64_t *at)
+{
+	long in;
+
+	if (int_param(req, resp, "in_ms", 0, MAX_IN_MS, 0, &in) != 0)
+		return (-1);
+	*at = duro_now_ms() + in;
+	if (duro_alarm_set_named(d, name, *at, 0) == 0)
+		return (0);
+	reply_text(resp, 400, duro_storage_errmsg(d));
+	return (-1);
+}
+
+/* Reply o as JSON; o is freed. */
+static int
+reply_cjson(struct duro_response *resp, cJSON *o)
+{
+	char *s = o != NULL ? cJSON_PrintUnformatted(o) : NULL;
+	int rv = s != NULL ? duro_response_json(resp, 200, s) : -1;
+
+	cJSON_Delete(o);
+	free(s);
+	return (rv);
+}
+
+/* An exact integer: cJSON numbers are doubles. */
+static int
+add_int(cJSON *o, const char *key, int64_t v)
+{
+	char digits[24];
+
+	snprintf(digits, sizeof(digits), "%" PRId64, v);
+	return (cJSON_AddRawToObject(o, key, digits) != NULL ? 0 : -1);
+}
+
+static int
+on_alarm_set(
+    struct duro *d, const struct duro_request *req, struct duro_response *resp)
+{
+	char name[DURO_ALARM_MAX_NAME + 1];
+	int64_t at;
+	cJSON *o;
+
+	if (name_param(req, resp, name, sizeof(name)) != 0 ||
+	    alarm_in(d, req, resp, name, &at) != 0)
+		return (0);
+	if ((o = cJSON_CreateObject()) == NULL ||
+	    cJSON_AddStringToObject(o, "name", name) == NULL ||
+	    add_int(o, "at", at) != 0) {
+		cJSON_Delete(o);
+		return (-1);
+	}
+	return (reply_cjson(resp, o));
+}
+
+static int
+on_alarm_then_fail(
+    struct duro *d, const struct duro_request *req, struct duro_response *resp)
+{
+	int64_t at;
+
+	if (alarm_in(d, req, resp, "", &at) != 0)
+		return (0);
+	duro_response_error(resp, "failing on purpose after setting an alarm");
+	return (-1);
+}
+
+/*
+ * A deferred foreign key is only checked at COMMIT, after libduro's
+ * alarm_sync was acknowledged. The tables are made here, in the failing
+ * event, so they never exist either.
+ */
+static int
+on_alarm_commit_fails(
+    struct duro *d, const struct duro_request *req, struct duro_response *resp)
+{
+	int64_t at;
+
+	if (alarm_in(d, req, resp, "", &at) != 0)
+		return (0);
+	if (duro_sql_exec(d, NULL,
+	        "CREATE TABLE IF NOT EXISTS fk_parent (id INTEGER PRIMARY KEY);"
+	        "CREATE TABLE IF NOT EXISTS fk_child (parent INTEGER "
+	        "REFERENCES fk_parent (id) DEFERRABLE INITIALLY DEFERRED)",
+	        NULL, 0) != 0 ||
+	    duro_sql_exec(
+	        d, NULL, "INSERT INTO fk_child VALUES (42)", NULL, 0) != 0)
+		return (storage_failed(d, resp));
+	return (reply_text(resp, 200, "ok"));
+}
+
+/* The log as a JSON array of its lines. */
+static cJSON *
+alarm_log_json(struct duro *d)
+{
+	cJSON *a = cJSON_CreateArray(), *line;
+	char *v = NULL, *p, *nl;
+	size_t len;
+	int rv;
+
+	if ((rv = duro_kv_get(d, LOG_KEY, strlen(LOG_KEY), (void **)&v,
+	         &len)) == DURO_ENOENT)
+		return (a);
+	/* Room for a NUL after the last line, which ends the loop. */
+	if (rv != 0 || a == NULL || (p = realloc(v, len + 1)) == NULL) {
+		free(v);
+		cJSON_Delete(a);
+		return (NULL);
+	}
+	v = p;
+	for (p = v; a != NULL && p < v + len; p = nl + 1) {
+		if ((nl = memchr(p, '\n', (size_t)(v + len - p))) == NULL)
+			nl = v + len;
+		*nl = '\0';
+		if ((line = cJSON_CreateString(p)) == NULL ||
+		    !cJSON_AddItemToArray(a, line)) {
+			cJSON_Delete(line);
+			cJSON_Delete(a);
+			a = NULL;
+		}
+	}
+	free(v);
+	return (a);
+}
+
+static int
+on_alarm_runs(
+    struct duro *d, const struct duro_request *req, struct duro_response *resp)
+{
+	int64_t runs;
+	cJSON *o, *log;
+
+	if (duro_kv_get_int(d, RUNS_KEY, &runs) != 0 ||
+	    (log = alarm_log_json(d)) == NULL)
+		return (storage_failed(d, resp));
+	if ((o = cJSON_CreateObject()) == NULL ||
+	    add_int(o, "runs", runs) != 0 ||
+	    !cJSON_AddItemToObject(o, "log", log)) {
+		cJSON_Delete(log);
+		cJSON_Delete(o);
+		return (-1);
+	}
+	return (reply_cjson(resp, o));
+}
+
+/* Add a run to alarm_runs and a line to alarm_log. */
+static int
+alarm_record(struct duro *d, const struct duro_alarm *a)
+{
+	char line[DURO_ALARM_MAX_NAME + 64];
+	int64_t runs;
+	void *v = NULL;
+	size_t len = 0;
+	char *log;
+	int n, rv;
+
+	if ((rv = duro_kv_get_int(d, RUNS_KEY, &runs)) != 0 ||
+	    (rv = duro_kv_put_int(d, RUNS_KEY, runs + 1)) != 0)
+		return (rv);
+	rv = duro_kv_get(d, LOG_KEY, strlen(LOG_KEY), &v, &len);
+	if (rv != 0 && rv != DURO_ENOENT)
+		return (rv);
+	n = snprintf(line, sizeof(line), "%s %u %" PRId64 "\n", a->name,
+	    a->retry, a->scheduled_ms);
+	if ((log = realloc(v, len + (size_t)n)) == NULL) {
+		free(v);
+		return (DURO_ENOMEM);
+	}
+	memcpy(log + len, line, (size_t)n);
+	rv = duro_kv_put(d, LOG_KEY, strlen(LOG_KEY), log, len + (size_t)n);
+	free(log);
+	return (rv);
+}
+
+static int
+has_prefix(const char *s, const char *prefix)
+{
+	return (strncmp(s, prefix, strlen(prefix)) == 0);
+}
+
+static int
+misbehave_alarm(struct duro *d, const struct duro_alarm *a, void *arg)
+{
+	fprintf(stderr,
+	    "misbehave: alarm \"%s\" scheduled %" PRId64 " retry %u%s\n",
+	    a->name, a->scheduled_ms, a->retry, a->final ? " final" : "");
+	if (has_prefix(a->name, "crash"))
+		abort();
+	if (has_prefix(a->name, "hang"))
+		sleep_forever();
+	if (has_prefix(a->name, "exit"))
+		_exit(3);
+	if (has_prefix(a->name, "fail"))
+		return (-1);
+	return (alarm_record(d, a) != 0 ? -1 : 0);
+}
+
 static const struct route routes[] = {
     {"GET", "/", on_ok},
     {"GET", "/pid", on_pid},
@@ -456,6 +702,10 @@ static const struct route routes[] = {
     {"POST", "/pair/incr_then_fail", on_pair_fail},
     {"POST", "/fill", on_fill},
     {"GET", "/fill", on_fill_get},
+    {"POST", "/alarm", on_alarm_set},
+    {"GET", "/alarm-runs", on_alarm_runs},
+    {"POST", "/alarm-then-fail", on_alarm_then_fail},
+    {"POST", "/alarm-commit-fails", on_alarm_commit_fails},
 };
 
 /*
@@ -524,6 +774,7 @@ main(void)
 	if ((rv = duro_open(&d)) != 0)
 		return (duro_exit_status(rv));
 	duro_on_request(d, misbehave_request, NULL);
+	duro_on_alarm(d, misbehave_alarm, NULL);
 	if ((rv = duro_run(d)) != 0)
 		fprintf(stderr, "misbehave: %s\n", duro_strerror(rv));
 	duro_close(d);
