@@ -439,28 +439,65 @@ alarm_unwait(struct object *o)
 		return;
 	TAILQ_REMOVE(&a->waiting, o, sync_entry);
 	o->sync_waiting = 0;
+	o->sync_gen = 0;
+}
+
+/* Answer an alarm_sync and forget it. */
+static void
+alarm_ack(struct object *o, int ok)
+{
+	struct ipc_msg m;
+
+	memset(&m, 0, sizeof(m));
+	m.type = IPC_ALARM_ACK;
+	m.ok = ok;
+	m.message = ok ? "" : "durod could not store the alarm index";
+	alarm_unwait(o);
+	if (!ok)
+		log_error("object %s/%s: alarm_sync refused: the index could not "
+			  "be written or synced",
+		    o->ns->cfg->name, o->idhex);
+	(void)worker_ipc_send(o, &m);
 }
 
 void
 alarm_flushed(struct durod *d, int ok)
 {
 	struct alarms *a = d->alarms;
-	struct ipc_msg m;
-	struct object *o;
+	struct object *o, *next;
+	uint64_t gen = 0;
 
 	if (a == NULL)
 		return;
-	while ((o = TAILQ_FIRST(&a->waiting)) != NULL) {
-		memset(&m, 0, sizeof(m));
-		m.type = IPC_ALARM_ACK;
-		m.ok = ok && o->sync_waiting == 1;
-		m.message = m.ok ? "" : "durod could not store the alarm index";
-		alarm_unwait(o);
-		if (!m.ok)
-			log_error("object %s/%s: alarm_sync refused: the index "
-				  "could not be written",
-			    o->ns->cfg->name, o->idhex);
-		(void)worker_ipc_send(o, &m);
+	for (o = TAILQ_FIRST(&a->waiting); o != NULL; o = next) {
+		next = TAILQ_NEXT(o, sync_entry);
+		if (o->sync_gen != 0)
+			continue; /* committed earlier, waiting for its sync */
+		if (!ok || o->sync_waiting != 1) {
+			alarm_ack(o, 0);
+			continue;
+		}
+		if (gen == 0)
+			gen = regsync_request(d->regsync);
+		o->sync_gen = gen;
+	}
+}
+
+void
+alarm_synced(struct durod *d)
+{
+	struct alarms *a = d->alarms;
+	struct object *o, *next;
+	uint64_t done;
+	int failed;
+
+	if (a == NULL)
+		return;
+	done = regsync_done(d->regsync, &failed);
+	for (o = TAILQ_FIRST(&a->waiting); o != NULL; o = next) {
+		next = TAILQ_NEXT(o, sync_entry);
+		if (o->sync_gen != 0 && o->sync_gen <= done)
+			alarm_ack(o, !failed);
 	}
 }
 

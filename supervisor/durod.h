@@ -315,6 +315,8 @@ struct durod {
 	struct ipc_inbox *inbox; /* worker messages, from nng's threads */
 	struct alarms *alarms;
 	ev_prepare flush; /* the registry's group commit, before sleeping */
+	struct regsync *regsync;
+	ev_async synced; /* regsync's thread made a commit durable */
 	ev_signal sig_term, sig_int;
 	ev_timer drain_timer;
 	ev_tstamp drain_started;
@@ -498,8 +500,11 @@ void alarms_close(struct durod *);
 /* alarm_sync from a worker with an event in flight: index the wake-ups;
  * the ack follows the registry's next flush. */
 void alarm_on_sync(struct object *, const struct ipc_msg *);
-/* After the registry flush: ack every waiting alarm_sync (ok or not). */
+/* After the registry's group commit (ok: it committed): the waiting
+ * alarm_syncs now wait for regsync; a failed commit refuses them. */
 void alarm_flushed(struct durod *, int ok);
+/* regsync made commits durable: ack the alarm_syncs they covered. */
+void alarm_synced(struct durod *);
 /* The object's worker is gone or being killed: no ack is owed. */
 void alarm_unwait(struct object *);
 /* A reply's "alarms" list: the committed truth, into the index. */
@@ -514,6 +519,23 @@ void alarm_event_failed(struct request *, int status, const char *code,
 /* A deleted object's alarms leave the index. */
 void alarm_forget_object(struct durod *, const struct namespace *,
     const uint8_t id[DURO_ID_BYTES]);
+
+/* ---- registry_sync.c: registry commits made durable off the loop ---- */
+
+struct regsync;
+/* Start the thread that fdatasyncs the registry's WAL; wake(arg) is
+ * called on that thread after each sync (it must be thread-safe). */
+struct regsync *regsync_open(const char *wal_path, void (*wake)(void *),
+    void *arg, char *err, size_t errlen);
+/* Everything committed so far will be durable once regsync_done() reaches
+ * the returned generation. */
+uint64_t regsync_request(struct regsync *);
+/* The newest durable generation; *failed is an errno once any sync has
+ * failed (from then on nothing is promised durable). */
+uint64_t regsync_done(struct regsync *, int *failed);
+/* Sync now, on the caller's thread (rare: an admin delete). 0 or -1. */
+int regsync_now(struct regsync *);
+void regsync_close(struct regsync *);
 
 /* ---- router.c: gateway dispatch for object routes ---- */
 
@@ -595,6 +617,7 @@ struct object {
 	uint64_t events_served;
 	struct request *delete_req; /* an admin delete waiting for the reap */
 	int sync_waiting; /* an alarm_sync awaits its ack: 1, or -1 (failed) */
+	uint64_t sync_gen; /* the regsync generation it waits for, 0: none yet */
 	TAILQ_ENTRY(object) sync_entry;
 
 	TAILQ_ENTRY(object) idle_entry; /* in d->idle while OBJ_IDLE */

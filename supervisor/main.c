@@ -262,6 +262,21 @@ durod_flush_cb(struct ev_loop *loop, ev_prepare *w, int revents)
 	durod_flush(w->data);
 }
 
+/* On regsync's thread: wake the loop (ev_async_send is thread-safe). */
+static void
+durod_synced_wake(void *arg)
+{
+	struct durod *d = arg;
+
+	ev_async_send(d->loop, &d->synced);
+}
+
+static void
+durod_synced_cb(struct ev_loop *loop, ev_async *w, int revents)
+{
+	alarm_synced(w->data);
+}
+
 static void
 durod_free(struct durod *d)
 {
@@ -270,6 +285,7 @@ durod_free(struct durod *d)
 	if (d->admin != NULL)
 		gateway_close(d->admin);
 	alarms_close(d);
+	regsync_close(d->regsync);
 	registry_close(d->reg);
 	for (size_t i = 0; d->ns != NULL && i < d->cfg->nnamespaces; i++)
 		free(d->ns[i].exec_path);
@@ -289,7 +305,7 @@ main(int argc, char **argv)
 	};
 	struct durod d = { 0 };
 	const char *cfgpath = NULL;
-	char err[512];
+	char err[512], path[PATH_MAX];
 	int ch, check = 0;
 
 	while ((ch = getopt_long(argc, argv, "c:", longopts, NULL)) != -1) {
@@ -331,7 +347,13 @@ main(int argc, char **argv)
 		fatalx("%s", err);
 	if (worker_ipc_init(&d) != 0)
 		fatalx("worker ipc: out of memory");
-	if (alarms_open(&d, err, sizeof(err)) != 0)
+	ev_async_init(&d.synced, durod_synced_cb);
+	d.synced.data = &d;
+	ev_async_start(d.loop, &d.synced);
+	snprintf(path, sizeof(path), "%s/registry.sqlite-wal", d.data_dir);
+	if ((d.regsync = regsync_open(path, durod_synced_wake, &d, err,
+		 sizeof(err))) == NULL ||
+	    alarms_open(&d, err, sizeof(err)) != 0)
 		fatalx("%s", err);
 	ev_prepare_init(&d.flush, durod_flush_cb);
 	d.flush.data = &d;

@@ -152,6 +152,9 @@ delete_finish(struct object *o)
 	/* Durable before the answer: a durod restarted after a crash must
 	 * not wake (and so recreate) an object whose delete was answered. */
 	durod_flush(o->d);
+	if (regsync_now(o->d->regsync) != 0)
+		log_error("object %s/%s: delete: the registry could not be synced",
+		    o->ns->cfg->name, o->idhex);
 	if (!existed) {
 		request_error(r, 404, "not_found", "object has no storage");
 		return;

@@ -5,12 +5,11 @@
  * named objects (so objects can be listed by name), and the alarm index
  * (its table is here, its queries in alarm_index.c).
  *
- * synchronous=FULL: an alarm_ack promises the worker that its wake-up is
- * on disk before it commits, so a registry commit must be as durable as
- * the object's own. To pay that fsync once per loop iteration rather than
- * once per write, writes made while the loop runs join one transaction
+ * Writes made while the loop runs join one transaction
  * (registry_write_begin) that durod commits before the loop sleeps
- * (registry_flush): a group commit.
+ * (registry_flush): a group commit. synchronous=NORMAL, so that commit
+ * never waits for the disk; what must be durable (an alarm_sync's
+ * wake-ups) is made so by registry_sync.c, off the loop.
  */
 #include <openssl/rand.h>
 #include <sqlite3.h>
@@ -32,7 +31,7 @@ struct registry {
 
 static const char schema[] =
     "PRAGMA journal_mode=WAL;"
-    "PRAGMA synchronous=FULL;"
+    "PRAGMA synchronous=NORMAL;"
     "CREATE TABLE IF NOT EXISTS namespaces ("
     "  name TEXT PRIMARY KEY, key BLOB NOT NULL, created_ms INTEGER NOT NULL"
     ") WITHOUT ROWID;"
