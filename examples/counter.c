@@ -7,7 +7,8 @@
  *	POST   /incr?by=K     {"value":N}   (K an integer, default 1)
  *	POST   /alarm?in_ms=T[&every_ms=P][&name=A][&fail=K]
  *	                      set alarm A (default "", the default alarm) to
- *	                      fire T ms from now, then every P ms if P > 0:
+ *	                      fire T ms from now (or at_ms=M: at epoch ms M
+ *	                      instead), then every P ms if P > 0:
  *	                      {"name":A,"at":ms} (and "every":P when P > 0).
  *	                      With fail=K its handler fails while the retry
  *	                      count is below K (to see retries)
@@ -234,7 +235,7 @@ alarm_set(
     struct duro *d, const struct duro_request *req, struct duro_response *resp)
 {
 	char name[DURO_ALARM_MAX_NAME + 1], buf[64];
-	int64_t in, every, fail, now = duro_now_ms();
+	int64_t in, at, every, fail, now = duro_now_ms();
 	const char *why;
 	cJSON *o;
 	int rv;
@@ -242,20 +243,24 @@ alarm_set(
 	if ((why = parse_name(req, name, sizeof(name))) != NULL ||
 	    (why = parse_int(req, "in_ms", -1, 0, MAX_TIME_MS - now, &in, buf,
 	         sizeof(buf))) != NULL ||
+	    (why = parse_int(req, "at_ms", -1, 0, MAX_TIME_MS, &at, buf,
+	         sizeof(buf))) != NULL ||
 	    (why = parse_int(req, "every_ms", 0, 0, MAX_TIME_MS, &every, buf,
 	         sizeof(buf))) != NULL ||
 	    (why = parse_int(req, "fail", 0, 0, INT64_MAX, &fail, buf,
 	         sizeof(buf))) != NULL)
 		return (bad_request(resp, why));
-	if (in < 0)
-		return (bad_request(resp, "in_ms: required"));
-	if ((rv = duro_alarm_set_named(d, name, now + in, every)) != 0)
+	if ((in < 0) == (at < 0))
+		return (bad_request(resp, "want one of in_ms and at_ms"));
+	if (at < 0)
+		at = now + in;
+	if ((rv = duro_alarm_set_named(d, name, at, every)) != 0)
 		return (alarm_set_failed(d, resp, rv));
 	if (alarm_fail_set(d, name, fail) != 0)
 		return (-1);
 	if ((o = cJSON_CreateObject()) == NULL ||
 	    cJSON_AddStringToObject(o, "name", name) == NULL ||
-	    add_int(o, "at", now + in) != 0 ||
+	    add_int(o, "at", at) != 0 ||
 	    (every > 0 && add_int(o, "every", every) != 0)) {
 		cJSON_Delete(o);
 		return (-1);

@@ -228,6 +228,10 @@ alarm_load_window(struct alarms *a, uint64_t now)
 	    alarm_index_scan(a->index, from, horizon, w.keep, window_row, &w) < 0)
 		goto out;
 	alarm_sched_set_loaded_until(a->sched, end);
+	if (w.n > 0)
+		log_info("alarms: %zu index row(s) loaded, the window now ends "
+			 "%lld ms from now",
+		    w.n, (long long)(end - now));
 out:
 	free(w.dues);
 }

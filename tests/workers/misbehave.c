@@ -16,6 +16,9 @@
  *	                   query come back as X-Method, X-Path, X-Query and the
  *	                   request's Content-Type as Content-Type
  *	POST /sleep?ms=N   sleep N ms (at most an hour), then reply "ok"
+ *	POST /raw?type=T   send a well-formed message durod must refuse, then
+ *	                   reply "ok": T "done" (a done for this request),
+ *	                   "alarm_ack" or "alarm" (types only durod sends)
  *
  * Storage, for durability tests (integers are KV values in decimal text):
  *	POST /kv/incr?key=K          add 1 to the integer under KV key K
@@ -61,6 +64,8 @@
  *	crash    abort() before dialing
  *	hang     dial, then never send ready
  *	garbage  dial, and send a malformed message instead of ready
+ *	sync     dial, and send an alarm_sync before ready (no event in
+ *	         flight)
  */
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -209,6 +214,21 @@ on_alloc(
 	return (duro_response_printf(resp, "{\"mb\":%ld}", mb));
 }
 
+/* Send json as one frame (its length prefix, then the bytes). */
+static void
+send_frame(struct duro *d, const char *json, size_t n, uint8_t *frame)
+{
+	int rv;
+
+	frame[0] = (uint8_t)(n >> 24);
+	frame[1] = (uint8_t)(n >> 16);
+	frame[2] = (uint8_t)(n >> 8);
+	frame[3] = (uint8_t)n;
+	memcpy(frame + 4, json, n);
+	if ((rv = duro_send_raw(d, frame, 4 + n)) != 0)
+		fprintf(stderr, "misbehave: send: %s\n", duro_strerror(rv));
+}
+
 static int
 on_garbage(
     struct duro *d, const struct duro_request *req, struct duro_response *resp)
@@ -218,6 +238,30 @@ on_garbage(
 	if ((rv = duro_send_raw(d, garbage, sizeof(garbage) - 1)) != 0)
 		fprintf(
 		    stderr, "misbehave: send garbage: %s\n", duro_strerror(rv));
+	return (reply_text(resp, 200, "ok"));
+}
+
+static int
+on_raw(
+    struct duro *d, const struct duro_request *req, struct duro_response *resp)
+{
+	char type[32], json[256];
+	uint8_t frame[4 + sizeof(json)];
+	int n;
+
+	if (duro_query_param(req, "type", type, sizeof(type)) != 0)
+		return (reply_text(resp, 400, "want ?type="));
+	if (strcmp(type, "done") == 0)
+		n = snprintf(json, sizeof(json), "{\"type\":\"done\",\"id\":%" PRIu64 "}",
+		    req->id);
+	else if (strcmp(type, "alarm_ack") == 0)
+		n = snprintf(json, sizeof(json), "{\"type\":\"alarm_ack\",\"ok\":true}");
+	else if (strcmp(type, "alarm") == 0)
+		n = snprintf(json, sizeof(json),
+		    "{\"type\":\"alarm\",\"id\":7,\"name\":\"\",\"scheduled\":0}");
+	else
+		return (reply_text(resp, 400, "unknown type"));
+	send_frame(d, json, (size_t)n, frame);
 	return (reply_text(resp, 200, "ok"));
 }
 
@@ -692,6 +736,7 @@ static const struct route routes[] = {
     {"POST", "/spin", on_spin},
     {"POST", "/alloc", on_alloc},
     {"POST", "/garbage", on_garbage},
+    {"POST", "/raw", on_raw},
     {NULL, "/echo", on_echo},
     {"POST", "/sleep", on_sleep},
     {"POST", "/kv/incr", on_kv_incr},
@@ -741,15 +786,19 @@ misbehave_request(struct duro *d, const struct duro_request *req,
 static int
 misbehave_start(const char *how)
 {
+	static const char sync[] =
+	    "{\"type\":\"alarm_sync\",\"alarms\":[{\"name\":\"\",\"at\":1}]}";
+	uint8_t frame[4 + sizeof(sync)];
 	struct duro *d;
 	int rv;
 
 	if (strcmp(how, "crash") == 0)
 		abort();
-	if (strcmp(how, "hang") != 0 && strcmp(how, "garbage") != 0) {
+	if (strcmp(how, "hang") != 0 && strcmp(how, "garbage") != 0 &&
+	    strcmp(how, "sync") != 0) {
 		fprintf(stderr,
 		    "misbehave: MISBEHAVE_START=%s: want crash, "
-		    "hang or garbage\n",
+		    "hang, garbage or sync\n",
 		    how);
 		return (1);
 	}
@@ -759,6 +808,8 @@ misbehave_start(const char *how)
 	    (rv = duro_send_raw(d, garbage, sizeof(garbage) - 1)) != 0)
 		fprintf(
 		    stderr, "misbehave: send garbage: %s\n", duro_strerror(rv));
+	if (strcmp(how, "sync") == 0)
+		send_frame(d, sync, sizeof(sync) - 1, frame);
 	sleep_forever();
 }
 
