@@ -46,9 +46,9 @@ UNIT_DEPS_http_in   = $(BUILD)/supervisor/http_in.o $(IPC_OBJ)
 UNIT_DEPS_objid     = $(BUILD)/supervisor/objid.o
 UNIT_DEPS_lifecycle = $(BUILD)/supervisor/lifecycle.o
 UNIT_DEPS_router    = $(BUILD)/supervisor/router_parse.o $(BUILD)/supervisor/objid.o $(IPC_OBJ)
-UNIT_DEPS_libduro   = $(LIBDURO)
-UNIT_DEPS_storage   = $(LIBDURO)
-UNIT_DEPS_alarm     = $(LIBDURO)
+UNIT_DEPS_libduro   = $(BUILD)/tests/unit/fake_durod.o $(LIBDURO)
+UNIT_DEPS_storage   = $(BUILD)/tests/unit/fake_durod.o $(LIBDURO)
+UNIT_DEPS_alarm     = $(BUILD)/tests/unit/fake_durod.o $(LIBDURO)
 UNIT_DEPS_alarm_sched = $(BUILD)/supervisor/alarm_sched.o
 
 .PHONY: all deps run test unit integration fuzz asan clean format format-check bench

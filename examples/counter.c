@@ -45,35 +45,10 @@
 #define FAIL_PREFIX "fail:"
 #define MAX_TIME_MS ((int64_t)1 << 53)
 
-/* Send o as the JSON body with the given status; o is freed. */
-static int
-reply_json(struct duro_response *resp, int status, cJSON *o)
-{
-	char *s = o != NULL ? cJSON_PrintUnformatted(o) : NULL;
-	int rv = s != NULL ? duro_response_json(resp, status, s) : -1;
-
-	cJSON_Delete(o);
-	free(s);
-	return (rv);
-}
-
 static int
 bad_request(struct duro_response *resp, const char *why)
 {
 	return (duro_response_json_error(resp, 400, "bad_request", "%s", why));
-}
-
-/*
- * Add an exact integer: cJSON numbers are doubles, which would round
- * counts past 2^53.
- */
-static int
-add_int(cJSON *o, const char *key, int64_t v)
-{
-	char digits[24];
-
-	snprintf(digits, sizeof(digits), "%" PRId64, v);
-	return (cJSON_AddRawToObject(o, key, digits) != NULL ? 0 : -1);
 }
 
 /*
@@ -144,9 +119,9 @@ counter_get(struct duro *d, struct duro_response *resp)
 	    duro_kv_get_int(d, FIRED_KEY, &fired) != 0)
 		return (-1);
 	o = cJSON_CreateObject();
-	if (o == NULL || add_int(o, "value", value) != 0 ||
-	    add_int(o, "alarms_fired", fired) != 0 ||
-	    add_int(o, "pid", (int64_t)getpid()) != 0) {
+	if (o == NULL || duro_json_add_int(o, "value", value) != 0 ||
+	    duro_json_add_int(o, "alarms_fired", fired) != 0 ||
+	    duro_json_add_int(o, "pid", (int64_t)getpid()) != 0) {
 		cJSON_Delete(o);
 		return (-1);
 	}
@@ -156,7 +131,7 @@ counter_get(struct duro *d, struct duro_response *resp)
 		cJSON_Delete(o);
 		return (-1);
 	}
-	return (reply_json(resp, 200, o));
+	return (duro_response_cjson(resp, 200, o));
 }
 
 static int
@@ -180,11 +155,11 @@ counter_incr(
 	if (duro_kv_put_int(d, VALUE_KEY, next) != 0)
 		return (-1);
 	if ((o = cJSON_CreateObject()) == NULL ||
-	    add_int(o, "value", next) != 0) {
+	    duro_json_add_int(o, "value", next) != 0) {
 		cJSON_Delete(o);
 		return (-1);
 	}
-	return (reply_json(resp, 200, o));
+	return (duro_response_cjson(resp, 200, o));
 }
 
 /* ---- alarms ---- */
@@ -260,12 +235,12 @@ alarm_set(
 		return (-1);
 	if ((o = cJSON_CreateObject()) == NULL ||
 	    cJSON_AddStringToObject(o, "name", name) == NULL ||
-	    add_int(o, "at", at) != 0 ||
-	    (every > 0 && add_int(o, "every", every) != 0)) {
+	    duro_json_add_int(o, "at", at) != 0 ||
+	    (every > 0 && duro_json_add_int(o, "every", every) != 0)) {
 		cJSON_Delete(o);
 		return (-1);
 	}
-	return (reply_json(resp, 200, o));
+	return (duro_response_cjson(resp, 200, o));
 }
 
 static int
@@ -300,7 +275,7 @@ alarm_delete(
 		cJSON_Delete(o);
 		return (-1);
 	}
-	return (reply_json(resp, 200, o));
+	return (duro_response_cjson(resp, 200, o));
 }
 
 static int
@@ -321,14 +296,14 @@ alarm_list(struct duro *d, struct duro_response *resp)
 		ok = (e = cJSON_CreateObject()) != NULL &&
 		     cJSON_AddItemToArray(a, e) &&
 		     cJSON_AddStringToObject(e, "name", list[i].name) != NULL &&
-		     add_int(e, "at", list[i].at_ms) == 0 &&
-		     add_int(e, "every", list[i].every_ms) == 0;
+		     duro_json_add_int(e, "at", list[i].at_ms) == 0 &&
+		     duro_json_add_int(e, "every", list[i].every_ms) == 0;
 	duro_alarm_list_free(list, n);
 	if (!ok) {
 		cJSON_Delete(o);
 		return (-1);
 	}
-	return (reply_json(resp, 200, o));
+	return (duro_response_cjson(resp, 200, o));
 }
 
 /* Record a successful run: alarms_fired + 1 and last_alarm. */
@@ -345,9 +320,9 @@ alarm_record(struct duro *d, const struct duro_alarm *a)
 		return (-1);
 	if ((o = cJSON_CreateObject()) != NULL &&
 	    cJSON_AddStringToObject(o, "name", a->name) != NULL &&
-	    add_int(o, "scheduled", a->scheduled_ms) == 0 &&
-	    add_int(o, "ran", duro_now_ms()) == 0 &&
-	    add_int(o, "retry", a->retry) == 0 &&
+	    duro_json_add_int(o, "scheduled", a->scheduled_ms) == 0 &&
+	    duro_json_add_int(o, "ran", duro_now_ms()) == 0 &&
+	    duro_json_add_int(o, "retry", a->retry) == 0 &&
 	    (s = cJSON_PrintUnformatted(o)) != NULL)
 		rv = duro_kv_put(d, LAST_KEY, strlen(LAST_KEY), s, strlen(s));
 	cJSON_Delete(o);

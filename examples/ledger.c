@@ -86,31 +86,6 @@ static const char sql_history[] =
 
 /* ---- JSON replies ---- */
 
-/* Send o as the JSON body with the given status; o is freed. */
-static int
-reply_json(struct duro_response *resp, int status, cJSON *o)
-{
-	char *s = o != NULL ? cJSON_PrintUnformatted(o) : NULL;
-	int rv = s != NULL ? duro_response_json(resp, status, s) : -1;
-
-	cJSON_Delete(o);
-	free(s);
-	return (rv);
-}
-
-/*
- * Add an exact integer: cJSON numbers are doubles, which would round
- * amounts past 2^53.
- */
-static int
-add_int(cJSON *o, const char *key, int64_t v)
-{
-	char digits[24];
-
-	snprintf(digits, sizeof(digits), "%" PRId64, v);
-	return (cJSON_AddRawToObject(o, key, digits) != NULL ? 0 : -1);
-}
-
 /* {namekey:name,"balance":balance}, or NULL when out of memory. */
 static cJSON *
 account_json(const char *namekey, const char *name, int64_t balance)
@@ -118,7 +93,7 @@ account_json(const char *namekey, const char *name, int64_t balance)
 	cJSON *a = cJSON_CreateObject();
 
 	if (a == NULL || cJSON_AddStringToObject(a, namekey, name) == NULL ||
-	    add_int(a, "balance", balance) != 0) {
+	    duro_json_add_int(a, "balance", balance) != 0) {
 		cJSON_Delete(a);
 		return (NULL);
 	}
@@ -287,11 +262,11 @@ ledger_get(
 
 	o = rows_json(d, sql_accounts, NULL, 0, "accounts", account_row);
 	if (o == NULL || sql_int(d, sql_total, NULL, 0, &total) != 0 ||
-	    add_int(o, "total", total) != 0) {
+	    duro_json_add_int(o, "total", total) != 0) {
 		cJSON_Delete(o);
 		return (storage_failed(d, resp));
 	}
-	return (reply_json(resp, 200, o));
+	return (duro_response_cjson(resp, 200, o));
 }
 
 static int
@@ -303,8 +278,8 @@ ledger_deposit(
 	const char *why;
 
 	if ((why = param_account(req, "account", name, sizeof(name))) != NULL)
-		return (
-		    duro_response_json_error(resp, 400, "bad_request", "account: %s", why));
+		return (duro_response_json_error(
+		    resp, 400, "bad_request", "account: %s", why));
 	if ((why = param_int(req, "amount", 1, INT64_MAX, NULL, &amount)) !=
 	    NULL)
 		return (duro_response_json_error(resp, 400, "bad_request",
@@ -320,7 +295,8 @@ ledger_deposit(
 	if (account_move(d, sql_credit, name, amount, &balance) != 0 ||
 	    history_record(d, "deposit", NULL, name, amount) != 0)
 		return (storage_failed(d, resp));
-	return (reply_json(resp, 200, account_json("account", name, balance)));
+	return (duro_response_cjson(
+	    resp, 200, account_json("account", name, balance)));
 }
 
 /* The 409 after a refused debit: nothing was written, say what is there. */
@@ -382,7 +358,8 @@ ledger_transfer(
 	int rv;
 
 	if (transfer_params(req, from, to, &amount, msg, sizeof(msg)) != 0)
-		return (duro_response_json_error(resp, 400, "bad_request", "%s", msg));
+		return (duro_response_json_error(
+		    resp, 400, "bad_request", "%s", msg));
 	rv = account_move(d, sql_debit, from, amount, &from_balance);
 	if (rv == DURO_ECONSTRAINT || rv == DURO_ENOENT)
 		return (insufficient_funds(d, resp, from, amount));
@@ -398,7 +375,7 @@ ledger_transfer(
 		cJSON_Delete(o);
 		return (-1);
 	}
-	return (reply_json(resp, 200, o));
+	return (duro_response_cjson(resp, 200, o));
 }
 
 static cJSON *
@@ -407,15 +384,16 @@ history_row(struct duro_sql_cursor *c)
 	const char *from = duro_sql_column_text(c, 3, NULL);
 	cJSON *e = cJSON_CreateObject();
 
-	if (e == NULL || add_int(e, "id", duro_sql_column_int(c, 0)) != 0 ||
-	    add_int(e, "at_ms", duro_sql_column_int(c, 1)) != 0 ||
+	if (e == NULL ||
+	    duro_json_add_int(e, "id", duro_sql_column_int(c, 0)) != 0 ||
+	    duro_json_add_int(e, "at_ms", duro_sql_column_int(c, 1)) != 0 ||
 	    cJSON_AddStringToObject(
 	        e, "kind", duro_sql_column_text(c, 2, NULL)) == NULL ||
 	    (from != NULL ? cJSON_AddStringToObject(e, "from", from)
 	                  : cJSON_AddNullToObject(e, "from")) == NULL ||
 	    cJSON_AddStringToObject(
 	        e, "to", duro_sql_column_text(c, 4, NULL)) == NULL ||
-	    add_int(e, "amount", duro_sql_column_int(c, 5)) != 0) {
+	    duro_json_add_int(e, "amount", duro_sql_column_int(c, 5)) != 0) {
 		cJSON_Delete(e);
 		return (NULL);
 	}
@@ -440,7 +418,7 @@ ledger_history(
 	if ((o = rows_json(d, sql_history, p, 1, "entries", history_row)) ==
 	    NULL)
 		return (storage_failed(d, resp));
-	return (reply_json(resp, 200, o));
+	return (duro_response_cjson(resp, 200, o));
 }
 
 typedef int (*route_fn)(
@@ -470,10 +448,12 @@ ledger_request(struct duro *d, const struct duro_request *req,
 		if (strcmp(req->method, r->method) == 0)
 			return (r->fn(d, req, resp));
 		duro_response_header(resp, "Allow", r->method);
-		return (duro_response_json_error(resp, 405, "method_not_allowed",
-		    "%s %s: use %s", req->method, req->path, r->method));
+		return (
+		    duro_response_json_error(resp, 405, "method_not_allowed",
+		        "%s %s: use %s", req->method, req->path, r->method));
 	}
-	return (duro_response_json_error(resp, 404, "not_found", "no route %s", req->path));
+	return (duro_response_json_error(
+	    resp, 404, "not_found", "no route %s", req->path));
 }
 
 int

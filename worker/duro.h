@@ -58,6 +58,7 @@ enum duro_err {
 
 struct duro;
 struct duro_response;
+struct cJSON; /* <cjson/cJSON.h>, for the JSON response helpers */
 
 struct duro_header {
 	const char *name;
@@ -197,6 +198,19 @@ int duro_response_json(struct duro_response *, int status, const char *json);
 int duro_response_json_error(
     struct duro_response *, int status, const char *code, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
+/*
+ * Status, "Content-Type: application/json" and o, printed unformatted, as
+ * body. o is freed whatever happens. A NULL o (a cJSON constructor that
+ * ran out of memory) or a failed print is DURO_ENOMEM, remembered like
+ * any failure above, so a handler may pass a cJSON result unchecked.
+ */
+int duro_response_cjson(struct duro_response *, int status, struct cJSON *o);
+/*
+ * Add key: v to the cJSON object o as an exact integer: cJSON numbers are
+ * doubles, which round integers past 2^53. Returns 0, DURO_ENOMEM, or
+ * DURO_EINVAL for a NULL o or key. o is not freed either way.
+ */
+int duro_json_add_int(struct cJSON *o, const char *key, int64_t v);
 /* The message sent with a failed request (the handler returns non-zero). */
 int duro_response_error(struct duro_response *, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));

@@ -5,6 +5,7 @@
  * header is reported to the code that wrote it instead of turning into a
  * protocol violation that gets the worker killed.
  */
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -180,19 +181,30 @@ int
 duro_response_json_error(
     struct duro_response *r, int status, const char *code, const char *fmt, ...)
 {
-	char message[512], *s;
+	char message[512];
 	cJSON *o;
 	va_list ap;
-	int rv;
 
 	va_start(ap, fmt);
 	vsnprintf(message, sizeof(message), fmt, ap);
 	va_end(ap);
 	/* cJSON escapes the message: it may quote user input. */
-	if ((o = cJSON_CreateObject()) == NULL ||
-	    cJSON_AddStringToObject(o, "error", code) == NULL ||
-	    cJSON_AddStringToObject(o, "message", message) == NULL ||
-	    (s = cJSON_PrintUnformatted(o)) == NULL) {
+	if ((o = cJSON_CreateObject()) != NULL &&
+	    (cJSON_AddStringToObject(o, "error", code) == NULL ||
+	        cJSON_AddStringToObject(o, "message", message) == NULL)) {
+		cJSON_Delete(o);
+		o = NULL;
+	}
+	return (duro_response_cjson(r, status, o));
+}
+
+int
+duro_response_cjson(struct duro_response *r, int status, cJSON *o)
+{
+	char *s;
+	int rv;
+
+	if (o == NULL || (s = cJSON_PrintUnformatted(o)) == NULL) {
 		cJSON_Delete(o);
 		return (keep(r, DURO_ENOMEM));
 	}
@@ -200,4 +212,17 @@ duro_response_json_error(
 	rv = duro_response_json(r, status, s);
 	free(s);
 	return (rv);
+}
+
+int
+duro_json_add_int(cJSON *o, const char *key, int64_t v)
+{
+	char digits[24]; /* INT64_MIN is 20 characters */
+
+	if (o == NULL || key == NULL)
+		return (DURO_EINVAL);
+	snprintf(digits, sizeof(digits), "%" PRId64, v);
+	if (cJSON_AddRawToObject(o, key, digits) == NULL)
+		return (DURO_ENOMEM);
+	return (0);
 }

@@ -4,14 +4,11 @@
  *
  * The API tests open the storage alone and drive events with the
  * internal duro_storage_event_begin/end, as test_storage does. The wire
- * tests run duro_run() on a second thread against a stand-in for durod
- * on the test thread, as test_libduro does: the worker thread records
- * what its handlers saw, the test thread asserts after the reply.
+ * tests run duro_run() on a second thread against the stand-in for durod
+ * of fake_durod.c, as test_libduro does: the worker thread records what
+ * its handlers saw, the test thread asserts after the reply.
  */
-#include <sys/stat.h>
-
 #include <inttypes.h>
-#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -22,28 +19,17 @@
 #include <unistd.h>
 
 #include <cmocka.h>
-#include <nng/nng.h>
-#include <nng/protocol/pair0/pair.h>
 
 #include "duro.h"
 #include "duro_impl.h"
+#include "fake_durod.h"
 #include "ipc_nng.h"
 
-#define OBJECT_ID                                                              \
-	"0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
 #define FAR ((int64_t)1 << 52) /* a time that is never due */
 #define HOUR ((int64_t)3600000)
 
 struct fixture {
-	char dir[64];
-	char storage[96];
-	char url[128];
-	struct duro *d;
-	nng_socket l;
-	int l_open;
-	pthread_t thread;
-	int running;
-	int run_rv;
+	struct fake_durod fake; /* first: see fake_durod.h */
 	/* The alarm handler: what it does, and what it saw. */
 	int handler_rv;
 	int64_t reset_at; /* > 0: set its own alarm to it; -1: delete it */
@@ -57,62 +43,7 @@ struct fixture {
 static int
 setup(void **state)
 {
-	struct fixture *fx = calloc(1, sizeof(*fx));
-
-	assert_non_null(fx);
-	strcpy(fx->dir, "/tmp/duro-alarm-XXXXXX");
-	assert_non_null(mkdtemp(fx->dir));
-	snprintf(fx->storage, sizeof(fx->storage), "%s/db.sqlite", fx->dir);
-	snprintf(fx->url, sizeof(fx->url), "ipc://%s/w.sock", fx->dir);
-	setenv("DURO_STORAGE", fx->storage, 1);
-	unsetenv("DURO_SYNCHRONOUS");
-	unsetenv("DURO_STORAGE_LIMIT_MB");
-	*state = fx;
-	return (0);
-}
-
-static void
-rm(const char *dir, const char *name)
-{
-	char path[160];
-
-	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	unlink(path);
-}
-
-static int
-teardown(void **state)
-{
-	struct fixture *fx = *state;
-
-	/* A loop still running ends when its durod goes away. */
-	if (fx->l_open)
-		nng_close(fx->l);
-	if (fx->running)
-		pthread_join(fx->thread, NULL);
-	duro_close(fx->d);
-	rm(fx->dir, "db.sqlite");
-	rm(fx->dir, "db.sqlite-wal");
-	rm(fx->dir, "db.sqlite-shm");
-	rm(fx->dir, "w.sock");
-	rmdir(fx->dir);
-	free(fx);
-	return (0);
-}
-
-/* A struct duro with only its storage open, as duro_open() leaves it. */
-static struct duro *
-open_storage(struct fixture *fx)
-{
-	struct duro *d = calloc(1, sizeof(*d));
-
-	assert_non_null(d);
-	d->gone[0] = d->gone[1] = -1;
-	d->st.lock_fd = -1;
-	d->storage = strdup(fx->storage);
-	assert_int_equal(duro_storage_open(d), 0);
-	fx->d = d;
-	return (d);
+	return (fake_durod_setup(state, sizeof(struct fixture)));
 }
 
 /* The committed state of alarm name, as another connection sees it. */
@@ -124,7 +55,7 @@ committed(struct fixture *fx, const char *name, int64_t *at, int64_t *every)
 	int found;
 
 	assert_int_equal(
-	    sqlite3_open_v2(fx->storage, &db, SQLITE_OPEN_READONLY, NULL),
+	    sqlite3_open_v2(fx->fake.storage, &db, SQLITE_OPEN_READONLY, NULL),
 	    SQLITE_OK);
 	assert_int_equal(sqlite3_prepare_v2(db,
 	                     "SELECT at_ms, every_ms FROM _duro_alarms "
@@ -143,31 +74,11 @@ committed(struct fixture *fx, const char *name, int64_t *at, int64_t *every)
 	return (found);
 }
 
-/* A count over committed data, as another connection sees it. */
-static int
-count_rows(struct fixture *fx, const char *sql)
-{
-	sqlite3 *db;
-	sqlite3_stmt *stmt;
-	int n = -1;
-
-	assert_int_equal(
-	    sqlite3_open_v2(fx->storage, &db, SQLITE_OPEN_READONLY, NULL),
-	    SQLITE_OK);
-	assert_int_equal(
-	    sqlite3_prepare_v2(db, sql, -1, &stmt, NULL), SQLITE_OK);
-	if (sqlite3_step(stmt) == SQLITE_ROW)
-		n = sqlite3_column_int(stmt, 0);
-	sqlite3_finalize(stmt);
-	sqlite3_close(db);
-	return (n);
-}
-
 /* Committed KV entries: the alarm handler's writes. */
 static int
 kv_rows(struct fixture *fx)
 {
-	return (count_rows(fx, "SELECT count(*) FROM _duro_kv"));
+	return (fake_durod_count(&fx->fake, "SELECT count(*) FROM _duro_kv"));
 }
 
 /* ---- the API, no durod ---- */
@@ -176,7 +87,7 @@ static void
 test_api(void **state)
 {
 	struct fixture *fx = *state;
-	struct duro *d = open_storage(fx);
+	struct duro *d = fake_durod_storage_open(&fx->fake);
 	struct duro_alarm_info *list;
 	int64_t at, every;
 	size_t n;
@@ -235,7 +146,7 @@ static void
 test_api_invalid(void **state)
 {
 	struct fixture *fx = *state;
-	struct duro *d = open_storage(fx);
+	struct duro *d = fake_durod_storage_open(&fx->fake);
 	const int64_t max = (int64_t)IPC_MAX_TIME_MS;
 	char name[DURO_ALARM_MAX_NAME + 2];
 	int64_t at;
@@ -270,7 +181,7 @@ static void
 test_api_limits(void **state)
 {
 	struct fixture *fx = *state;
-	struct duro *d = open_storage(fx);
+	struct duro *d = fake_durod_storage_open(&fx->fake);
 	struct duro_alarm_info *list;
 	char name[16];
 	size_t n;
@@ -344,7 +255,7 @@ static void
 test_changes(void **state)
 {
 	struct fixture *fx = *state;
-	struct duro *d = open_storage(fx);
+	struct duro *d = fake_durod_storage_open(&fx->fake);
 	struct duro_alarms *al = &d->alarms;
 
 	duro_storage_event_begin(d);
@@ -418,7 +329,7 @@ static void
 test_changes_nested(void **state)
 {
 	struct fixture *fx = *state;
-	struct duro *d = open_storage(fx);
+	struct duro *d = fake_durod_storage_open(&fx->fake);
 	int keep = 0, drop = -1;
 
 	duro_storage_event_begin(d);
@@ -537,67 +448,13 @@ wire_alarm(struct duro *d, const struct duro_alarm *a, void *arg)
 	return (fx->handler_rv);
 }
 
-static void *
-run_thread(void *arg)
-{
-	struct fixture *fx = arg;
-
-	fx->run_rv = duro_run(fx->d);
-	return (NULL);
-}
-
-static void
-recv_msg(struct fixture *fx, struct ipc_msg *m)
-{
-	char err[256] = "";
-	int rv = ipc_recv(fx->l, m, 0, err, sizeof(err));
-
-	if (rv != 0)
-		fail_msg("durod side: receive: %d %s", rv,
-		    rv > 0 ? nng_strerror(rv) : err);
-}
-
-static void
-send_msg(struct fixture *fx, const struct ipc_msg *m)
-{
-	assert_int_equal(ipc_send(fx->l, m, 0), 0);
-}
-
 static void
 loop_start(struct fixture *fx)
 {
-	struct ipc_msg m;
-
-	assert_int_equal(nng_pair0_open(&fx->l), 0);
-	fx->l_open = 1;
-	assert_int_equal(
-	    nng_socket_set_size(fx->l, NNG_OPT_RECVMAXSZ, IPC_MAX_FRAME_BYTES),
-	    0);
-	/* A broken worker fails the test instead of hanging it. */
-	assert_int_equal(nng_socket_set_ms(fx->l, NNG_OPT_RECVTIMEO, 5000), 0);
-	assert_int_equal(nng_socket_set_ms(fx->l, NNG_OPT_SENDTIMEO, 5000), 0);
-	assert_int_equal(nng_listen(fx->l, fx->url, NULL, 0), 0);
-	setenv("DURO_IPC", fx->url, 1);
-	setenv("DURO_NAMESPACE", "test", 1);
-	setenv("DURO_OBJECT_ID", OBJECT_ID, 1);
-	setenv("DURO_PROTOCOL", "1", 1);
-	assert_int_equal(duro_open(&fx->d), 0);
-	assert_int_equal(duro_on_request(fx->d, wire_request, fx), 0);
-	assert_int_equal(duro_on_alarm(fx->d, wire_alarm, fx), 0);
-	assert_int_equal(pthread_create(&fx->thread, NULL, run_thread, fx), 0);
-	fx->running = 1;
-	recv_msg(fx, &m);
-	assert_int_equal(m.type, IPC_READY);
-	ipc_recv_done(&m);
-}
-
-static int
-loop_join(struct fixture *fx)
-{
-	assert_true(fx->running);
-	assert_int_equal(pthread_join(fx->thread, NULL), 0);
-	fx->running = 0;
-	return (fx->run_rv);
+	fake_durod_open(&fx->fake, wire_request, fx);
+	assert_int_equal(duro_on_alarm(fx->fake.d, wire_alarm, fx), 0);
+	fake_durod_run(&fx->fake);
+	fake_durod_expect_ready(&fx->fake);
 }
 
 static void
@@ -610,7 +467,7 @@ send_request(
 	    .path = path,
 	    .query = query};
 
-	send_msg(fx, &req);
+	fake_durod_send(&fx->fake, &req);
 }
 
 static void
@@ -624,7 +481,7 @@ send_alarm(struct fixture *fx, uint64_t id, const char *name, int64_t scheduled,
 	    .retry = retry,
 	    .final = final};
 
-	send_msg(fx, &m);
+	fake_durod_send(&fx->fake, &m);
 }
 
 static void
@@ -633,7 +490,7 @@ send_ack(struct fixture *fx, int ok, const char *message)
 	struct ipc_msg m = {
 	    .type = IPC_ALARM_ACK, .ok = ok, .message = message};
 
-	send_msg(fx, &m);
+	fake_durod_send(&fx->fake, &m);
 }
 
 /* Receive an alarm_sync holding exactly one entry. */
@@ -642,7 +499,7 @@ expect_sync(struct fixture *fx, const char *name, int64_t at, int64_t every)
 {
 	struct ipc_msg m;
 
-	recv_msg(fx, &m);
+	fake_durod_recv(&fx->fake, &m);
 	assert_int_equal(m.type, IPC_ALARM_SYNC);
 	assert_true(m.id == 0);
 	assert_int_equal(m.nalarms, 1);
@@ -657,7 +514,7 @@ expect_reply(struct fixture *fx, uint64_t id, enum ipc_type want,
 {
 	struct ipc_msg m;
 
-	recv_msg(fx, &m);
+	fake_durod_recv(&fx->fake, &m);
 	if (m.type != want)
 		fail_msg("got \"%s\" (%s), want \"%s\"", m.type_name,
 		    m.type == IPC_ERROR ? m.code : "", ipc_type_name(want));
@@ -678,7 +535,7 @@ expect_error(
 {
 	struct ipc_msg m;
 
-	recv_msg(fx, &m);
+	fake_durod_recv(&fx->fake, &m);
 	if (m.type != IPC_ERROR)
 		fail_msg("got \"%s\", want an error", m.type_name);
 	assert_true(m.id == id);
@@ -797,21 +654,23 @@ test_wire_too_many(void **state)
 	send_request(fx, 1, "/set-many", "at=1024");
 	expect_error(fx, 1, "handler_failed", "could not be encoded");
 	assert_int_equal(
-	    count_rows(fx, "SELECT count(*) FROM _duro_alarms"), 0);
+	    fake_durod_count(&fx->fake, "SELECT count(*) FROM _duro_alarms"),
+	    0);
 	/* Fewer fit: all of them synced, then reported. */
 	send_request(fx, 2, "/set-many", "at=512");
-	recv_msg(fx, &m);
+	fake_durod_recv(&fx->fake, &m);
 	assert_int_equal(m.type, IPC_ALARM_SYNC);
 	assert_int_equal(m.nalarms, 512);
 	ipc_recv_done(&m);
 	send_ack(fx, 1, NULL);
-	recv_msg(fx, &m);
+	fake_durod_recv(&fx->fake, &m);
 	assert_int_equal(m.type, IPC_RESPONSE);
 	assert_int_equal(m.nalarms, 512);
 	assert_int_equal(strlen(m.alarms[511].name), DURO_ALARM_MAX_NAME);
 	ipc_recv_done(&m);
 	assert_int_equal(
-	    count_rows(fx, "SELECT count(*) FROM _duro_alarms"), 512);
+	    fake_durod_count(&fx->fake, "SELECT count(*) FROM _duro_alarms"),
+	    512);
 }
 
 /* durod goes away while the worker waits for alarm_ack. */
@@ -823,9 +682,8 @@ test_wire_sync_gone(void **state)
 	loop_start(fx);
 	send_request(fx, 1, "/set", "name=a&at=5000");
 	expect_sync(fx, "a", 5000, 0);
-	nng_close(fx->l);
-	fx->l_open = 0;
-	assert_int_equal(loop_join(fx), 0);
+	fake_durod_hangup(&fx->fake);
+	assert_int_equal(fake_durod_join(&fx->fake), 0);
 	assert_false(committed(fx, "a", NULL, NULL));
 }
 
@@ -839,7 +697,7 @@ test_wire_sync_unexpected(void **state)
 	send_request(fx, 1, "/set", "name=a&at=5000");
 	expect_sync(fx, "a", 5000, 0);
 	send_request(fx, 2, "/get", "name=a");
-	assert_int_equal(loop_join(fx), DURO_EPROTO);
+	assert_int_equal(fake_durod_join(&fx->fake), DURO_EPROTO);
 	assert_false(committed(fx, "a", NULL, NULL));
 }
 
@@ -984,7 +842,7 @@ test_alarm_own(void **state)
 	assert_int_equal(fx->calls, 3);
 }
 
-#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+#define T(f) cmocka_unit_test_setup_teardown(f, setup, fake_durod_teardown)
 
 int
 main(void)

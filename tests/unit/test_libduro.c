@@ -1,14 +1,9 @@
 /*
- * test_libduro.c — libduro against a stand-in for durod.
+ * test_libduro.c — libduro against a stand-in for durod (fake_durod.c).
  *
- * Each test listens on its own ipc:// path with an nng pair0 socket, points
- * DURO_IPC at it, opens libduro and runs duro_run() on a second thread;
- * the test thread plays durod. cmocka assertions stay on the test thread:
- * the worker thread only records what it saw.
+ * Each test gets its own listener and environment, opens libduro and runs
+ * duro_run() on a second thread; the test thread plays durod.
  */
-#include <sys/stat.h>
-
-#include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -19,140 +14,26 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <cjson/cJSON.h>
 #include <cmocka.h>
 #include <nng/nng.h>
-#include <nng/protocol/pair0/pair.h>
 
 #include "duro.h"
 #include "duro_impl.h" /* the response builder's struct, for its own tests */
+#include "fake_durod.h"
 #include "ipc_nng.h"
 
-#define OBJECT_ID                                                              \
-	"0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
-
 struct fixture {
-	char dir[64];
-	char url[128];
-	char storage[96];
-	nng_socket l;
-	int l_open;
-	struct duro *d;
-	pthread_t thread;
-	int running;
-	int run_rv;
+	struct fake_durod fake; /* first: see fake_durod.h */
 	int hibernated; /* written by the worker thread before it returns */
 };
 
-/* ---- the stand-in for durod ---- */
+/* ---- the durod side ---- */
 
 static int
 setup(void **state)
 {
-	struct fixture *fx = calloc(1, sizeof(*fx));
-
-	assert_non_null(fx);
-	strcpy(fx->dir, "/tmp/duro-test-XXXXXX");
-	assert_non_null(mkdtemp(fx->dir));
-	snprintf(fx->url, sizeof(fx->url), "ipc://%s/w.sock", fx->dir);
-	assert_int_equal(nng_pair0_open(&fx->l), 0);
-	fx->l_open = 1;
-	assert_int_equal(
-	    nng_socket_set_size(fx->l, NNG_OPT_RECVMAXSZ, IPC_MAX_FRAME_BYTES),
-	    0);
-	/* A broken worker fails the test instead of hanging it. */
-	assert_int_equal(nng_socket_set_ms(fx->l, NNG_OPT_RECVTIMEO, 5000), 0);
-	assert_int_equal(nng_socket_set_ms(fx->l, NNG_OPT_SENDTIMEO, 5000), 0);
-	assert_int_equal(nng_listen(fx->l, fx->url, NULL, 0), 0);
-	setenv("DURO_IPC", fx->url, 1);
-	setenv("DURO_NAMESPACE", "test", 1);
-	setenv("DURO_OBJECT_ID", OBJECT_ID, 1);
-	setenv("DURO_OBJECT_NAME", "alice", 1);
-	/* duro_open() opens the storage: the temp dir is the object's. */
-	snprintf(fx->storage, sizeof(fx->storage), "%s/db.sqlite", fx->dir);
-	setenv("DURO_STORAGE", fx->storage, 1);
-	setenv("DURO_PROTOCOL", "1", 1);
-	*state = fx;
-	return (0);
-}
-
-static void
-listener_close(struct fixture *fx)
-{
-	if (fx->l_open)
-		nng_close(fx->l);
-	fx->l_open = 0;
-}
-
-static int
-teardown(void **state)
-{
-	struct fixture *fx = *state;
-	char path[96];
-
-	/* A loop still running ends when its durod goes away. */
-	listener_close(fx);
-	if (fx->running)
-		pthread_join(fx->thread, NULL);
-	duro_close(fx->d);
-	snprintf(path, sizeof(path), "%s/w.sock", fx->dir);
-	unlink(path);
-	unlink(fx->storage);
-	snprintf(path, sizeof(path), "%s/db.sqlite-wal", fx->dir);
-	unlink(path);
-	snprintf(path, sizeof(path), "%s/db.sqlite-shm", fx->dir);
-	unlink(path);
-	rmdir(fx->dir);
-	free(fx);
-	return (0);
-}
-
-static void *
-run_thread(void *arg)
-{
-	struct fixture *fx = arg;
-
-	fx->run_rv = duro_run(fx->d);
-	return (NULL);
-}
-
-static void
-loop_start(struct fixture *fx)
-{
-	assert_int_equal(pthread_create(&fx->thread, NULL, run_thread, fx), 0);
-	fx->running = 1;
-}
-
-/* Wait for duro_run() to return; its result. */
-static int
-loop_join(struct fixture *fx)
-{
-	assert_true(fx->running);
-	assert_int_equal(pthread_join(fx->thread, NULL), 0);
-	fx->running = 0;
-	return (fx->run_rv);
-}
-
-static void
-recv_msg(struct fixture *fx, struct ipc_msg *m)
-{
-	char err[256] = "";
-	int rv = ipc_recv(fx->l, m, 0, err, sizeof(err));
-
-	if (rv != 0)
-		fail_msg("durod side: receive: %d %s", rv,
-		    rv > 0 ? nng_strerror(rv) : err);
-}
-
-static void
-send_msg(struct fixture *fx, const struct ipc_msg *m)
-{
-	assert_int_equal(ipc_send(fx->l, m, 0), 0);
-}
-
-static void
-send_raw(struct fixture *fx, const void *buf, size_t len)
-{
-	assert_int_equal(nng_send(fx->l, (void *)buf, len, 0), 0);
+	return (fake_durod_setup(state, sizeof(struct fixture)));
 }
 
 /* Send a frame with this JSON header and no body. */
@@ -168,7 +49,7 @@ send_json(struct fixture *fx, const char *json)
 	f[2] = (uint8_t)(hlen >> 8);
 	f[3] = (uint8_t)hlen;
 	memcpy(f + 4, json, hlen);
-	send_raw(fx, f, 4 + hlen);
+	assert_int_equal(nng_send(fx->fake.l, f, 4 + hlen, 0), 0);
 	free(f);
 }
 
@@ -179,19 +60,7 @@ send_request(
 	struct ipc_msg m = {
 	    .type = IPC_REQUEST, .id = id, .method = method, .path = path};
 
-	send_msg(fx, &m);
-}
-
-static void
-expect_ready(struct fixture *fx)
-{
-	struct ipc_msg m;
-
-	recv_msg(fx, &m);
-	assert_int_equal(m.type, IPC_READY);
-	assert_int_equal(m.protocol, 1);
-	assert_int_equal(m.pid, (long)getpid());
-	ipc_recv_done(&m);
+	fake_durod_send(&fx->fake, &m);
 }
 
 static void
@@ -200,7 +69,7 @@ expect_error(
 {
 	struct ipc_msg m;
 
-	recv_msg(fx, &m);
+	fake_durod_recv(&fx->fake, &m);
 	assert_int_equal(m.type, IPC_ERROR);
 	assert_true(m.id == id);
 	assert_string_equal(m.code, code);
@@ -259,9 +128,8 @@ on_hibernate(struct duro *d, void *arg)
 static void
 worker_open(struct fixture *fx)
 {
-	assert_int_equal(duro_open(&fx->d), 0);
-	assert_int_equal(duro_on_request(fx->d, test_handler, fx), 0);
-	assert_int_equal(duro_on_hibernate(fx->d, on_hibernate, fx), 0);
+	fake_durod_open(&fx->fake, test_handler, fx);
+	assert_int_equal(duro_on_hibernate(fx->fake.d, on_hibernate, fx), 0);
 }
 
 /* ---- tests ---- */
@@ -273,13 +141,14 @@ test_open_env(void **state)
 	struct duro *d = NULL;
 
 	worker_open(fx);
-	assert_string_equal(duro_namespace(fx->d), "test");
-	assert_string_equal(duro_object_id(fx->d), OBJECT_ID);
-	assert_string_equal(duro_object_name(fx->d), "alice");
-	assert_string_equal(duro_storage_path(fx->d), fx->storage);
+	assert_string_equal(duro_namespace(fx->fake.d), "test");
+	assert_string_equal(duro_object_id(fx->fake.d), FAKE_DUROD_OBJECT_ID);
+	assert_string_equal(
+	    duro_object_name(fx->fake.d), FAKE_DUROD_OBJECT_NAME);
+	assert_string_equal(duro_storage_path(fx->fake.d), fx->fake.storage);
 	/* pair0 takes one pipe: hang up before dialing again. */
-	duro_close(fx->d);
-	fx->d = NULL;
+	duro_close(fx->fake.d);
+	fx->fake.d = NULL;
 
 	unsetenv("DURO_OBJECT_NAME");
 	assert_int_equal(duro_open(&d), 0);
@@ -298,7 +167,7 @@ test_open_errors(void **state)
 	assert_null(d);
 	setenv("DURO_IPC", "ipc:///nonexistent/duro-test.sock", 1);
 	assert_int_equal(duro_open(&d), DURO_EIO);
-	setenv("DURO_IPC", fx->url, 1);
+	setenv("DURO_IPC", fx->fake.url, 1);
 
 	/* A protocol we do not speak is a start-up failure: exit 1. */
 	setenv("DURO_PROTOCOL", "2", 1);
@@ -311,7 +180,7 @@ test_open_errors(void **state)
 
 	setenv("DURO_OBJECT_ID", "0123ABCD", 1);
 	assert_int_equal(duro_open(&d), DURO_EINVAL);
-	setenv("DURO_OBJECT_ID", OBJECT_ID, 1);
+	setenv("DURO_OBJECT_ID", FAKE_DUROD_OBJECT_ID, 1);
 	unsetenv("DURO_STORAGE");
 	assert_int_equal(duro_open(&d), DURO_ENOENT);
 
@@ -326,8 +195,8 @@ test_ready(void **state)
 	struct fixture *fx = *state;
 
 	worker_open(fx);
-	loop_start(fx);
-	expect_ready(fx);
+	fake_durod_run(&fx->fake);
+	fake_durod_expect_ready(&fx->fake);
 }
 
 static void
@@ -351,10 +220,10 @@ test_request_round_trip(void **state)
 	struct ipc_msg m;
 
 	worker_open(fx);
-	loop_start(fx);
-	expect_ready(fx);
-	send_msg(fx, &req);
-	recv_msg(fx, &m);
+	fake_durod_run(&fx->fake);
+	fake_durod_expect_ready(&fx->fake);
+	fake_durod_send(&fx->fake, &req);
+	fake_durod_recv(&fx->fake, &m);
 	assert_int_equal(m.type, IPC_RESPONSE);
 	assert_true(m.id == req.id);
 	assert_int_equal(m.status, 201);
@@ -372,7 +241,7 @@ test_request_round_trip(void **state)
 
 	/* The loop goes on: a second request, no headers, no body. */
 	send_request(fx, 2, "GET", "/");
-	recv_msg(fx, &m);
+	fake_durod_recv(&fx->fake, &m);
 	assert_int_equal(m.type, IPC_RESPONSE);
 	assert_true(m.id == 2);
 	assert_int_equal(m.body_len, 1);
@@ -386,11 +255,11 @@ test_unknown_fields(void **state)
 	struct ipc_msg m;
 
 	worker_open(fx);
-	loop_start(fx);
-	expect_ready(fx);
+	fake_durod_run(&fx->fake);
+	fake_durod_expect_ready(&fx->fake);
 	send_json(fx, "{\"type\":\"request\",\"id\":3,\"method\":\"GET\","
 	              "\"path\":\"/\",\"deadline_ms\":5,\"x\":[1,{}]}");
-	recv_msg(fx, &m);
+	fake_durod_recv(&fx->fake, &m);
 	assert_int_equal(m.type, IPC_RESPONSE);
 	assert_true(m.id == 3);
 	ipc_recv_done(&m);
@@ -402,8 +271,8 @@ test_handler_failure(void **state)
 	struct fixture *fx = *state;
 
 	worker_open(fx);
-	loop_start(fx);
-	expect_ready(fx);
+	fake_durod_run(&fx->fake);
+	fake_durod_expect_ready(&fx->fake);
 	send_request(fx, 11, "GET", "/fail");
 	expect_error(fx, 11, "handler_failed", "boom 42");
 	send_request(fx, 12, "GET", "/fail-quietly");
@@ -418,9 +287,9 @@ test_no_handler(void **state)
 {
 	struct fixture *fx = *state;
 
-	assert_int_equal(duro_open(&fx->d), 0);
-	loop_start(fx);
-	expect_ready(fx);
+	assert_int_equal(duro_open(&fx->fake.d), 0);
+	fake_durod_run(&fx->fake);
+	fake_durod_expect_ready(&fx->fake);
 	send_request(fx, 5, "GET", "/");
 	expect_error(fx, 5, "unsupported", NULL);
 }
@@ -440,21 +309,21 @@ test_unknown_type(void **state)
 	struct ipc_msg m;
 
 	worker_open(fx);
-	loop_start(fx);
-	expect_ready(fx);
-	send_msg(fx, &later);
+	fake_durod_run(&fx->fake);
+	fake_durod_expect_ready(&fx->fake);
+	fake_durod_send(&fx->fake, &later);
 	expect_error(
 	    fx, 21, "unsupported", "message type \"ws_open\" is not supported");
-	send_msg(fx, &wrong_way);
+	fake_durod_send(&fx->fake, &wrong_way);
 	expect_error(fx, 22, "unsupported", NULL);
 	/* Without an id it is ignored: the next reply is the request's. */
-	send_msg(fx, &note);
+	fake_durod_send(&fx->fake, &note);
 	send_request(fx, 23, "GET", "/");
-	recv_msg(fx, &m);
+	fake_durod_recv(&fx->fake, &m);
 	assert_int_equal(m.type, IPC_RESPONSE);
 	assert_true(m.id == 23);
 	ipc_recv_done(&m);
-	send_msg(fx, &alarm);
+	fake_durod_send(&fx->fake, &alarm);
 	expect_error(fx, 24, "unsupported", "this worker takes no alarms");
 }
 
@@ -465,10 +334,10 @@ test_hibernate(void **state)
 	struct ipc_msg h = {.type = IPC_HIBERNATE};
 
 	worker_open(fx);
-	loop_start(fx);
-	expect_ready(fx);
-	send_msg(fx, &h);
-	assert_int_equal(loop_join(fx), 0);
+	fake_durod_run(&fx->fake);
+	fake_durod_expect_ready(&fx->fake);
+	fake_durod_send(&fx->fake, &h);
+	assert_int_equal(fake_durod_join(&fx->fake), 0);
 	assert_true(fx->hibernated);
 }
 
@@ -478,10 +347,10 @@ test_listener_close(void **state)
 	struct fixture *fx = *state;
 
 	worker_open(fx);
-	loop_start(fx);
-	expect_ready(fx);
-	listener_close(fx);
-	assert_int_equal(loop_join(fx), 0);
+	fake_durod_run(&fx->fake);
+	fake_durod_expect_ready(&fx->fake);
+	fake_durod_hangup(&fx->fake);
+	assert_int_equal(fake_durod_join(&fx->fake), 0);
 	assert_false(fx->hibernated);
 }
 
@@ -491,10 +360,10 @@ test_malformed_from_durod(void **state)
 	struct fixture *fx = *state;
 
 	worker_open(fx);
-	loop_start(fx);
-	expect_ready(fx);
+	fake_durod_run(&fx->fake);
+	fake_durod_expect_ready(&fx->fake);
 	send_json(fx, "{broken");
-	assert_int_equal(loop_join(fx), DURO_EPROTO);
+	assert_int_equal(fake_durod_join(&fx->fake), DURO_EPROTO);
 }
 
 static void
@@ -505,19 +374,19 @@ test_send_raw_before_ready(void **state)
 	nng_msg *raw;
 
 	worker_open(fx);
-	assert_int_equal(duro_send_raw(fx->d, "\0garbage", 8), 0);
-	assert_int_equal(nng_recvmsg(fx->l, &raw, 0), 0);
+	assert_int_equal(duro_send_raw(fx->fake.d, "\0garbage", 8), 0);
+	assert_int_equal(nng_recvmsg(fx->fake.l, &raw, 0), 0);
 	assert_int_equal(nng_msg_len(raw), 8);
 	assert_memory_equal(nng_msg_body(raw), "\0garbage", 8);
 	nng_msg_free(raw);
 
-	assert_int_equal(duro_ready(fx->d), 0);
-	expect_ready(fx);
-	assert_int_equal(duro_ready(fx->d), DURO_ESTATE);
+	assert_int_equal(duro_ready(fx->fake.d), 0);
+	fake_durod_expect_ready(&fx->fake);
+	assert_int_equal(duro_ready(fx->fake.d), DURO_ESTATE);
 	/* duro_run() does not send ready again. */
-	loop_start(fx);
+	fake_durod_run(&fx->fake);
 	send_request(fx, 1, "GET", "/");
-	recv_msg(fx, &m);
+	fake_durod_recv(&fx->fake, &m);
 	assert_int_equal(m.type, IPC_RESPONSE);
 	ipc_recv_done(&m);
 }
@@ -622,6 +491,41 @@ test_response_header_limit(void **state)
 }
 
 static void
+test_response_cjson(void **state)
+{
+	static const char want[] =
+	    "{\"big\":9007199254740993,\"min\":-9223372036854775808}";
+	struct duro_response r;
+	cJSON *o = cJSON_CreateObject();
+
+	/* Past 2^53 a double would round: the digits must be exact. */
+	assert_non_null(o);
+	assert_int_equal(
+	    duro_json_add_int(o, "big", (INT64_C(1) << 53) + 1), 0);
+	assert_int_equal(duro_json_add_int(o, "min", INT64_MIN), 0);
+	assert_int_equal(duro_json_add_int(NULL, "x", 1), DURO_EINVAL);
+	assert_int_equal(duro_json_add_int(o, NULL, 1), DURO_EINVAL);
+	duro_response_init(&r);
+	assert_int_equal(duro_response_cjson(&r, 201, o), 0);
+	assert_int_equal(r.status, 201);
+	assert_int_equal(r.nheaders, 1);
+	assert_string_equal(r.headers[0].name, "Content-Type");
+	assert_string_equal(r.headers[0].value, "application/json");
+	assert_int_equal(r.body_len, strlen(want));
+	assert_memory_equal(r.body, want, r.body_len);
+	assert_int_equal(r.err, 0);
+
+	/* A NULL object (a failed constructor) fails the response. */
+	assert_int_equal(duro_response_cjson(&r, 200, NULL), DURO_ENOMEM);
+	assert_int_equal(r.err, DURO_ENOMEM);
+	assert_int_equal(r.status, 201);
+	/* A bad status frees the object all the same (ASan checks). */
+	assert_int_equal(
+	    duro_response_cjson(&r, 600, cJSON_CreateObject()), DURO_EINVAL);
+	duro_response_free(&r);
+}
+
+static void
 test_strerror(void **state)
 {
 	assert_string_equal(duro_strerror(0), "success");
@@ -630,32 +534,29 @@ test_strerror(void **state)
 	assert_string_equal(duro_strerror(5), "unknown error");
 }
 
+#define T(f) cmocka_unit_test_setup_teardown(f, setup, fake_durod_teardown)
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test_setup_teardown(test_open_env, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_open_errors, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_ready, setup, teardown),
-	    cmocka_unit_test_setup_teardown(
-	        test_request_round_trip, setup, teardown),
-	    cmocka_unit_test_setup_teardown(
-	        test_unknown_fields, setup, teardown),
-	    cmocka_unit_test_setup_teardown(
-	        test_handler_failure, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_no_handler, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_unknown_type, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_hibernate, setup, teardown),
-	    cmocka_unit_test_setup_teardown(
-	        test_listener_close, setup, teardown),
-	    cmocka_unit_test_setup_teardown(
-	        test_malformed_from_durod, setup, teardown),
-	    cmocka_unit_test_setup_teardown(
-	        test_send_raw_before_ready, setup, teardown),
+	    T(test_open_env),
+	    T(test_open_errors),
+	    T(test_ready),
+	    T(test_request_round_trip),
+	    T(test_unknown_fields),
+	    T(test_handler_failure),
+	    T(test_no_handler),
+	    T(test_unknown_type),
+	    T(test_hibernate),
+	    T(test_listener_close),
+	    T(test_malformed_from_durod),
+	    T(test_send_raw_before_ready),
 	    cmocka_unit_test(test_request_header),
 	    cmocka_unit_test(test_query_param),
 	    cmocka_unit_test(test_response_builder),
 	    cmocka_unit_test(test_response_header_limit),
+	    cmocka_unit_test(test_response_cjson),
 	    cmocka_unit_test(test_strerror),
 	};
 

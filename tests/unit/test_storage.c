@@ -4,11 +4,11 @@
  * Most tests open the storage alone (no durod: a struct duro with only
  * its storage, as duro_open() would leave it) and drive events with the
  * internal duro_storage_event_begin/end. The tests of what goes out on
- * the wire run the real loop against a stand-in for durod, as
- * test_libduro does: the worker thread records, the test thread asserts.
+ * the wire run the real loop against the stand-in for durod of
+ * fake_durod.c, as test_libduro does: the worker thread records, the
+ * test thread asserts.
  */
 #include <sys/file.h>
-#include <sys/stat.h>
 #include <sys/wait.h>
 
 #include <errno.h>
@@ -25,103 +25,23 @@
 #include <unistd.h>
 
 #include <cmocka.h>
-#include <nng/nng.h>
-#include <nng/protocol/pair0/pair.h>
 
 #include "duro.h"
 #include "duro_impl.h"
+#include "fake_durod.h"
 #include "ipc_nng.h"
 
-#define OBJECT_ID                                                              \
-	"0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
 #define MiB (1024 * 1024)
 
 struct fixture {
-	char dir[64];      /* the temp dir */
-	char objdir[96];   /* the object's directory, inside it */
-	char storage[128]; /* objdir/db.sqlite */
-	char url[128];
-	struct duro *d;
-	/* The real loop (loop_*). */
-	nng_socket l;
-	int l_open;
-	pthread_t thread;
-	int running;
-	int seen_rv; /* what a handler's storage call returned */
+	struct fake_durod fake; /* first: see fake_durod.h */
+	int seen_rv;            /* what a handler's storage call returned */
 };
 
 static int
 setup(void **state)
 {
-	struct fixture *fx = calloc(1, sizeof(*fx));
-
-	assert_non_null(fx);
-	strcpy(fx->dir, "/tmp/duro-storage-XXXXXX");
-	assert_non_null(mkdtemp(fx->dir));
-	snprintf(fx->objdir, sizeof(fx->objdir), "%s/obj", fx->dir);
-	assert_int_equal(mkdir(fx->objdir, 0700), 0);
-	snprintf(fx->storage, sizeof(fx->storage), "%s/db.sqlite", fx->objdir);
-	snprintf(fx->url, sizeof(fx->url), "ipc://%s/w.sock", fx->dir);
-	setenv("DURO_STORAGE", fx->storage, 1);
-	unsetenv("DURO_SYNCHRONOUS");
-	unsetenv("DURO_STORAGE_LIMIT_MB");
-	*state = fx;
-	return (0);
-}
-
-static void
-rm(const char *dir, const char *name)
-{
-	char path[160];
-
-	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	unlink(path);
-}
-
-static int
-teardown(void **state)
-{
-	struct fixture *fx = *state;
-
-	if (fx->l_open)
-		nng_close(fx->l);
-	if (fx->running)
-		pthread_join(fx->thread, NULL);
-	duro_close(fx->d);
-	rm(fx->objdir, "db.sqlite");
-	rm(fx->objdir, "db.sqlite-wal");
-	rm(fx->objdir, "db.sqlite-shm");
-	rmdir(fx->objdir);
-	rm(fx->dir, "w.sock");
-	rmdir(fx->dir);
-	free(fx);
-	return (0);
-}
-
-/* A struct duro with only its storage open, as duro_open() leaves it. */
-static int
-storage_new(const char *path, struct duro **out)
-{
-	struct duro *d = calloc(1, sizeof(*d));
-	int rv;
-
-	assert_non_null(d);
-	d->gone[0] = d->gone[1] = -1;
-	d->st.lock_fd = -1;
-	d->storage = strdup(path);
-	if ((rv = duro_storage_open(d)) != 0) {
-		duro_close(d);
-		d = NULL;
-	}
-	*out = d;
-	return (rv);
-}
-
-static struct duro *
-open_storage(struct fixture *fx)
-{
-	assert_int_equal(storage_new(fx->storage, &fx->d), 0);
-	return (fx->d);
+	return (fake_durod_setup(state, sizeof(struct fixture)));
 }
 
 static void
@@ -155,32 +75,13 @@ expect_str(struct duro *d, const char *k, const char *v)
 	expect_kv(d, k, strlen(k), v);
 }
 
-/* What another connection (another process, durod) sees on disk. */
-static int
-committed_count(struct fixture *fx, const char *sql)
-{
-	sqlite3 *db;
-	sqlite3_stmt *stmt;
-	int n = -1;
-
-	assert_int_equal(
-	    sqlite3_open_v2(fx->storage, &db, SQLITE_OPEN_READONLY, NULL),
-	    SQLITE_OK);
-	assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &stmt, NULL), 0);
-	if (sqlite3_step(stmt) == SQLITE_ROW)
-		n = sqlite3_column_int(stmt, 0);
-	sqlite3_finalize(stmt);
-	sqlite3_close(db);
-	return (n);
-}
-
 /* ---- KV ---- */
 
 static void
 test_kv_single(void **state)
 {
 	static const uint8_t bin[] = {0, 1, 0xff, 0};
-	struct duro *d = open_storage(*state);
+	struct duro *d = fake_durod_storage_open(*state);
 	void *v;
 	size_t len;
 
@@ -214,7 +115,7 @@ test_kv_single(void **state)
 static void
 test_kv_batch(void **state)
 {
-	struct duro *d = open_storage(*state);
+	struct duro *d = fake_durod_storage_open(*state);
 	struct duro_kv_pair pairs[DURO_KV_MAX_BATCH + 1];
 	struct duro_kv_key keys[DURO_KV_MAX_BATCH + 1];
 	char names[DURO_KV_MAX_BATCH + 1][8];
@@ -277,7 +178,7 @@ test_kv_batch(void **state)
 static void
 test_kv_size_limits(void **state)
 {
-	struct duro *d = open_storage(*state);
+	struct duro *d = fake_durod_storage_open(*state);
 	uint8_t *big = malloc(DURO_KV_MAX_BYTES + 1);
 	void *v;
 	size_t len;
@@ -374,7 +275,7 @@ expect_list(struct duro *d, const struct duro_kv_list_opts *opts, size_t from,
 static void
 test_kv_list_order(void **state)
 {
-	struct duro *d = open_storage(*state);
+	struct duro *d = fake_durod_storage_open(*state);
 	struct duro_kv_list_opts o = {.reverse = 1};
 
 	list_setup(d);
@@ -385,7 +286,7 @@ test_kv_list_order(void **state)
 static void
 test_kv_list_bounds(void **state)
 {
-	struct duro *d = open_storage(*state);
+	struct duro *d = fake_durod_storage_open(*state);
 	struct duro_kv_list_opts o;
 
 	list_setup(d);
@@ -449,7 +350,7 @@ test_kv_list_bounds(void **state)
 static void
 test_kv_delete_all(void **state)
 {
-	struct duro *d = open_storage(*state);
+	struct duro *d = fake_durod_storage_open(*state);
 	struct duro_kv_items out;
 	struct duro_sql_cursor *c;
 
@@ -477,7 +378,7 @@ static void
 test_sql_exec(void **state)
 {
 	static const uint8_t blob[] = {1, 0, 2};
-	struct duro *d = open_storage(*state);
+	struct duro *d = fake_durod_storage_open(*state);
 	struct duro_sql_cursor *c;
 	struct duro_sql_value p[] = {DURO_ARG_INT(-5), DURO_ARG_REAL(2.5),
 	    DURO_ARG_STR("héllo"), DURO_ARG_BLOB(blob, sizeof(blob)),
@@ -557,7 +458,8 @@ test_sql_exec(void **state)
 	                     NULL, 0),
 	    DURO_ECONSTRAINT);
 	assert_int_equal(
-	    committed_count(*state, "SELECT count(*) FROM u WHERE k = 'z'"), 0);
+	    fake_durod_count(*state, "SELECT count(*) FROM u WHERE k = 'z'"),
+	    0);
 
 	assert_int_equal(duro_sql_database_size(d, &size), 0);
 	assert_true(size >= 4096 && size % 4096 == 0);
@@ -566,7 +468,7 @@ test_sql_exec(void **state)
 static void
 test_sql_counters(void **state)
 {
-	struct duro *d = open_storage(*state);
+	struct duro *d = fake_durod_storage_open(*state);
 	struct duro_sql_cursor *c;
 
 	assert_int_equal(duro_sql_exec(d, NULL,
@@ -612,7 +514,7 @@ static void
 test_sql_cache(void **state)
 {
 	static const char q[] = "SELECT x FROM t ORDER BY x";
-	struct duro *d = open_storage(*state);
+	struct duro *d = fake_durod_storage_open(*state);
 	struct duro_sql_cursor *a, *b;
 	char sql[64];
 
@@ -719,7 +621,7 @@ test_sql_refused(void **state)
 	    "SELECT load_extension('x')",
 	};
 	struct fixture *fx = *state;
-	struct duro *d = open_storage(fx);
+	struct duro *d = fake_durod_storage_open(&fx->fake);
 	struct duro_sql_cursor *c;
 
 	/* A view and a trigger that reach the reserved table: creating
@@ -743,7 +645,8 @@ test_sql_refused(void **state)
 			    duro_storage_errmsg(d));
 	}
 	expect_str(d, "k", "v");
-	assert_int_equal(committed_count(fx, "SELECT count(*) FROM t"), 0);
+	assert_int_equal(
+	    fake_durod_count(&fx->fake, "SELECT count(*) FROM t"), 0);
 	assert_non_null(strstr(
 	    (duro_sql_exec(d, NULL, "COMMIT", NULL, 0), duro_storage_errmsg(d)),
 	    "duro_transaction()"));
@@ -823,7 +726,7 @@ static void
 test_savepoints(void **state)
 {
 	struct fixture *fx = *state;
-	struct duro *d = open_storage(fx);
+	struct duro *d = fake_durod_storage_open(&fx->fake);
 
 	/* Inside an event: only the failed part is undone. */
 	duro_storage_event_begin(d);
@@ -832,21 +735,21 @@ test_savepoints(void **state)
 	expect_str(d, "b", NULL);
 	assert_int_equal(duro_transaction(d, tx_nested, NULL), 0);
 	assert_int_equal(
-	    committed_count(fx, "SELECT count(*) FROM _duro_kv"), 0);
+	    fake_durod_count(&fx->fake, "SELECT count(*) FROM _duro_kv"), 0);
 	assert_int_equal(duro_storage_event_end(d, 1), 0);
 	expect_str(d, "a", "1");
 	expect_str(d, "outer", "x");
 	expect_str(d, "inner-ok", "x");
 	expect_str(d, "inner-bad", NULL);
 	assert_int_equal(
-	    committed_count(fx, "SELECT count(*) FROM _duro_kv"), 3);
+	    fake_durod_count(&fx->fake, "SELECT count(*) FROM _duro_kv"), 3);
 
 	/* Outside events duro_transaction() is the transaction. */
 	assert_int_equal(duro_transaction(d, tx_put_fail, "c"), -42);
 	expect_str(d, "c", NULL);
 	assert_int_equal(duro_transaction(d, tx_put_ok, "c"), 0);
 	assert_int_equal(
-	    committed_count(fx, "SELECT count(*) FROM _duro_kv"), 4);
+	    fake_durod_count(&fx->fake, "SELECT count(*) FROM _duro_kv"), 4);
 	assert_int_equal(duro_transaction(d, NULL, NULL), DURO_EINVAL);
 }
 
@@ -854,12 +757,12 @@ static void
 test_event_rollback(void **state)
 {
 	struct fixture *fx = *state;
-	struct duro *d = open_storage(fx);
+	struct duro *d = fake_durod_storage_open(&fx->fake);
 
 	put_str(d, "keep", "1");
 	/* Outside events a call commits by itself. */
 	assert_int_equal(
-	    committed_count(fx, "SELECT count(*) FROM _duro_kv"), 1);
+	    fake_durod_count(&fx->fake, "SELECT count(*) FROM _duro_kv"), 1);
 	duro_storage_event_begin(d);
 	put_str(d, "keep", "2");
 	put_str(d, "new", "x");
@@ -888,8 +791,9 @@ test_event_rollback(void **state)
 	}
 	assert_int_equal(duro_storage_event_end(d, 1), 0);
 	assert_null(d->st.cursors);
-	assert_int_equal(committed_count(fx, "SELECT count(*) FROM _duro_kv "
-	                                     "WHERE key = CAST('k' AS BLOB)"),
+	assert_int_equal(
+	    fake_durod_count(&fx->fake, "SELECT count(*) FROM _duro_kv "
+	                                "WHERE key = CAST('k' AS BLOB)"),
 	    1);
 }
 
@@ -901,7 +805,7 @@ static void
 test_commit_fails(void **state)
 {
 	struct fixture *fx = *state;
-	struct duro *d = open_storage(fx);
+	struct duro *d = fake_durod_storage_open(&fx->fake);
 
 	assert_int_equal(duro_sql_exec(d, NULL, fk_schema, NULL, 0), 0);
 	put_str(d, "keep", "1");
@@ -913,11 +817,13 @@ test_commit_fails(void **state)
 	assert_int_equal(duro_storage_event_end(d, 1), DURO_ESTORAGE);
 	assert_non_null(strstr(duro_storage_errmsg(d), "commit: FOREIGN KEY"));
 	expect_str(d, "keep", "1");
-	assert_int_equal(committed_count(fx, "SELECT count(*) FROM child"), 0);
+	assert_int_equal(
+	    fake_durod_count(&fx->fake, "SELECT count(*) FROM child"), 0);
 	/* Outside events the outermost duro_transaction() is the commit. */
 	assert_int_equal(
 	    duro_transaction(d, tx_orphan, NULL), DURO_ECONSTRAINT);
-	assert_int_equal(committed_count(fx, "SELECT count(*) FROM child"), 0);
+	assert_int_equal(
+	    fake_durod_count(&fx->fake, "SELECT count(*) FROM child"), 0);
 	/* And the connection is usable after both. */
 	duro_storage_event_begin(d);
 	put_str(d, "keep", "3");
@@ -934,7 +840,7 @@ test_storage_full(void **state)
 	size_t n;
 
 	setenv("DURO_STORAGE_LIMIT_MB", "1", 1);
-	d = open_storage(fx);
+	d = fake_durod_storage_open(&fx->fake);
 	assert_non_null(big);
 	put_str(d, "keep", "1");
 	assert_int_equal(
@@ -992,19 +898,23 @@ test_open_settings(void **state)
 	char missing[160];
 
 	setenv("DURO_SYNCHRONOUS", "fast", 1);
-	assert_int_equal(storage_new(fx->storage, &d), DURO_EINVAL);
+	assert_int_equal(
+	    fake_durod_storage_new(fx->fake.storage, &d), DURO_EINVAL);
 	setenv("DURO_SYNCHRONOUS", "NORMAL", 1);
 	setenv("DURO_STORAGE_LIMIT_MB", "0", 1);
-	assert_int_equal(storage_new(fx->storage, &d), DURO_EINVAL);
+	assert_int_equal(
+	    fake_durod_storage_new(fx->fake.storage, &d), DURO_EINVAL);
 	setenv("DURO_STORAGE_LIMIT_MB", "12x", 1);
-	assert_int_equal(storage_new(fx->storage, &d), DURO_EINVAL);
+	assert_int_equal(
+	    fake_durod_storage_new(fx->fake.storage, &d), DURO_EINVAL);
 	setenv("DURO_STORAGE_LIMIT_MB", "-3", 1);
-	assert_int_equal(storage_new(fx->storage, &d), DURO_EINVAL);
+	assert_int_equal(
+	    fake_durod_storage_new(fx->fake.storage, &d), DURO_EINVAL);
 	setenv("DURO_STORAGE_LIMIT_MB", "3", 1);
-	snprintf(missing, sizeof(missing), "%s/nodir/db.sqlite", fx->dir);
-	assert_int_equal(storage_new(missing, &d), DURO_ESTORAGE);
+	snprintf(missing, sizeof(missing), "%s/nodir/db.sqlite", fx->fake.dir);
+	assert_int_equal(fake_durod_storage_new(missing, &d), DURO_ESTORAGE);
 
-	d = open_storage(fx);
+	d = fake_durod_storage_open(&fx->fake);
 	assert_int_equal(
 	    duro_sql_exec(d, &c, "PRAGMA synchronous", NULL, 0), 0);
 	assert_int_equal(duro_sql_next(c), 1);
@@ -1016,12 +926,12 @@ test_open_settings(void **state)
 	assert_int_equal(duro_sql_column_int(c, 0), 3 * 256);
 	duro_sql_close(c);
 	duro_close(d);
-	fx->d = NULL;
+	fx->fake.d = NULL;
 
 	/* Defaults: FULL, 1024 MiB; data survives a reopen. */
 	unsetenv("DURO_SYNCHRONOUS");
 	unsetenv("DURO_STORAGE_LIMIT_MB");
-	assert_int_equal(storage_new(fx->storage, &d), 0);
+	assert_int_equal(fake_durod_storage_new(fx->fake.storage, &d), 0);
 	put_str(d, "k", "v");
 	assert_int_equal(
 	    duro_sql_exec(d, &c, "PRAGMA synchronous", NULL, 0), 0);
@@ -1034,8 +944,9 @@ test_open_settings(void **state)
 	assert_int_equal(duro_sql_column_int(c, 0), 1024 * 256);
 	duro_sql_close(c);
 	duro_close(d);
-	assert_int_equal(storage_new(fx->storage, &fx->d), 0);
-	expect_str(fx->d, "k", "v");
+	assert_int_equal(
+	    fake_durod_storage_new(fx->fake.storage, &fx->fake.d), 0);
+	expect_str(fx->fake.d, "k", "v");
 }
 
 /* Wait up to ms for fd to be readable. */
@@ -1058,7 +969,7 @@ open_thread(void *arg)
 {
 	struct opener *o = arg;
 
-	o->rv = storage_new(o->fx->storage, &o->fx->d);
+	o->rv = fake_durod_storage_new(o->fx->fake.storage, &o->fx->fake.d);
 	o->done = 1;
 	return (NULL);
 }
@@ -1086,7 +997,7 @@ test_lock(void **state)
 
 		close(held[0]);
 		close(go[1]);
-		if (storage_new(fx->storage, &d2) != 0)
+		if (fake_durod_storage_new(fx->fake.storage, &d2) != 0)
 			_exit(1);
 		if (write(held[1], "x", 1) != 1 || read(go[0], &c, 1) != 0 ||
 		    duro_kv_put(d2, "child", 5, "1", 1) != 0)
@@ -1098,7 +1009,8 @@ test_lock(void **state)
 	close(go[0]);
 	assert_true(readable(held[0], 5000));
 
-	assert_int_not_equal(fd = open(fx->objdir, O_RDONLY | O_DIRECTORY), -1);
+	assert_int_not_equal(
+	    fd = open(fx->fake.objdir, O_RDONLY | O_DIRECTORY), -1);
 	assert_int_equal(flock(fd, LOCK_EX | LOCK_NB), -1);
 	assert_int_equal(errno, EWOULDBLOCK);
 	close(fd);
@@ -1112,7 +1024,7 @@ test_lock(void **state)
 	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 	assert_int_equal(pthread_join(t, NULL), 0);
 	assert_int_equal(o.rv, 0);
-	expect_str(fx->d, "child", "1");
+	expect_str(fx->fake.d, "child", "1");
 	close(held[0]);
 }
 
@@ -1180,39 +1092,12 @@ wire_handler(struct duro *d, const struct duro_request *req,
 	return (duro_response_status(resp, 404));
 }
 
-static void *
-run_thread(void *arg)
-{
-	struct fixture *fx = arg;
-
-	duro_run(fx->d);
-	return (NULL);
-}
-
 static void
 loop_start(struct fixture *fx)
 {
-	struct ipc_msg m;
-	char err[128];
-
-	assert_int_equal(nng_pair0_open(&fx->l), 0);
-	fx->l_open = 1;
-	assert_int_equal(
-	    nng_socket_set_size(fx->l, NNG_OPT_RECVMAXSZ, IPC_MAX_FRAME_BYTES),
-	    0);
-	assert_int_equal(nng_socket_set_ms(fx->l, NNG_OPT_RECVTIMEO, 5000), 0);
-	assert_int_equal(nng_listen(fx->l, fx->url, NULL, 0), 0);
-	setenv("DURO_IPC", fx->url, 1);
-	setenv("DURO_NAMESPACE", "test", 1);
-	setenv("DURO_OBJECT_ID", OBJECT_ID, 1);
-	setenv("DURO_PROTOCOL", "1", 1);
-	assert_int_equal(duro_open(&fx->d), 0);
-	assert_int_equal(duro_on_request(fx->d, wire_handler, fx), 0);
-	assert_int_equal(pthread_create(&fx->thread, NULL, run_thread, fx), 0);
-	fx->running = 1;
-	assert_int_equal(ipc_recv(fx->l, &m, 0, err, sizeof(err)), 0);
-	assert_int_equal(m.type, IPC_READY);
-	ipc_recv_done(&m);
+	fake_durod_open(&fx->fake, wire_handler, fx);
+	fake_durod_run(&fx->fake);
+	fake_durod_expect_ready(&fx->fake);
 }
 
 /* Send a request; receive the reply into *m (release it). */
@@ -1225,10 +1110,9 @@ call(struct fixture *fx, uint64_t id, const char *path, const char *query,
 	    .method = "POST",
 	    .path = path,
 	    .query = query};
-	char err[128];
 
-	assert_int_equal(ipc_send(fx->l, &req, 0), 0);
-	assert_int_equal(ipc_recv(fx->l, m, 0, err, sizeof(err)), 0);
+	fake_durod_send(&fx->fake, &req);
+	fake_durod_recv(&fx->fake, m);
 	assert_true(m->id == id);
 }
 
@@ -1266,13 +1150,13 @@ test_wire_events(void **state)
 	/* Committed before the reply: another connection sees it. */
 	expect_body(fx, 1, "/put", "a", "ok");
 	assert_int_equal(
-	    committed_count(fx, "SELECT count(*) FROM _duro_kv"), 1);
+	    fake_durod_count(&fx->fake, "SELECT count(*) FROM _duro_kv"), 1);
 	/* A failed handler stores nothing. */
 	expect_code(fx, 2, "/put-fail", "b", "handler_failed");
 	expect_body(fx, 3, "/get", "b", "absent");
 	expect_body(fx, 4, "/get", "a", "v");
 	assert_int_equal(
-	    committed_count(fx, "SELECT count(*) FROM _duro_kv"), 1);
+	    fake_durod_count(&fx->fake, "SELECT count(*) FROM _duro_kv"), 1);
 	/* A failed commit: storage_failed, not the response. */
 	expect_code(fx, 5, "/orphan", "", "storage_failed");
 	expect_body(fx, 6, "/get", "partial", "absent");
@@ -1307,7 +1191,7 @@ test_strerror(void **state)
 	assert_int_equal(duro_exit_status(DURO_ESTORAGE), 1);
 }
 
-#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+#define T(f) cmocka_unit_test_setup_teardown(f, setup, fake_durod_teardown)
 
 int
 main(void)

@@ -252,13 +252,15 @@ on_raw(
 	if (duro_query_param(req, "type", type, sizeof(type)) != 0)
 		return (reply_text(resp, 400, "want ?type="));
 	if (strcmp(type, "done") == 0)
-		n = snprintf(json, sizeof(json), "{\"type\":\"done\",\"id\":%" PRIu64 "}",
-		    req->id);
+		n = snprintf(json, sizeof(json),
+		    "{\"type\":\"done\",\"id\":%" PRIu64 "}", req->id);
 	else if (strcmp(type, "alarm_ack") == 0)
-		n = snprintf(json, sizeof(json), "{\"type\":\"alarm_ack\",\"ok\":true}");
+		n = snprintf(
+		    json, sizeof(json), "{\"type\":\"alarm_ack\",\"ok\":true}");
 	else if (strcmp(type, "alarm") == 0)
 		n = snprintf(json, sizeof(json),
-		    "{\"type\":\"alarm\",\"id\":7,\"name\":\"\",\"scheduled\":0}");
+		    "{\"type\":\"alarm\",\"id\":7,\"name\":\"\","
+		    "\"scheduled\":0}");
 	else
 		return (reply_text(resp, 400, "unknown type"));
 	send_frame(d, json, (size_t)n, frame);
@@ -543,28 +545,6 @@ alarm_in(struct duro *d, const struct duro_request *req,
 	return (-1);
 }
 
-/* Reply o as JSON; o is freed. */
-static int
-reply_cjson(struct duro_response *resp, cJSON *o)
-{
-	char *s = o != NULL ? cJSON_PrintUnformatted(o) : NULL;
-	int rv = s != NULL ? duro_response_json(resp, 200, s) : -1;
-
-	cJSON_Delete(o);
-	free(s);
-	return (rv);
-}
-
-/* An exact integer: cJSON numbers are doubles. */
-static int
-add_int(cJSON *o, const char *key, int64_t v)
-{
-	char digits[24];
-
-	snprintf(digits, sizeof(digits), "%" PRId64, v);
-	return (cJSON_AddRawToObject(o, key, digits) != NULL ? 0 : -1);
-}
-
 static int
 on_alarm_set(
     struct duro *d, const struct duro_request *req, struct duro_response *resp)
@@ -578,11 +558,11 @@ on_alarm_set(
 		return (0);
 	if ((o = cJSON_CreateObject()) == NULL ||
 	    cJSON_AddStringToObject(o, "name", name) == NULL ||
-	    add_int(o, "at", at) != 0) {
+	    duro_json_add_int(o, "at", at) != 0) {
 		cJSON_Delete(o);
 		return (-1);
 	}
-	return (reply_cjson(resp, o));
+	return (duro_response_cjson(resp, 200, o));
 }
 
 static int
@@ -666,13 +646,13 @@ on_alarm_runs(
 	    (log = alarm_log_json(d)) == NULL)
 		return (storage_failed(d, resp));
 	if ((o = cJSON_CreateObject()) == NULL ||
-	    add_int(o, "runs", runs) != 0 ||
+	    duro_json_add_int(o, "runs", runs) != 0 ||
 	    !cJSON_AddItemToObject(o, "log", log)) {
 		cJSON_Delete(log);
 		cJSON_Delete(o);
 		return (-1);
 	}
-	return (reply_cjson(resp, o));
+	return (duro_response_cjson(resp, 200, o));
 }
 
 /* Add a run to alarm_runs and a line to alarm_log. */
