@@ -45,6 +45,11 @@ IO_TIMEOUT = 30.0
 GONE_TIMEOUT = 15.0
 
 
+# What AddressSanitizer, LeakSanitizer and UBSan print when they find something.
+SANITIZER_MARKERS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer",
+                     "runtime error:")
+
+
 class TestFailure(AssertionError):
     pass
 
@@ -801,6 +806,12 @@ class Durod:
             except (OSError, TypeError):
                 text = "(no log)"
             self.t.logs.append((f"durod :{self.port} pid {getattr(self, 'pid', '?')}", text))
+            # Under make asan, durod and its workers share this log: a
+            # sanitizer report from any of them fails the test.
+            for marker in SANITIZER_MARKERS:
+                if marker in text:
+                    problems.append(f"a sanitizer report in the log: {marker!r}")
+                    break
             if self.own_tmp:
                 shutil.rmtree(self.tmp, ignore_errors=True)
         return problems
