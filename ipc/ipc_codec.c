@@ -197,7 +197,8 @@ get_alarms(const cJSON *o, struct ipc_msg *m, int required, char *err,
 			return (fail(err, errlen, IPC_EFIELD,
 			    "alarms[%zu]: every: not a period in 0..2^53 ms",
 			    m->nalarms));
-		al->every = (uint64_t)d;
+		/* A deleted alarm has no period, whatever was sent. */
+		al->every = al->deleted ? 0 : (uint64_t)d;
 		m->nalarms++;
 	}
 	return (0);

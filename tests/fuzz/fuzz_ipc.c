@@ -33,6 +33,20 @@ headers_eq(const struct ipc_msg *a, const struct ipc_msg *b)
 	return (1);
 }
 
+static int
+alarms_eq(const struct ipc_msg *a, const struct ipc_msg *b)
+{
+	if (a->nalarms != b->nalarms)
+		return (0);
+	for (size_t i = 0; i < a->nalarms; i++) {
+		const struct ipc_alarm *x = &a->alarms[i], *y = &b->alarms[i];
+		if (!str_eq(x->name, y->name) || x->deleted != y->deleted ||
+		    x->at != y->at || x->every != y->every)
+			return (0);
+	}
+	return (1);
+}
+
 /* Every field the encoder writes must survive a round trip. */
 static int
 msg_eq(const struct ipc_msg *a, const struct ipc_msg *b)
@@ -49,10 +63,19 @@ msg_eq(const struct ipc_msg *a, const struct ipc_msg *b)
 		        str_eq(a->path, b->path) &&
 		        str_eq(a->query, b->query) && headers_eq(a, b));
 	case IPC_RESPONSE:
-		return (a->status == b->status && headers_eq(a, b));
+		return (a->status == b->status && headers_eq(a, b) &&
+		        alarms_eq(a, b));
 	case IPC_ERROR:
 		return (
 		    str_eq(a->code, b->code) && str_eq(a->message, b->message));
+	case IPC_ALARM:
+		return (str_eq(a->name, b->name) && a->scheduled == b->scheduled &&
+		        a->retry == b->retry && a->final == b->final);
+	case IPC_DONE:
+	case IPC_ALARM_SYNC:
+		return (alarms_eq(a, b));
+	case IPC_ALARM_ACK:
+		return (a->ok == b->ok && str_eq(a->message, b->message));
 	case IPC_HIBERNATE:
 	case IPC_UNKNOWN:
 		break;
