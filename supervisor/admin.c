@@ -12,15 +12,24 @@ static void
 admin_health(struct durod *d, struct request *r)
 {
 	static const struct ipc_header json = { "Content-Type", "application/json" };
-	cJSON *o = cJSON_CreateObject();
+	cJSON *o = cJSON_CreateObject(), *al;
+	struct alarm_stats st;
 	char *s = NULL;
 
+	alarm_stats(d, &st);
 	if (o != NULL) {
 		cJSON_AddStringToObject(o, "status", d->draining ? "draining" : "ok");
 		cJSON_AddNumberToObject(o, "pid", (double)d->pid);
 		cJSON_AddNumberToObject(o, "objects", (double)d->nobjects);
 		cJSON_AddNumberToObject(o, "live_workers", (double)d->nlive);
 		cJSON_AddNumberToObject(o, "namespaces", (double)d->cfg->nnamespaces);
+		if ((al = cJSON_AddObjectToObject(o, "alarms")) != NULL) {
+			cJSON_AddNumberToObject(al, "in_window", (double)st.window);
+			cJSON_AddNumberToObject(al, "in_flight", (double)st.in_flight);
+			cJSON_AddNumberToObject(al, "delivered", (double)st.delivered);
+			cJSON_AddNumberToObject(al, "retried", (double)st.retried);
+			cJSON_AddNumberToObject(al, "given_up", (double)st.given_up);
+		}
 		s = cJSON_PrintUnformatted(o);
 		cJSON_Delete(o);
 	}

@@ -620,6 +620,21 @@ alarm_event_done(struct object *o, struct request *r, const struct ipc_msg *m)
 }
 
 void
+alarm_stats(const struct durod *d, struct alarm_stats *st)
+{
+	const struct alarms *a = d->alarms;
+
+	memset(st, 0, sizeof(*st));
+	if (a == NULL)
+		return;
+	st->window = alarm_sched_count(a->sched);
+	st->in_flight = a->inflight;
+	st->delivered = a->delivered;
+	st->retried = a->retried;
+	st->given_up = a->given_up;
+}
+
+void
 alarm_forget_object(struct durod *d, const struct namespace *ns,
     const uint8_t id[DURO_ID_BYTES])
 {

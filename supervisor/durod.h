@@ -516,6 +516,12 @@ void alarm_event_done(struct object *, struct request *,
  * timeout, queue full, ...): request_error() lands here; frees r. */
 void alarm_event_failed(struct request *, int status, const char *code,
     const char *msg);
+struct alarm_stats {
+	size_t window;	  /* alarms in the in-memory window */
+	size_t in_flight; /* alarm events queued or running */
+	uint64_t delivered, retried, given_up; /* since start */
+};
+void alarm_stats(const struct durod *, struct alarm_stats *);
 /* A deleted object's alarms leave the index. */
 void alarm_forget_object(struct durod *, const struct namespace *,
     const uint8_t id[DURO_ID_BYTES]);

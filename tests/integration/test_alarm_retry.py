@@ -79,6 +79,13 @@ def test(t):
             # durod and other objects are fine.
             check(d.incr(c, "/counter/other") == 1, "another object after the crashes")
 
+        with t.sub("/health counts the deliveries, retries and give-ups"):
+            with harness.Conn(d.admin_port) as a:
+                h = expect_json(a.request("GET", "/health"), 200)["alarms"]
+            check(h["retried"] == 2 + MAX + MAX and h["given_up"] == 2
+                  and h["delivered"] == 3 + 2 * (MAX + 1) and h["in_flight"] == 0,
+                  f"/health alarms: {h}")
+
     with harness.Durod(t, namespaces={"counter": {}}) as d:
         with t.sub("the default retry base is 2 s"):
             c = d.client()
