@@ -56,7 +56,7 @@ nng_check(const char *what, int rv)
 static void
 wait_fd(int fd)
 {
-	struct pollfd p = { fd, POLLIN, 0 };
+	struct pollfd p = {fd, POLLIN, 0};
 
 	while (poll(&p, 1, -1) < 0)
 		if (errno != EINTR)
@@ -104,7 +104,8 @@ static void
 open_sock(nng_socket *s, int *recvfd, int *sendfd)
 {
 	nng_check("nng_pair0_open", nng_pair0_open(s));
-	nng_check("recvmaxsz", nng_socket_set_size(*s, NNG_OPT_RECVMAXSZ, 1 << 20));
+	nng_check(
+	    "recvmaxsz", nng_socket_set_size(*s, NNG_OPT_RECVMAXSZ, 1 << 20));
 	nng_check("recvfd", nng_socket_get_int(*s, NNG_OPT_RECVFD, recvfd));
 	nng_check("sendfd", nng_socket_get_int(*s, NNG_OPT_SENDFD, sendfd));
 }
@@ -125,7 +126,8 @@ child(const char *mode, const char *url)
 			nng_msg_free(m);
 			break;
 		}
-		msg_send(s, m, pollmode, sendfd); /* the echo: same message back */
+		msg_send(
+		    s, m, pollmode, sendfd); /* the echo: same message back */
 	}
 	nng_close(s);
 	return (0);
@@ -165,7 +167,7 @@ run_nng(const char *mode, int n, int warmup, size_t size)
 	if ((len = readlink("/proc/self/exe", self, sizeof(self) - 1)) < 0)
 		die("readlink /proc/self/exe", strerror(errno));
 	self[len] = '\0';
-	char *argv[] = { self, "--child", (char *)mode, url, NULL };
+	char *argv[] = {self, "--child", (char *)mode, url, NULL};
 	if ((rv = posix_spawn(&pid, self, NULL, NULL, argv, environ)) != 0)
 		die("posix_spawn", strerror(rv));
 
@@ -204,7 +206,8 @@ xfer(int fd, char *buf, size_t size, int writing)
 		if (k < 0 && errno == EINTR)
 			continue;
 		if (k == 0 && !writing)
-			_exit(0); /* the peer closed: the echo child's way out */
+			_exit(
+			    0); /* the peer closed: the echo child's way out */
 		if (k <= 0)
 			die(writing ? "write" : "read", strerror(errno));
 		done += (size_t)k;
@@ -281,7 +284,8 @@ main(int argc, char **argv)
 		return (0);
 	}
 	for (int i = optind; i < argc; i++) {
-		if (strcmp(argv[i], "block") == 0 || strcmp(argv[i], "poll") == 0)
+		if (strcmp(argv[i], "block") == 0 ||
+		    strcmp(argv[i], "poll") == 0)
 			run_nng(argv[i], n, warmup, size);
 		else if (strcmp(argv[i], "unix") == 0)
 			run_unix(n, warmup, size);
@@ -291,6 +295,7 @@ main(int argc, char **argv)
 	return (0);
 
 usage:
-	fprintf(stderr, "usage: nng_rtt [-n N] [-w WARMUP] [-s SIZE] [block|poll|unix]...\n");
+	fprintf(stderr, "usage: nng_rtt [-n N] [-w WARMUP] [-s SIZE] "
+	                "[block|poll|unix]...\n");
 	return (2);
 }

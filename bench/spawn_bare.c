@@ -40,9 +40,9 @@
  *            nothing above the range's start), then dup2 of /dev/null
  *            (fd 3) onto 0-2. Cost independent of the parent's fds. Since
  *            653fbd5 supervisor/spawn.c does nearly this: it unshares from
- *            fd 3 and then opens /dev/null as stdin. The worker's stdin, stdout and stderr
- * go to /dev/null (durod gives it /dev/null as stdin and its own log as
- * stdout/stderr). Exits non-zero if any spawn fails, a worker ends in an
+ *            fd 3 and then opens /dev/null as stdin. The worker's stdin, stdout
+ *and stderr go to /dev/null (durod gives it /dev/null as stdin and its own log
+ *as stdout/stderr). Exits non-zero if any spawn fails, a worker ends in an
  * unexpected way (killed, or exit 127 = exec failed; or in -r mode any
  * non-zero exit), or a ready does not come within 10 s.
  */
@@ -111,8 +111,8 @@ die(const char *what, const char *why)
 static pid_t
 spawn(char *const env[])
 {
-	char *argv[] = { (char *)worker, NULL };
-	struct child_args a = { argv, env };
+	char *argv[] = {(char *)worker, NULL};
+	struct child_args a = {argv, env};
 	pid_t pid;
 	int rv;
 
@@ -122,7 +122,8 @@ spawn(char *const env[])
 		return (pid);
 	}
 	pid = clone(clone_child, child_stack + CHILD_STACK,
-	    CLONE_VM | CLONE_VFORK | SIGCHLD | (how == SP_UNSHARE ? CLONE_FILES : 0),
+	    CLONE_VM | CLONE_VFORK | SIGCHLD |
+	        (how == SP_UNSHARE ? CLONE_FILES : 0),
 	    &a);
 	if (pid < 0)
 		die("clone", strerror(errno));
@@ -155,7 +156,7 @@ reap(pid_t pid, int bare)
 static void
 bare(int n, int warmup)
 {
-	char *env[] = { "PATH=/usr/local/bin:/usr/bin:/bin", NULL };
+	char *env[] = {"PATH=/usr/local/bin:/usr/bin:/bin", NULL};
 	uint64_t *t = calloc((size_t)n, sizeof(*t));
 
 	for (int i = -warmup; i < n; i++) {
@@ -175,10 +176,11 @@ ready(int n, int warmup, const char *dir)
 	uint64_t *down = calloc((size_t)n, sizeof(*down));
 	uint64_t *cycle = calloc((size_t)n, sizeof(*cycle));
 	char path[PATH_MAX], url[PATH_MAX + 8], objdir[PATH_MAX];
-	char e_ipc[PATH_MAX + 32], e_id[128], e_name[64], e_storage[PATH_MAX + 64];
-	char *env[] = { "PATH=/usr/local/bin:/usr/bin:/bin", e_ipc,
-		"DURO_NAMESPACE=counter", e_id, e_name, e_storage,
-		"DURO_PROTOCOL=1", NULL };
+	char e_ipc[PATH_MAX + 32], e_id[128], e_name[64],
+	    e_storage[PATH_MAX + 64];
+	char *env[] = {"PATH=/usr/local/bin:/usr/bin:/bin", e_ipc,
+	    "DURO_NAMESPACE=counter", e_id, e_name, e_storage,
+	    "DURO_PROTOCOL=1", NULL};
 	int rv;
 
 	for (int i = -warmup; i < n; i++) {
@@ -190,18 +192,24 @@ ready(int n, int warmup, const char *dir)
 		snprintf(path, sizeof(path), "%s/sr-%d.sock", dir, i + warmup);
 		snprintf(url, sizeof(url), "ipc://%s", path);
 		snprintf(e_ipc, sizeof(e_ipc), "DURO_IPC=%s", url);
-		/* A valid-looking id (64 lowercase hex), different each time. */
-		snprintf(e_id, sizeof(e_id), "DURO_OBJECT_ID=%064x", i + warmup);
-		snprintf(e_name, sizeof(e_name), "DURO_OBJECT_NAME=sr-%d", i + warmup);
+		/* A valid-looking id (64 lowercase hex), different each time.
+		 */
+		snprintf(
+		    e_id, sizeof(e_id), "DURO_OBJECT_ID=%064x", i + warmup);
+		snprintf(e_name, sizeof(e_name), "DURO_OBJECT_NAME=sr-%d",
+		    i + warmup);
 		snprintf(objdir, sizeof(objdir), "%s/obj-%d", dir, i + warmup);
-		snprintf(e_storage, sizeof(e_storage), "DURO_STORAGE=%s/db.sqlite",
-		    objdir);
+		snprintf(e_storage, sizeof(e_storage),
+		    "DURO_STORAGE=%s/db.sqlite", objdir);
 
 		t0 = now_ns();
-		/* What durod does per activation: its own socket and listener. */
+		/* What durod does per activation: its own socket and listener.
+		 */
 		if ((rv = nng_pair0_open(&s)) != 0 ||
-		    (rv = nng_socket_set_size(s, NNG_OPT_RECVMAXSZ, 33816580)) != 0 ||
-		    (rv = nng_socket_set_ms(s, NNG_OPT_RECVTIMEO, 10000)) != 0 ||
+		    (rv = nng_socket_set_size(
+		         s, NNG_OPT_RECVMAXSZ, 33816580)) != 0 ||
+		    (rv = nng_socket_set_ms(s, NNG_OPT_RECVTIMEO, 10000)) !=
+		        0 ||
 		    (rv = nng_listen(s, url, NULL, 0)) != 0)
 			die("nng listen", nng_strerror(rv));
 		if (mkdir(objdir, 0750) != 0 && errno != EEXIST)
@@ -213,7 +221,8 @@ ready(int n, int warmup, const char *dir)
 		/* The first message must be the ready (a JSON header after 4
 		 * length bytes). */
 		if (nng_msg_len(msg) < 4 ||
-		    memmem(nng_msg_body(msg), nng_msg_len(msg), "\"ready\"", 7) == NULL)
+		    memmem(nng_msg_body(msg), nng_msg_len(msg), "\"ready\"",
+		        7) == NULL)
 			die("first message", "not a ready");
 		nng_msg_free(msg);
 		nng_close(s);
@@ -289,7 +298,8 @@ main(int argc, char **argv)
 	/* A daemon-sized fd table (see -f). */
 	for (int i = 0; i < nfds; i++)
 		if (open("/dev/null", O_RDONLY | O_CLOEXEC) < 0)
-			die("open /dev/null (-f; see ulimit -n)", strerror(errno));
+			die("open /dev/null (-f; see ulimit -n)",
+			    strerror(errno));
 	posix_spawn_file_actions_init(&fa);
 	posix_spawn_file_actions_adddup2(&fa, devnull, 0);
 	posix_spawn_file_actions_adddup2(&fa, devnull, 1);
@@ -303,10 +313,12 @@ main(int argc, char **argv)
 		die("mkdtemp", strerror(errno));
 	ready(n, warmup, dir);
 	if (dir == tmpl)
-		fprintf(stderr, "spawn_bare: the objects' directories are in %s\n", tmpl);
+		fprintf(stderr,
+		    "spawn_bare: the objects' directories are in %s\n", tmpl);
 	return (0);
 
 usage:
-	fprintf(stderr, "usage: spawn_bare [-r] [-a] [-s posix|clone|unshare] [-f NFDS] [-n N] [-w WARMUP] [-d DIR] WORKER\n");
+	fprintf(stderr, "usage: spawn_bare [-r] [-a] [-s posix|clone|unshare] "
+	                "[-f NFDS] [-n N] [-w WARMUP] [-d DIR] WORKER\n");
 	return (2);
 }

@@ -74,8 +74,8 @@ print_summary(const char *name, uint64_t *v, size_t n)
 	qsort(v, n, sizeof(*v), cmp_u64);
 	printf("\"bench\":\"%s\",\"n\":%zu,\"mean_us\":%.2f,\"p50_us\":%.2f,"
 	       "\"p99_us\":%.2f,\"min_us\":%.2f,\"max_us\":%.2f}\n",
-	    name, n, sum / (double)n / 1000.0, pct_us(v, n, 50), pct_us(v, n, 99),
-	    (double)v[0] / 1000.0, (double)v[n - 1] / 1000.0);
+	    name, n, sum / (double)n / 1000.0, pct_us(v, n, 50),
+	    pct_us(v, n, 99), (double)v[0] / 1000.0, (double)v[n - 1] / 1000.0);
 	fflush(stdout);
 }
 

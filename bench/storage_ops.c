@@ -181,7 +181,8 @@ peer_open(struct peer *p, const char *objdir_or_null)
 	nng_check("nng_pair0_open", nng_pair0_open(&p->l));
 	nng_check("RECVMAXSZ",
 	    nng_socket_set_size(p->l, NNG_OPT_RECVMAXSZ, IPC_MAX_FRAME_BYTES));
-	nng_check("RECVTIMEO", nng_socket_set_ms(p->l, NNG_OPT_RECVTIMEO, 60000));
+	nng_check(
+	    "RECVTIMEO", nng_socket_set_ms(p->l, NNG_OPT_RECVTIMEO, 60000));
 	nng_check("nng_listen", nng_listen(p->l, url, NULL, 0));
 	setenv("DURO_IPC", url, 1);
 	setenv("DURO_NAMESPACE", "bench", 1);
@@ -263,7 +264,8 @@ bench_open(const char *mode, int k, int first_of_process)
 			if (isnew)
 				objdir[0] = '\0';
 			else
-				snprintf(objdir, sizeof(objdir), "%s", existing);
+				snprintf(
+				    objdir, sizeof(objdir), "%s", existing);
 			open_one(so, objdir, &o, &c);
 			add(&opens[isnew][so], o);
 			add(&closes[isnew][so], c);
@@ -338,14 +340,16 @@ run_op(struct duro *d, enum op op)
 		gen++;
 		for (int i = 0; i < nops && rv == 0; i++) {
 			klen = key_of(key, sizeof(key), i);
-			snprintf(value, sizeof(value), "%08x%08x", gen, (unsigned)i);
+			snprintf(
+			    value, sizeof(value), "%08x%08x", gen, (unsigned)i);
 			rv = duro_kv_put(d, key, (size_t)klen, value, 16);
 		}
 		return (rv);
 	case OP_KV_GET:
 		for (int i = 0; i < nops && rv == 0; i++) {
 			klen = key_of(key, sizeof(key), i);
-			if ((rv = duro_kv_get(d, key, (size_t)klen, &v, &len)) == 0)
+			if ((rv = duro_kv_get(
+			         d, key, (size_t)klen, &v, &len)) == 0)
 				free(v);
 		}
 		return (rv);
@@ -443,8 +447,8 @@ txn_fn(struct duro *d, void *arg)
 static void
 bench_events(const char *mode, int rounds, int m)
 {
-	static const char *big_name[] = {
-	    [OP_KV_PUT] = "kv_put", [OP_KV_GET] = "kv_get",
+	static const char *big_name[] = {[OP_KV_PUT] = "kv_put",
+	    [OP_KV_GET] = "kv_get",
 	    [OP_SQL_UPSERT] = "sql_upsert"};
 	static const enum op big[] = {OP_KV_PUT, OP_KV_GET, OP_SQL_UPSERT};
 	struct samples per_op[5] = {{0}}, tail[5] = {{0}}, first[5] = {{0}},
@@ -507,12 +511,14 @@ bench_events(const char *mode, int rounds, int m)
 
 		nops = 1;
 		t0 = now_ns();
-		check("duro_transaction (get)", duro_transaction(d, txn_fn, &op), d);
+		check("duro_transaction (get)",
+		    duro_transaction(d, txn_fn, &op), d);
 		add(&txn_get, now_ns() - t0);
 		nops = saved;
 		op = OP_INCR;
 		t0 = now_ns();
-		check("duro_transaction (incr)", duro_transaction(d, txn_fn, &op), d);
+		check("duro_transaction (incr)",
+		    duro_transaction(d, txn_fn, &op), d);
 		add(&txn_incr, now_ns() - t0);
 	}
 	t0 = now_ns();

@@ -26,22 +26,23 @@
 #define IPC_MAX_HEADERS 1024
 #define IPC_MAX_METHOD 32
 #define IPC_MAX_ID ((uint64_t)1 << 53) /* exact in a JSON number */
-#define IPC_MAX_TIME_MS IPC_MAX_ID	 /* alarm times: epoch ms */
-#define IPC_MAX_ALARM_NAME 256		 /* bytes of UTF-8; "" = the default */
-#define IPC_MAX_ALARMS 1024		 /* alarm entries in one message */
+#define IPC_MAX_TIME_MS IPC_MAX_ID     /* alarm times: epoch ms */
+#define IPC_MAX_ALARM_NAME 256         /* bytes of UTF-8; "" = the default */
+#define IPC_MAX_ALARMS 1024            /* alarm entries in one message */
 #define IPC_MAX_RETRY 65535
 
 enum ipc_type {
 	IPC_UNKNOWN = 0, /* well-formed, but a type this side does not know */
-	IPC_READY,	 /* worker -> durod: dialed and ready for events */
-	IPC_REQUEST,	 /* durod -> worker: an HTTP-style request */
-	IPC_RESPONSE,	 /* worker -> durod: the reply to one request */
-	IPC_HIBERNATE,	 /* durod -> worker: exit now, cleanly */
-	IPC_ERROR,	 /* either way: a request failed, or a protocol error */
-	IPC_ALARM,	 /* durod -> worker: an alarm is due */
-	IPC_DONE,	 /* worker -> durod: an event other than a request succeeded */
-	IPC_ALARM_SYNC,	 /* worker -> durod: index these wake-ups before I commit */
-	IPC_ALARM_ACK,	 /* durod -> worker: they are indexed (or not) */
+	IPC_READY,       /* worker -> durod: dialed and ready for events */
+	IPC_REQUEST,     /* durod -> worker: an HTTP-style request */
+	IPC_RESPONSE,    /* worker -> durod: the reply to one request */
+	IPC_HIBERNATE,   /* durod -> worker: exit now, cleanly */
+	IPC_ERROR,       /* either way: a request failed, or a protocol error */
+	IPC_ALARM,       /* durod -> worker: an alarm is due */
+	IPC_DONE, /* worker -> durod: an event other than a request succeeded */
+	IPC_ALARM_SYNC, /* worker -> durod: index these wake-ups before I commit
+	                 */
+	IPC_ALARM_ACK,  /* durod -> worker: they are indexed (or not) */
 };
 
 /* Errors returned by ipc_decode(); each comes with a message in err[]. */
@@ -49,7 +50,7 @@ enum ipc_err {
 	IPC_OK = 0,
 	IPC_ETRUNCATED = -1, /* frame shorter than its own length prefix */
 	IPC_ETOOBIG = -2,    /* header or body past the limits above */
-	IPC_EJSON = -3,	     /* header is not a JSON object */
+	IPC_EJSON = -3,      /* header is not a JSON object */
 	IPC_EFIELD = -4,     /* a field is missing, mistyped or out of range */
 };
 
@@ -77,7 +78,7 @@ struct ipc_alarm {
 struct ipc_msg {
 	enum ipc_type type;
 	const char *type_name; /* as sent; useful to log IPC_UNKNOWN */
-	uint64_t id;	       /* request/response/error correlation, 0 = none */
+	uint64_t id; /* request/response/error correlation, 0 = none */
 
 	int protocol; /* ready */
 	long pid;     /* ready, 0 when absent */
@@ -85,7 +86,7 @@ struct ipc_msg {
 	const char *method; /* request */
 	const char *path;   /* request: starts with '/' */
 	const char *query;  /* request: without '?', may be "" */
-	int status;	    /* response: 100..599 */
+	int status;         /* response: 100..599 */
 
 	struct ipc_header *headers; /* request, response */
 	size_t nheaders;
@@ -95,9 +96,9 @@ struct ipc_msg {
 
 	const char *name;   /* alarm: which alarm ("" = the default one) */
 	uint64_t scheduled; /* alarm: the time it was set for, epoch ms */
-	int retry;	    /* alarm: 0 on the first attempt */
-	int final;	    /* alarm: the last attempt before it is dropped */
-	int ok;		    /* alarm_ack: the wake-ups are durable */
+	int retry;          /* alarm: 0 on the first attempt */
+	int final;          /* alarm: the last attempt before it is dropped */
+	int ok;             /* alarm_ack: the wake-ups are durable */
 
 	/* response, done: the alarms the event changed, as committed;
 	 * alarm_sync: wake-ups that must be indexed first (never deleted) */

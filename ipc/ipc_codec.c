@@ -14,16 +14,16 @@
 #include "ipc.h"
 
 static const char *const type_names[] = {
-	[IPC_UNKNOWN] = "unknown",
-	[IPC_READY] = "ready",
-	[IPC_REQUEST] = "request",
-	[IPC_RESPONSE] = "response",
-	[IPC_HIBERNATE] = "hibernate",
-	[IPC_ERROR] = "error",
-	[IPC_ALARM] = "alarm",
-	[IPC_DONE] = "done",
-	[IPC_ALARM_SYNC] = "alarm_sync",
-	[IPC_ALARM_ACK] = "alarm_ack",
+    [IPC_UNKNOWN] = "unknown",
+    [IPC_READY] = "ready",
+    [IPC_REQUEST] = "request",
+    [IPC_RESPONSE] = "response",
+    [IPC_HIBERNATE] = "hibernate",
+    [IPC_ERROR] = "error",
+    [IPC_ALARM] = "alarm",
+    [IPC_DONE] = "done",
+    [IPC_ALARM_SYNC] = "alarm_sync",
+    [IPC_ALARM_ACK] = "alarm_ack",
 };
 
 const char *
@@ -79,7 +79,8 @@ get_int(const cJSON *o, const char *key, int required, double lo, double hi,
 	if (v == NULL)
 		return (required ? -1 : 0);
 	/* Range first: converting an out-of-range double is undefined. */
-	if (!cJSON_IsNumber(v) || !(v->valuedouble >= lo && v->valuedouble <= hi) ||
+	if (!cJSON_IsNumber(v) ||
+	    !(v->valuedouble >= lo && v->valuedouble <= hi) ||
 	    v->valuedouble != (double)(long long)v->valuedouble)
 		return (-1);
 	*out = v->valuedouble;
@@ -104,14 +105,15 @@ get_headers(const cJSON *o, struct ipc_msg *m, char *err, size_t errlen)
 		return (fail(err, errlen, IPC_EFIELD, "headers: not an array"));
 	n = (size_t)cJSON_GetArraySize(a);
 	if (n > IPC_MAX_HEADERS)
-		return (fail(err, errlen, IPC_ETOOBIG, "headers: %zu entries, limit %d",
-		    n, IPC_MAX_HEADERS));
+		return (fail(err, errlen, IPC_ETOOBIG,
+		    "headers: %zu entries, limit %d", n, IPC_MAX_HEADERS));
 	if (n == 0)
 		return (0);
 	if ((m->headers = calloc(n, sizeof(*m->headers))) == NULL)
-		return (fail(err, errlen, IPC_ETOOBIG, "headers: out of memory"));
+		return (
+		    fail(err, errlen, IPC_ETOOBIG, "headers: out of memory"));
 	m->nheaders = 0;
-	cJSON_ArrayForEach(pair, a) {
+	cJSON_ArrayForEach (pair, a) {
 		const cJSON *k = cJSON_GetArrayItem(pair, 0);
 		const cJSON *v = cJSON_GetArrayItem(pair, 1);
 		if (!cJSON_IsArray(pair) || cJSON_GetArraySize(pair) != 2 ||
@@ -122,7 +124,8 @@ get_headers(const cJSON *o, struct ipc_msg *m, char *err, size_t errlen)
 		if (!ipc_is_token(k->valuestring) ||
 		    !ipc_is_header_value(v->valuestring))
 			return (fail(err, errlen, IPC_EFIELD,
-			    "headers[%zu]: illegal name or value", m->nheaders));
+			    "headers[%zu]: illegal name or value",
+			    m->nheaders));
 		m->headers[m->nheaders].name = k->valuestring;
 		m->headers[m->nheaders].value = v->valuestring;
 		m->nheaders++;
@@ -147,7 +150,8 @@ static int
 get_alarm_name(const cJSON *o, const char **out)
 {
 	if (get_string(o, "name", 1, out) != 0 ||
-	    strlen(*out) > IPC_MAX_ALARM_NAME || !ipc_is_utf8(*out, strlen(*out)))
+	    strlen(*out) > IPC_MAX_ALARM_NAME ||
+	    !ipc_is_utf8(*out, strlen(*out)))
 		return (-1);
 	return (0);
 }
@@ -158,8 +162,8 @@ get_alarm_name(const cJSON *o, const char **out)
  * (wake-ups to index) cannot say.
  */
 static int
-get_alarms(const cJSON *o, struct ipc_msg *m, int required, char *err,
-    size_t errlen)
+get_alarms(
+    const cJSON *o, struct ipc_msg *m, int required, char *err, size_t errlen)
 {
 	const cJSON *a = cJSON_GetObjectItemCaseSensitive(o, "alarms");
 	const cJSON *e;
@@ -167,29 +171,33 @@ get_alarms(const cJSON *o, struct ipc_msg *m, int required, char *err,
 	double d;
 
 	if (a == NULL)
-		return (required ? fail(err, errlen, IPC_EFIELD,
-					"alarms: missing") : 0);
+		return (required
+		            ? fail(err, errlen, IPC_EFIELD, "alarms: missing")
+		            : 0);
 	if (!cJSON_IsArray(a))
 		return (fail(err, errlen, IPC_EFIELD, "alarms: not an array"));
 	n = (size_t)cJSON_GetArraySize(a);
 	if (n > IPC_MAX_ALARMS)
-		return (fail(err, errlen, IPC_ETOOBIG, "alarms: %zu entries, limit %d",
-		    n, IPC_MAX_ALARMS));
+		return (fail(err, errlen, IPC_ETOOBIG,
+		    "alarms: %zu entries, limit %d", n, IPC_MAX_ALARMS));
 	if (n == 0)
 		return (0);
 	if ((m->alarms = calloc(n, sizeof(*m->alarms))) == NULL)
-		return (fail(err, errlen, IPC_ETOOBIG, "alarms: out of memory"));
-	cJSON_ArrayForEach(e, a) {
+		return (
+		    fail(err, errlen, IPC_ETOOBIG, "alarms: out of memory"));
+	cJSON_ArrayForEach (e, a) {
 		struct ipc_alarm *al = &m->alarms[m->nalarms];
 		if (!cJSON_IsObject(e) || get_alarm_name(e, &al->name) != 0)
 			return (fail(err, errlen, IPC_EFIELD,
-			    "alarms[%zu]: needs a name of at most %d bytes of UTF-8",
+			    "alarms[%zu]: needs a name of at most %d bytes of "
+			    "UTF-8",
 			    m->nalarms, IPC_MAX_ALARM_NAME));
 		d = -1;
 		if (get_int(e, "at", 0, 0, (double)IPC_MAX_TIME_MS, &d) != 0 ||
 		    (d < 0 && m->type == IPC_ALARM_SYNC))
 			return (fail(err, errlen, IPC_EFIELD,
-			    "alarms[%zu]: at: not a time in 0..2^53 ms", m->nalarms));
+			    "alarms[%zu]: at: not a time in 0..2^53 ms",
+			    m->nalarms));
 		al->deleted = d < 0;
 		al->at = al->deleted ? 0 : (uint64_t)d;
 		d = 0;
@@ -211,27 +219,33 @@ decode_fields(const cJSON *o, struct ipc_msg *m, char *err, size_t errlen)
 	int rv;
 
 	if (get_int(o, "id", 0, 0, (double)IPC_MAX_ID, &d) != 0)
-		return (fail(err, errlen, IPC_EFIELD, "id: not an integer in 0..2^53"));
+		return (fail(
+		    err, errlen, IPC_EFIELD, "id: not an integer in 0..2^53"));
 	m->id = (uint64_t)d;
 
 	switch (m->type) {
 	case IPC_READY:
 		d = 0;
 		if (get_int(o, "protocol", 1, 1, 65535, &d) != 0)
-			return (fail(err, errlen, IPC_EFIELD, "ready: bad protocol"));
+			return (fail(
+			    err, errlen, IPC_EFIELD, "ready: bad protocol"));
 		m->protocol = (int)d;
 		d = 0;
 		if (get_int(o, "pid", 0, 0, 4194304, &d) != 0)
-			return (fail(err, errlen, IPC_EFIELD, "ready: bad pid"));
+			return (
+			    fail(err, errlen, IPC_EFIELD, "ready: bad pid"));
 		m->pid = (long)d;
 		return (0);
 	case IPC_REQUEST:
 		if (m->id == 0 || get_string(o, "method", 1, &m->method) != 0 ||
-		    !ipc_is_token(m->method) || strlen(m->method) > IPC_MAX_METHOD ||
-		    get_string(o, "path", 1, &m->path) != 0 || m->path[0] != '/' ||
+		    !ipc_is_token(m->method) ||
+		    strlen(m->method) > IPC_MAX_METHOD ||
+		    get_string(o, "path", 1, &m->path) != 0 ||
+		    m->path[0] != '/' ||
 		    get_string(o, "query", 0, &m->query) != 0)
 			return (fail(err, errlen, IPC_EFIELD,
-			    "request: needs id, method token, path starting with /"));
+			    "request: needs id, method token, path starting "
+			    "with /"));
 		return (get_headers(o, m, err, errlen));
 	case IPC_RESPONSE:
 		if (m->id == 0 || get_int(o, "status", 1, 100, 599, &d) != 0)
@@ -243,7 +257,8 @@ decode_fields(const cJSON *o, struct ipc_msg *m, char *err, size_t errlen)
 		return (get_alarms(o, m, 0, err, errlen));
 	case IPC_DONE:
 		if (m->id == 0)
-			return (fail(err, errlen, IPC_EFIELD, "done: needs an id"));
+			return (
+			    fail(err, errlen, IPC_EFIELD, "done: needs an id"));
 		return (get_alarms(o, m, 0, err, errlen));
 	case IPC_ALARM_SYNC:
 		return (get_alarms(o, m, 1, err, errlen));
@@ -255,7 +270,8 @@ decode_fields(const cJSON *o, struct ipc_msg *m, char *err, size_t errlen)
 		return (0);
 	case IPC_ALARM:
 		if (m->id == 0 || get_alarm_name(o, &m->name) != 0 ||
-		    get_int(o, "scheduled", 1, 0, (double)IPC_MAX_TIME_MS, &d) != 0)
+		    get_int(
+		        o, "scheduled", 1, 0, (double)IPC_MAX_TIME_MS, &d) != 0)
 			return (fail(err, errlen, IPC_EFIELD,
 			    "alarm: needs id, name and scheduled"));
 		m->scheduled = (uint64_t)d;
@@ -267,9 +283,11 @@ decode_fields(const cJSON *o, struct ipc_msg *m, char *err, size_t errlen)
 		m->retry = (int)d;
 		return (0);
 	case IPC_ERROR:
-		if (get_string(o, "code", 1, &m->code) != 0 || m->code[0] == '\0' ||
+		if (get_string(o, "code", 1, &m->code) != 0 ||
+		    m->code[0] == '\0' ||
 		    get_string(o, "message", 0, &m->message) != 0)
-			return (fail(err, errlen, IPC_EFIELD, "error: needs a code string"));
+			return (fail(err, errlen, IPC_EFIELD,
+			    "error: needs a code string"));
 		return (0);
 	case IPC_HIBERNATE:
 	case IPC_UNKNOWN:
@@ -287,8 +305,8 @@ msg_defaults(struct ipc_msg *m)
 }
 
 int
-ipc_decode(const uint8_t *buf, size_t len, struct ipc_msg *m, char *err,
-    size_t errlen)
+ipc_decode(
+    const uint8_t *buf, size_t len, struct ipc_msg *m, char *err, size_t errlen)
 {
 	const char *hdr = (const char *)buf + 4, *end = NULL;
 	const cJSON *t;
@@ -301,33 +319,38 @@ ipc_decode(const uint8_t *buf, size_t len, struct ipc_msg *m, char *err,
 		return (fail(err, errlen, IPC_ETRUNCATED,
 		    "frame of %zu bytes has no length prefix", len));
 	hlen = (uint32_t)buf[0] << 24 | (uint32_t)buf[1] << 16 |
-	    (uint32_t)buf[2] << 8 | buf[3];
+	       (uint32_t)buf[2] << 8 | buf[3];
 	if (hlen > IPC_MAX_HEADER_BYTES)
-		return (fail(err, errlen, IPC_ETOOBIG, "header of %u bytes, limit %u",
-		    hlen, IPC_MAX_HEADER_BYTES));
+		return (fail(err, errlen, IPC_ETOOBIG,
+		    "header of %u bytes, limit %u", hlen,
+		    IPC_MAX_HEADER_BYTES));
 	if (hlen > len - 4)
 		return (fail(err, errlen, IPC_ETRUNCATED,
 		    "header of %u bytes in a frame of %zu", hlen, len));
 	if (len - 4 - hlen > IPC_MAX_BODY_BYTES)
-		return (fail(err, errlen, IPC_ETOOBIG, "body of %zu bytes, limit %u",
-		    len - 4 - hlen, IPC_MAX_BODY_BYTES));
+		return (fail(err, errlen, IPC_ETOOBIG,
+		    "body of %zu bytes, limit %u", len - 4 - hlen,
+		    IPC_MAX_BODY_BYTES));
 	/* cJSON takes a NUL for whitespace: refuse it, the header is JSON. */
 	if (memchr(hdr, '\0', hlen) != NULL)
-		return (fail(err, errlen, IPC_EJSON, "header contains a NUL byte"));
+		return (
+		    fail(err, errlen, IPC_EJSON, "header contains a NUL byte"));
 	/* cJSON's "require NUL" wants a NUL inside the length; instead check
 	 * that only whitespace follows the object within the header. */
 	o = cJSON_ParseWithLengthOpts(hdr, hlen, &end, 0);
 	while (o != NULL && end < hdr + hlen &&
-	    (*end == ' ' || *end == '\t' || *end == '\n' || *end == '\r'))
+	       (*end == ' ' || *end == '\t' || *end == '\n' || *end == '\r'))
 		end++;
 	if (o == NULL || !cJSON_IsObject(o) || end != hdr + hlen) {
 		cJSON_Delete(o);
-		return (fail(err, errlen, IPC_EJSON, "header is not a JSON object"));
+		return (fail(
+		    err, errlen, IPC_EJSON, "header is not a JSON object"));
 	}
 	t = cJSON_GetObjectItemCaseSensitive(o, "type");
 	if (!cJSON_IsString(t) || t->valuestring[0] == '\0') {
 		cJSON_Delete(o);
-		return (fail(err, errlen, IPC_EFIELD, "type: missing or not a string"));
+		return (fail(
+		    err, errlen, IPC_EFIELD, "type: missing or not a string"));
 	}
 	m->json_ = o;
 	m->type_name = t->valuestring;
@@ -361,8 +384,10 @@ headers_json(const struct ipc_msg *m)
 	for (size_t i = 0; a != NULL && i < m->nheaders; i++) {
 		if ((pair = cJSON_CreateArray()) == NULL ||
 		    !cJSON_AddItemToArray(a, pair) ||
-		    !cJSON_AddItemToArray(pair, cJSON_CreateString(m->headers[i].name)) ||
-		    !cJSON_AddItemToArray(pair, cJSON_CreateString(m->headers[i].value))) {
+		    !cJSON_AddItemToArray(
+		        pair, cJSON_CreateString(m->headers[i].name)) ||
+		    !cJSON_AddItemToArray(
+		        pair, cJSON_CreateString(m->headers[i].value))) {
 			cJSON_Delete(a);
 			return (NULL);
 		}
@@ -393,7 +418,7 @@ alarms_json(const struct ipc_msg *m)
 		    cJSON_AddStringToObject(e, "name", al->name) == NULL ||
 		    (!al->deleted && !add_uint(e, "at", al->at)) ||
 		    (!al->deleted && al->every != 0 &&
-			!add_uint(e, "every", al->every))) {
+		        !add_uint(e, "every", al->every))) {
 			cJSON_Delete(a);
 			return (NULL);
 		}
@@ -410,25 +435,29 @@ encode_fields(cJSON *o, const struct ipc_msg *m)
 		ok &= add_uint(o, "id", m->id);
 	switch (m->type) {
 	case IPC_READY:
-		ok &= cJSON_AddNumberToObject(o, "protocol", m->protocol) != NULL;
+		ok &=
+		    cJSON_AddNumberToObject(o, "protocol", m->protocol) != NULL;
 		if (m->pid != 0)
 			ok &= add_uint(o, "pid", (uint64_t)m->pid);
 		break;
 	case IPC_REQUEST:
 		ok &= cJSON_AddStringToObject(o, "method", m->method) != NULL;
 		ok &= cJSON_AddStringToObject(o, "path", m->path) != NULL;
-		ok &= cJSON_AddStringToObject(o, "query", m->query ? m->query : "") != NULL;
+		ok &= cJSON_AddStringToObject(
+		          o, "query", m->query ? m->query : "") != NULL;
 		ok &= cJSON_AddItemToObject(o, "headers", headers_json(m));
 		break;
 	case IPC_RESPONSE:
 		ok &= cJSON_AddNumberToObject(o, "status", m->status) != NULL;
 		ok &= cJSON_AddItemToObject(o, "headers", headers_json(m));
 		if (m->nalarms > 0)
-			ok &= cJSON_AddItemToObject(o, "alarms", alarms_json(m));
+			ok &=
+			    cJSON_AddItemToObject(o, "alarms", alarms_json(m));
 		break;
 	case IPC_DONE:
 		if (m->nalarms > 0)
-			ok &= cJSON_AddItemToObject(o, "alarms", alarms_json(m));
+			ok &=
+			    cJSON_AddItemToObject(o, "alarms", alarms_json(m));
 		break;
 	case IPC_ALARM_SYNC:
 		ok &= cJSON_AddItemToObject(o, "alarms", alarms_json(m));
@@ -436,7 +465,8 @@ encode_fields(cJSON *o, const struct ipc_msg *m)
 	case IPC_ALARM_ACK:
 		ok &= cJSON_AddBoolToObject(o, "ok", m->ok) != NULL;
 		if (m->message != NULL && m->message[0] != '\0')
-			ok &= cJSON_AddStringToObject(o, "message", m->message) != NULL;
+			ok &= cJSON_AddStringToObject(
+			          o, "message", m->message) != NULL;
 		break;
 	case IPC_ALARM:
 		ok &= cJSON_AddStringToObject(o, "name", m->name) != NULL;
@@ -447,7 +477,8 @@ encode_fields(cJSON *o, const struct ipc_msg *m)
 		break;
 	case IPC_ERROR:
 		ok &= cJSON_AddStringToObject(o, "code", m->code) != NULL;
-		ok &= cJSON_AddStringToObject(o, "message", m->message ? m->message : "") != NULL;
+		ok &= cJSON_AddStringToObject(
+		          o, "message", m->message ? m->message : "") != NULL;
 		break;
 	case IPC_HIBERNATE:
 	case IPC_UNKNOWN:
@@ -461,8 +492,9 @@ ipc_header_json(const struct ipc_msg *m)
 {
 	cJSON *o;
 	char *s = NULL;
-	const char *name = m->type == IPC_UNKNOWN && m->type_name ? m->type_name
-								  : ipc_type_name(m->type);
+	const char *name = m->type == IPC_UNKNOWN && m->type_name
+	                       ? m->type_name
+	                       : ipc_type_name(m->type);
 
 	if ((o = cJSON_CreateObject()) == NULL)
 		return (NULL);
@@ -480,10 +512,12 @@ ipc_encode(const struct ipc_msg *m, size_t *len)
 	uint8_t *f;
 	size_t hlen;
 
-	if (m->body_len > IPC_MAX_BODY_BYTES || (json = ipc_header_json(m)) == NULL)
+	if (m->body_len > IPC_MAX_BODY_BYTES ||
+	    (json = ipc_header_json(m)) == NULL)
 		return (NULL);
 	hlen = strlen(json);
-	if (hlen > IPC_MAX_HEADER_BYTES || (f = malloc(4 + hlen + m->body_len)) == NULL) {
+	if (hlen > IPC_MAX_HEADER_BYTES ||
+	    (f = malloc(4 + hlen + m->body_len)) == NULL) {
 		free(json);
 		return (NULL);
 	}

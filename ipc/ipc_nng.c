@@ -18,7 +18,8 @@ ipc_send(nng_socket s, const struct ipc_msg *m, int flags)
 	size_t hlen;
 	int rv;
 
-	if (m->body_len > IPC_MAX_BODY_BYTES || (json = ipc_header_json(m)) == NULL)
+	if (m->body_len > IPC_MAX_BODY_BYTES ||
+	    (json = ipc_header_json(m)) == NULL)
 		return (NNG_ENOMEM);
 	hlen = strlen(json);
 	if (hlen > IPC_MAX_HEADER_BYTES) {

@@ -19,8 +19,8 @@ int ipc_send(nng_socket s, const struct ipc_msg *m, int flags);
  * a positive nng error (NNG_EAGAIN, NNG_ECLOSED, ...) or a negative
  * enum ipc_err with a reason in err: the peer sent a malformed frame.
  */
-int ipc_recv(nng_socket s, struct ipc_msg *m, int flags, char *err,
-    size_t errlen);
+int ipc_recv(
+    nng_socket s, struct ipc_msg *m, int flags, char *err, size_t errlen);
 /* Decode a message already received (it is consumed either way); returns
  * 0 or a negative enum ipc_err, like ipc_recv. */
 int ipc_decode_msg(nng_msg *, struct ipc_msg *m, char *err, size_t errlen);

@@ -18,7 +18,7 @@ ipc_is_token(const char *s)
 	for (; *s != '\0'; s++) {
 		unsigned char c = (unsigned char)*s;
 		if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') ||
-			(c >= 'A' && c <= 'Z') || strchr(extra, c) != NULL))
+		        (c >= 'A' && c <= 'Z') || strchr(extra, c) != NULL))
 			return (0);
 	}
 	return (1);

@@ -11,24 +11,32 @@
 static void
 admin_health(struct durod *d, struct request *r)
 {
-	static const struct ipc_header json = { "Content-Type", "application/json" };
+	static const struct ipc_header json = {
+	    "Content-Type", "application/json"};
 	cJSON *o = cJSON_CreateObject(), *al;
 	struct alarm_stats st;
 	char *s = NULL;
 
 	alarm_stats(d, &st);
 	if (o != NULL) {
-		cJSON_AddStringToObject(o, "status", d->draining ? "draining" : "ok");
+		cJSON_AddStringToObject(
+		    o, "status", d->draining ? "draining" : "ok");
 		cJSON_AddNumberToObject(o, "pid", (double)d->pid);
 		cJSON_AddNumberToObject(o, "objects", (double)d->nobjects);
 		cJSON_AddNumberToObject(o, "live_workers", (double)d->nlive);
-		cJSON_AddNumberToObject(o, "namespaces", (double)d->cfg->nnamespaces);
+		cJSON_AddNumberToObject(
+		    o, "namespaces", (double)d->cfg->nnamespaces);
 		if ((al = cJSON_AddObjectToObject(o, "alarms")) != NULL) {
-			cJSON_AddNumberToObject(al, "in_window", (double)st.window);
-			cJSON_AddNumberToObject(al, "in_flight", (double)st.in_flight);
-			cJSON_AddNumberToObject(al, "delivered", (double)st.delivered);
-			cJSON_AddNumberToObject(al, "retried", (double)st.retried);
-			cJSON_AddNumberToObject(al, "given_up", (double)st.given_up);
+			cJSON_AddNumberToObject(
+			    al, "in_window", (double)st.window);
+			cJSON_AddNumberToObject(
+			    al, "in_flight", (double)st.in_flight);
+			cJSON_AddNumberToObject(
+			    al, "delivered", (double)st.delivered);
+			cJSON_AddNumberToObject(
+			    al, "retried", (double)st.retried);
+			cJSON_AddNumberToObject(
+			    al, "given_up", (double)st.given_up);
 		}
 		s = cJSON_PrintUnformatted(o);
 		cJSON_Delete(o);
@@ -37,8 +45,8 @@ admin_health(struct durod *d, struct request *r)
 		request_error(r, 500, "internal", "out of memory");
 		return;
 	}
-	request_respond(r, d->draining ? 503 : 200, &json, 1, (const uint8_t *)s,
-	    strlen(s));
+	request_respond(r, d->draining ? 503 : 200, &json, 1,
+	    (const uint8_t *)s, strlen(s));
 	free(s);
 }
 
@@ -55,7 +63,8 @@ admin_object(struct durod *d, struct request *r, const char *rest, size_t len)
 		request_error(r, 404, "unknown_namespace", "no such namespace");
 		return;
 	}
-	if (objid_from_hex(slash + 1, len - (size_t)(slash + 1 - rest), id) != 0 ||
+	if (objid_from_hex(slash + 1, len - (size_t)(slash + 1 - rest), id) !=
+	        0 ||
 	    !objid_verify(ns->key, id)) {
 		request_error(r, 400, "bad_id", "not an id of namespace \"%s\"",
 		    ns->cfg->name);
@@ -74,12 +83,14 @@ admin_dispatch(void *arg, struct request *r)
 {
 	struct durod *d = arg;
 	char *q = strchr(r->http->target, '?');
-	size_t len = q ? (size_t)(q - r->http->target) : strlen(r->http->target);
+	size_t len =
+	    q ? (size_t)(q - r->http->target) : strlen(r->http->target);
 
 	if (len == 7 && memcmp(r->http->target, "/health", 7) == 0) {
 		if (strcmp(r->http->method, "GET") != 0 &&
 		    strcmp(r->http->method, "HEAD") != 0) {
-			request_error(r, 405, "method_not_allowed", "use GET /health");
+			request_error(
+			    r, 405, "method_not_allowed", "use GET /health");
 			return;
 		}
 		admin_health(d, r);

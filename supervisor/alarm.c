@@ -17,8 +17,8 @@
 
 #include "durod.h"
 
-#define WINDOW_RELOAD_AHEAD_MS 1000   /* load the next window this early */
-#define INFLIGHT_MAX 256	      /* alarm events queued or running */
+#define WINDOW_RELOAD_AHEAD_MS 1000 /* load the next window this early */
+#define INFLIGHT_MAX 256            /* alarm events queued or running */
 
 struct alarms {
 	struct durod *d;
@@ -32,9 +32,9 @@ struct alarms {
 	uint64_t armed_at; /* UINT64_MAX when the timer is stopped */
 	size_t inflight;
 	size_t max_inflight;
-	size_t window_rows;	    /* index rows loaded at a time, at most */
-	uint64_t window_ms;	    /* ... and due within this much */
-	int stopped; /* draining: deliver nothing more */
+	size_t window_rows;         /* index rows loaded at a time, at most */
+	uint64_t window_ms;         /* ... and due within this much */
+	int stopped;                /* draining: deliver nothing more */
 	struct object_list waiting; /* objects waiting for an alarm_ack */
 	uint64_t delivered, retried, given_up;
 };
@@ -64,7 +64,7 @@ mirror_put(struct alarms *a, const char *ns, const uint8_t *id,
 		return;
 	}
 	if (alarm_sched_put(a->sched, ns, id, name, row->due_ms,
-		row->scheduled_ms, row->every_ms, row->retry) != 0)
+	        row->scheduled_ms, row->every_ms, row->retry) != 0)
 		/* The index has it; the window does not. Reloading from
 		 * the index later would find it, so make that happen. */
 		alarm_sched_set_loaded_until(a->sched, row->due_ms);
@@ -102,7 +102,8 @@ index_retire(struct alarms *a, const struct alarm_fire *f)
 {
 	struct alarm_row row;
 
-	if (alarm_index_get(a->index, f->ns->cfg->name, f->id, f->name, &row) != 1 ||
+	if (alarm_index_get(a->index, f->ns->cfg->name, f->id, f->name, &row) !=
+	        1 ||
 	    row.scheduled_ms != f->scheduled_ms)
 		return;
 	if (row.every_ms == 0) {
@@ -185,7 +186,7 @@ window_row(void *arg, const char *nsname, const uint8_t *id, const char *name,
 	    alarm_sched_find(w->a->flying, ns->cfg->name, id, name) != NULL)
 		return;
 	if (alarm_sched_put(w->a->sched, ns->cfg->name, id, name, row->due_ms,
-		row->scheduled_ms, row->every_ms, row->retry) != 0)
+	        row->scheduled_ms, row->every_ms, row->retry) != 0)
 		log_error("alarms: out of memory loading the index");
 }
 
@@ -198,7 +199,7 @@ window_row(void *arg, const char *nsname, const uint8_t *id, const char *name,
 static void
 alarm_load_window(struct alarms *a, uint64_t now)
 {
-	struct window_load w = { .a = a, .cap = a->window_rows };
+	struct window_load w = {.a = a, .cap = a->window_rows};
 	uint64_t from = alarm_sched_loaded_until(a->sched), end, all_at = 0;
 	uint64_t horizon = now + a->window_ms;
 	int all_set = 0;
@@ -210,27 +211,27 @@ alarm_load_window(struct alarms *a, uint64_t now)
 		log_error("alarms: out of memory loading the index");
 		return;
 	}
-	if ((n = alarm_index_scan(a->index, from, horizon, w.cap, window_row,
-		 &w)) < 0)
+	if ((n = alarm_index_scan(
+	         a->index, from, horizon, w.cap, window_row, &w)) < 0)
 		goto out;
-	end = alarm_window_end(w.dues, w.n, w.cap, horizon, &w.keep,
-	    &all_set, &all_at);
+	end = alarm_window_end(
+	    w.dues, w.n, w.cap, horizon, &w.keep, &all_set, &all_at);
 	w.pass = 1;
 	w.n = 0;
 	if (all_set) {
 		/* Every fetched row shares one due time: take all of them. */
 		w.keep = SIZE_MAX;
-		if (alarm_index_scan(a->index, all_at, all_at + 1, 0, window_row,
-			&w) < 0)
+		if (alarm_index_scan(
+		        a->index, all_at, all_at + 1, 0, window_row, &w) < 0)
 			goto out;
 		end = all_at + 1;
-	} else if (w.keep > 0 &&
-	    alarm_index_scan(a->index, from, horizon, w.keep, window_row, &w) < 0)
+	} else if (w.keep > 0 && alarm_index_scan(a->index, from, horizon,
+	                             w.keep, window_row, &w) < 0)
 		goto out;
 	alarm_sched_set_loaded_until(a->sched, end);
 	if (w.n > 0)
 		log_info("alarms: %zu index row(s) loaded, the window now ends "
-			 "%lld ms from now",
+		         "%lld ms from now",
 		    w.n, (long long)(end - now));
 out:
 	free(w.dues);
@@ -238,8 +239,7 @@ out:
 
 /* The object's name, for DURO_OBJECT_NAME when the alarm activates it. */
 static char *
-object_name_of(struct alarms *a, const struct namespace *ns,
-    const uint8_t *id)
+object_name_of(struct alarms *a, const struct namespace *ns, const uint8_t *id)
 {
 	if (object_byid(a->d, ns, id) != NULL)
 		return (NULL); /* it has one already, or none */
@@ -250,7 +250,8 @@ object_name_of(struct alarms *a, const struct namespace *ns,
 static void
 alarm_deliver(struct alarms *a, const struct alarm_entry *e)
 {
-	const struct namespace *ns = durod_ns_byname(a->d, e->ns, strlen(e->ns));
+	const struct namespace *ns =
+	    durod_ns_byname(a->d, e->ns, strlen(e->ns));
 	struct alarm_fire *f = NULL;
 	struct request *r = NULL;
 	char *oname;
@@ -276,7 +277,7 @@ alarm_deliver(struct alarms *a, const struct alarm_entry *e)
 	f->final = e->retry >= ns->cfg->alarm_max_retries;
 	f->queued_ms = wall_ms();
 	if (alarm_sched_put(a->flying, ns->cfg->name, e->id, e->name, e->due_ms,
-		e->scheduled_ms, e->every_ms, e->retry) != 0)
+	        e->scheduled_ms, e->every_ms, e->retry) != 0)
 		log_error("alarms: out of memory: alarm \"%s\" may run twice",
 		    display_name(e->name));
 	r->fire = f;
@@ -303,7 +304,7 @@ alarm_timer_cb(struct ev_loop *loop, ev_periodic *w, int revents)
 	if (reload_at(a) <= now)
 		alarm_load_window(a, now);
 	while (a->inflight < a->max_inflight &&
-	    (e = alarm_sched_pop(a->sched, now)) != NULL) {
+	       (e = alarm_sched_pop(a->sched, now)) != NULL) {
 		alarm_deliver(a, e);
 		alarm_entry_free(e);
 	}
@@ -338,16 +339,16 @@ alarms_open(struct durod *d, char *err, size_t errlen)
 	a->window_rows = d->cfg->alarm_window_rows;
 	a->window_ms = d->cfg->alarm_window_ms;
 	a->max_inflight = d->max_live / 2 > INFLIGHT_MAX ? INFLIGHT_MAX
-	    : d->max_live / 2 > 0			     ? d->max_live / 2
-							     : 1;
+	                  : d->max_live / 2 > 0          ? d->max_live / 2
+	                                                 : 1;
 	TAILQ_INIT(&a->waiting);
 	ev_init(&a->timer, alarm_timer_cb);
 	a->timer.data = a;
 	d->alarms = a;
 	alarm_load_window(a, wall_ms());
 	n = alarm_index_count(a->index);
-	log_info("alarms: %ld in the index, %zu due within the first window",
-	    n, alarm_sched_count(a->sched));
+	log_info("alarms: %ld in the index, %zu due within the first window", n,
+	    alarm_sched_count(a->sched));
 	alarm_arm(a);
 	return (0);
 }
@@ -385,7 +386,7 @@ static int
 delivering(const struct object *o, const char *name)
 {
 	return (o->inflight != NULL && o->inflight->fire != NULL &&
-	    strcmp(o->inflight->fire->name, name) == 0);
+	        strcmp(o->inflight->fire->name, name) == 0);
 }
 
 void
@@ -411,8 +412,9 @@ alarm_on_sync(struct object *o, const struct ipc_msg *m)
 			 * delete) an occurrence the worker has replaced. The
 			 * wake-up stays no later than either.
 			 */
-			row.due_ms = have == 1 && row.due_ms < al->at ? row.due_ms
-								       : al->at;
+			row.due_ms = have == 1 && row.due_ms < al->at
+			                 ? row.due_ms
+			                 : al->at;
 			row.scheduled_ms = al->at;
 			row.every_ms = al->every;
 			row.retry = 0;
@@ -458,8 +460,9 @@ alarm_ack(struct object *o, int ok)
 	m.message = ok ? "" : "durod could not store the alarm index";
 	alarm_unwait(o);
 	if (!ok)
-		log_error("object %s/%s: alarm_sync refused: the index could not "
-			  "be written or synced",
+		log_error(
+		    "object %s/%s: alarm_sync refused: the index could not "
+		    "be written or synced",
 		    o->ns->cfg->name, o->idhex);
 	(void)worker_ipc_send(o, &m);
 }
@@ -540,7 +543,8 @@ fire_free(struct alarms *a, struct request *r)
 	struct alarm_row row;
 
 	alarm_sched_del(a->flying, f->ns->cfg->name, f->id, f->name);
-	if (alarm_index_get(a->index, f->ns->cfg->name, f->id, f->name, &row) == 1)
+	if (alarm_index_get(a->index, f->ns->cfg->name, f->id, f->name, &row) ==
+	    1)
 		mirror_put(a, f->ns->cfg->name, f->id, f->name, &row);
 	free(r->fire->name);
 	free(r->fire);
@@ -567,7 +571,7 @@ alarm_failed(struct alarms *a, const struct alarm_fire *f, int unsupported,
 	if (unsupported || f->retry >= c->alarm_max_retries) {
 		a->given_up++;
 		log_warn("object %s/%s: alarm \"%s\" given up after %u "
-			 "retries: %s",
+		         "retries: %s",
 		    c->name, idhex, display_name(f->name), f->retry, why);
 		index_retire(a, f);
 		return;
@@ -575,8 +579,8 @@ alarm_failed(struct alarms *a, const struct alarm_fire *f, int unsupported,
 	if (RAND_bytes((unsigned char *)&jitter, sizeof(jitter)) != 1)
 		jitter = 0;
 	row.retry = f->retry + 1;
-	delay = alarm_retry_delay_ms(c->alarm_retry_base_ms, row.retry,
-	    (double)jitter / 4294967296.0);
+	delay = alarm_retry_delay_ms(
+	    c->alarm_retry_base_ms, row.retry, (double)jitter / 4294967296.0);
 	row.due_ms = wall_ms() + delay;
 	a->retried++;
 	log_warn("object %s/%s: alarm \"%s\" failed (%s); retry %u in %llu ms",
@@ -586,8 +590,8 @@ alarm_failed(struct alarms *a, const struct alarm_fire *f, int unsupported,
 }
 
 void
-alarm_event_failed(struct request *r, int status, const char *code,
-    const char *msg)
+alarm_event_failed(
+    struct request *r, int status, const char *code, const char *msg)
 {
 	struct alarms *a = r->fire->d->alarms;
 	char why[600];
@@ -612,7 +616,7 @@ alarm_event_done(struct object *o, struct request *r, const struct ipc_msg *m)
 		index_retire(a, f);
 		alarm_apply(o, m);
 		log_info("object %s/%s: alarm \"%s\" done, %lld ms after its "
-			 "time (retry %u)",
+		         "time (retry %u)",
 		    o->ns->cfg->name, o->idhex, display_name(f->name),
 		    (long long)(wall_ms() - f->scheduled_ms), f->retry);
 	}
@@ -643,5 +647,6 @@ alarm_forget_object(struct durod *d, const struct namespace *ns,
 	alarm_sched_del_object(a->sched, ns->cfg->name, id);
 	alarm_sched_del_object(a->flying, ns->cfg->name, id);
 	if (alarm_index_del_object(a->index, ns->cfg->name, id) != 0)
-		log_warn("alarms: the deleted object's alarms stay in the index");
+		log_warn(
+		    "alarms: the deleted object's alarms stay in the index");
 }

@@ -17,29 +17,21 @@
 
 #include "durod.h"
 
-enum {
-	Q_GET,
-	Q_PUT,
-	Q_DEL,
-	Q_DEL_OBJECT,
-	Q_SCAN,
-	Q_COUNT,
-	Q_N
-};
+enum { Q_GET, Q_PUT, Q_DEL, Q_DEL_OBJECT, Q_SCAN, Q_COUNT, Q_N };
 
 static const char *const queries[Q_N] = {
-	[Q_GET] = "SELECT due_ms, scheduled_ms, every_ms, retry FROM alarms "
-		  "WHERE ns = ?1 AND id = ?2 AND name = ?3",
-	[Q_PUT] = "INSERT INTO alarms (ns, id, name, due_ms, scheduled_ms, "
-		  "every_ms, retry) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) "
-		  "ON CONFLICT (ns, id, name) DO UPDATE SET due_ms = ?4, "
-		  "scheduled_ms = ?5, every_ms = ?6, retry = ?7",
-	[Q_DEL] = "DELETE FROM alarms WHERE ns = ?1 AND id = ?2 AND name = ?3",
-	[Q_DEL_OBJECT] = "DELETE FROM alarms WHERE ns = ?1 AND id = ?2",
-	[Q_SCAN] = "SELECT ns, id, name, due_ms, scheduled_ms, every_ms, retry "
-		   "FROM alarms WHERE due_ms >= ?1 AND due_ms < ?2 "
-		   "ORDER BY due_ms LIMIT ?3",
-	[Q_COUNT] = "SELECT count(*) FROM alarms",
+    [Q_GET] = "SELECT due_ms, scheduled_ms, every_ms, retry FROM alarms "
+              "WHERE ns = ?1 AND id = ?2 AND name = ?3",
+    [Q_PUT] = "INSERT INTO alarms (ns, id, name, due_ms, scheduled_ms, "
+              "every_ms, retry) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) "
+              "ON CONFLICT (ns, id, name) DO UPDATE SET due_ms = ?4, "
+              "scheduled_ms = ?5, every_ms = ?6, retry = ?7",
+    [Q_DEL] = "DELETE FROM alarms WHERE ns = ?1 AND id = ?2 AND name = ?3",
+    [Q_DEL_OBJECT] = "DELETE FROM alarms WHERE ns = ?1 AND id = ?2",
+    [Q_SCAN] = "SELECT ns, id, name, due_ms, scheduled_ms, every_ms, retry "
+               "FROM alarms WHERE due_ms >= ?1 AND due_ms < ?2 "
+               "ORDER BY due_ms LIMIT ?3",
+    [Q_COUNT] = "SELECT count(*) FROM alarms",
 };
 
 struct alarm_index {
@@ -60,8 +52,8 @@ alarm_index_open(struct registry *reg, char *err, size_t errlen)
 	ix->reg = reg;
 	ix->db = registry_db(reg);
 	for (int i = 0; i < Q_N; i++) {
-		if (sqlite3_prepare_v2(ix->db, queries[i], -1, &ix->q[i], NULL) !=
-		    SQLITE_OK) {
+		if (sqlite3_prepare_v2(
+		        ix->db, queries[i], -1, &ix->q[i], NULL) != SQLITE_OK) {
 			snprintf(err, errlen, "alarm index: %s",
 			    sqlite3_errmsg(ix->db));
 			alarm_index_close(ix);
@@ -157,8 +149,8 @@ alarm_index_del(struct alarm_index *ix, const char *ns,
 }
 
 int
-alarm_index_del_object(struct alarm_index *ix, const char *ns,
-    const uint8_t id[DURO_ID_BYTES])
+alarm_index_del_object(
+    struct alarm_index *ix, const char *ns, const uint8_t id[DURO_ID_BYTES])
 {
 	return (run_write(ix, bind_key(ix, Q_DEL_OBJECT, ns, id, NULL)));
 }

@@ -26,7 +26,7 @@
 #define NITEMS(a) (sizeof(a) / sizeof((a)[0]))
 
 #define CONFIG_MAX_BYTES (1024 * 1024)
-#define IDENT_MAX 64	  /* namespace and policy names */
+#define IDENT_MAX 64     /* namespace and policy names */
 #define HOSTNAME_MAX 253 /* RFC 1035, without the trailing dot */
 #define IDENT_CHARS "abcdefghijklmnopqrstuvwxyz0123456789_-"
 
@@ -39,13 +39,13 @@ struct cfg_ctx {
 };
 
 enum cfg_type {
-	CFG_STR,	/* non-empty string */
-	CFG_HOSTPORT,	/* "host:port" */
-	CFG_IDENT,	/* 1-64 of [a-z0-9_-] */
-	CFG_CHOICE,	/* one of the words in .choices */
-	CFG_INT,	/* exact integer, stored by size (4 or 8 bytes) */
-	CFG_ARGV,	/* non-empty array of non-empty strings -> char ** */
-	CFG_ENV,	/* object of strings -> "KEY=VALUE" char ** */
+	CFG_STR,        /* non-empty string */
+	CFG_HOSTPORT,   /* "host:port" */
+	CFG_IDENT,      /* 1-64 of [a-z0-9_-] */
+	CFG_CHOICE,     /* one of the words in .choices */
+	CFG_INT,        /* exact integer, stored by size (4 or 8 bytes) */
+	CFG_ARGV,       /* non-empty array of non-empty strings -> char ** */
+	CFG_ENV,        /* object of strings -> "KEY=VALUE" char ** */
 	CFG_NAMESPACES, /* object of namespace objects */
 };
 
@@ -65,53 +65,61 @@ struct cfg_key {
  * The JSON key is always the struct member's name (#m), so the table
  * cannot drift from struct config / struct ns_config.
  */
-#define KEY(st, m, t, def)                                            \
-	{ .name = #m, .type = (t), .offset = offsetof(st, m),             \
-		.size = sizeof(((st *)0)->m), .sdefault = (def) }
-#define KEY_INT(st, m, def, lo, hi)                                       \
-	{ .name = #m, .type = CFG_INT, .offset = offsetof(st, m),         \
-		.size = sizeof(((st *)0)->m), .idefault = (def), .min = (lo), \
-		.max = (hi) }
-#define KEY_CHOICE(st, m, def, words)                                   \
-	{ .name = #m, .type = CFG_CHOICE, .offset = offsetof(st, m),      \
-		.size = sizeof(((st *)0)->m), .sdefault = (def),              \
-		.choices = (words) }
-#define KEY_REQ(st, m, t)                                                 \
-	{ .name = #m, .type = (t), .offset = offsetof(st, m),             \
-		.size = sizeof(((st *)0)->m), .required = 1 }
+#define KEY(st, m, t, def)                                                     \
+	{                                                                      \
+		.name = #m, .type = (t), .offset = offsetof(st, m),            \
+		.size = sizeof(((st *)0)->m), .sdefault = (def)                \
+	}
+#define KEY_INT(st, m, def, lo, hi)                                            \
+	{                                                                      \
+		.name = #m, .type = CFG_INT, .offset = offsetof(st, m),        \
+		.size = sizeof(((st *)0)->m), .idefault = (def), .min = (lo),  \
+		.max = (hi)                                                    \
+	}
+#define KEY_CHOICE(st, m, def, words)                                          \
+	{                                                                      \
+		.name = #m, .type = CFG_CHOICE, .offset = offsetof(st, m),     \
+		.size = sizeof(((st *)0)->m), .sdefault = (def),               \
+		.choices = (words)                                             \
+	}
+#define KEY_REQ(st, m, t)                                                      \
+	{                                                                      \
+		.name = #m, .type = (t), .offset = offsetof(st, m),            \
+		.size = sizeof(((st *)0)->m), .required = 1                    \
+	}
 
 static const struct cfg_key top_keys[] = {
-	KEY(struct config, listen, CFG_HOSTPORT, "127.0.0.1:8080"),
-	KEY(struct config, admin_listen, CFG_HOSTPORT, "127.0.0.1:8081"),
-	KEY(struct config, data_dir, CFG_STR, "./var/data"),
-	KEY(struct config, run_dir, CFG_STR, "./var/run"),
-	KEY_INT(struct config, max_active_objects, 10000, 1, 10000000),
-	KEY_INT(struct config, max_body_bytes, 16777216, 1, 1073741824),
-	KEY_INT(struct config, alarm_window_rows, 65536, 1, 10000000),
-	KEY_INT(struct config, alarm_window_ms, 600000, 1, 86400000),
-	KEY_REQ(struct config, namespaces, CFG_NAMESPACES),
+    KEY(struct config, listen, CFG_HOSTPORT, "127.0.0.1:8080"),
+    KEY(struct config, admin_listen, CFG_HOSTPORT, "127.0.0.1:8081"),
+    KEY(struct config, data_dir, CFG_STR, "./var/data"),
+    KEY(struct config, run_dir, CFG_STR, "./var/run"),
+    KEY_INT(struct config, max_active_objects, 10000, 1, 10000000),
+    KEY_INT(struct config, max_body_bytes, 16777216, 1, 1073741824),
+    KEY_INT(struct config, alarm_window_rows, 65536, 1, 10000000),
+    KEY_INT(struct config, alarm_window_ms, 600000, 1, 86400000),
+    KEY_REQ(struct config, namespaces, CFG_NAMESPACES),
 };
 
 static const struct cfg_key ns_keys[] = {
-	KEY_REQ(struct ns_config, exec, CFG_ARGV),
-	KEY(struct ns_config, policy, CFG_IDENT, "native"),
-	KEY_INT(struct ns_config, idle_timeout_ms, 10000, 1, 86400000),
-	KEY_INT(struct ns_config, request_timeout_ms, 30000, 1, 3600000),
-	KEY_INT(struct ns_config, start_timeout_ms, 5000, 1, 600000),
-	KEY_INT(struct ns_config, hibernate_grace_ms, 2000, 1, 600000),
-	KEY_INT(struct ns_config, memory_limit_mb, 128, 16, 1048576),
-	KEY_INT(struct ns_config, storage_limit_mb, 1024, 1, 1048576),
-	KEY_CHOICE(struct ns_config, synchronous, "FULL", "FULL NORMAL"),
-	KEY_INT(struct ns_config, max_queue, 1000, 1, 1000000),
-	KEY_INT(struct ns_config, max_restarts, 5, 0, 1000000),
-	KEY_INT(struct ns_config, restart_window_ms, 10000, 1, 86400000),
-	KEY_INT(struct ns_config, alarm_retry_base_ms, 2000, 1, 3600000),
-	KEY_INT(struct ns_config, alarm_max_retries, 6, 0, 100),
-	KEY(struct ns_config, env, CFG_ENV, NULL),
+    KEY_REQ(struct ns_config, exec, CFG_ARGV),
+    KEY(struct ns_config, policy, CFG_IDENT, "native"),
+    KEY_INT(struct ns_config, idle_timeout_ms, 10000, 1, 86400000),
+    KEY_INT(struct ns_config, request_timeout_ms, 30000, 1, 3600000),
+    KEY_INT(struct ns_config, start_timeout_ms, 5000, 1, 600000),
+    KEY_INT(struct ns_config, hibernate_grace_ms, 2000, 1, 600000),
+    KEY_INT(struct ns_config, memory_limit_mb, 128, 16, 1048576),
+    KEY_INT(struct ns_config, storage_limit_mb, 1024, 1, 1048576),
+    KEY_CHOICE(struct ns_config, synchronous, "FULL", "FULL NORMAL"),
+    KEY_INT(struct ns_config, max_queue, 1000, 1, 1000000),
+    KEY_INT(struct ns_config, max_restarts, 5, 0, 1000000),
+    KEY_INT(struct ns_config, restart_window_ms, 10000, 1, 86400000),
+    KEY_INT(struct ns_config, alarm_retry_base_ms, 2000, 1, 3600000),
+    KEY_INT(struct ns_config, alarm_max_retries, 6, 0, 100),
+    KEY(struct ns_config, env, CFG_ENV, NULL),
 };
 
-static int table_parse(struct cfg_ctx *, const struct cfg_key *, size_t,
-    const cJSON *, void *);
+static int table_parse(
+    struct cfg_ctx *, const struct cfg_key *, size_t, const cJSON *, void *);
 static void table_free(const struct cfg_key *, size_t, void *);
 
 /* ---- error reporting and the JSON path ---- */
@@ -210,7 +218,7 @@ is_env_name(const char *s)
 	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz_0123456789";
 
 	return (s[0] != '\0' && strchr(first, s[0]) != NULL &&
-	    strspn(s, rest) == strlen(s));
+	        strspn(s, rest) == strlen(s));
 }
 
 static int
@@ -237,7 +245,7 @@ obj_check_dups(struct cfg_ctx *c, const cJSON *o)
 	if ((keys = calloc(n, sizeof(*keys))) == NULL)
 		return (cfg_fail(c, "out of memory"));
 	i = 0;
-	cJSON_ArrayForEach(e, o)
+	cJSON_ArrayForEach (e, o)
 		keys[i++] = e->string;
 	qsort(keys, n, sizeof(*keys), strp_cmp);
 	for (i = 1; i < n && rv == 0; i++) {
@@ -264,8 +272,10 @@ is_choice(const char *words, const char *s)
 {
 	size_t n = strlen(s);
 
-	for (const char *w = words; *w != '\0'; w += strcspn(w, " "), w += *w == ' ') {
-		if (strncmp(w, s, n) == 0 && (w[n] == ' ' || w[n] == '\0') && n > 0)
+	for (const char *w = words; *w != '\0';
+	     w += strcspn(w, " "), w += *w == ' ') {
+		if (strncmp(w, s, n) == 0 && (w[n] == ' ' || w[n] == '\0') &&
+		    n > 0)
 			return (1);
 	}
 	return (0);
@@ -287,13 +297,13 @@ str_valid(const struct cfg_key *k, const char *s)
 }
 
 static int
-str_parse(struct cfg_ctx *c, const struct cfg_key *k, const cJSON *v,
-    void *base)
+str_parse(
+    struct cfg_ctx *c, const struct cfg_key *k, const cJSON *v, void *base)
 {
 	static const char *const why[] = {
-		[CFG_STR] = "must be a non-empty string",
-		[CFG_HOSTPORT] = "must be \"host:port\"",
-		[CFG_IDENT] = "must be 1-64 characters of [a-z0-9_-]",
+	    [CFG_STR] = "must be a non-empty string",
+	    [CFG_HOSTPORT] = "must be \"host:port\"",
+	    [CFG_IDENT] = "must be 1-64 characters of [a-z0-9_-]",
 	};
 	char **sp = field(k, base);
 
@@ -340,15 +350,17 @@ int_store(const struct cfg_key *k, void *base, uint64_t u)
  * test comes first, so the cast below never sees a value out of range.
  */
 static int
-int_parse(struct cfg_ctx *c, const struct cfg_key *k, const cJSON *v,
-    void *base)
+int_parse(
+    struct cfg_ctx *c, const struct cfg_key *k, const cJSON *v, void *base)
 {
 	double d = v->valuedouble;
 
-	if (!cJSON_IsNumber(v) || !(d >= (double)k->min && d <= (double)k->max) ||
+	if (!cJSON_IsNumber(v) ||
+	    !(d >= (double)k->min && d <= (double)k->max) ||
 	    (double)(uint64_t)d != d)
-		return (cfg_fail(c, "must be an integer in %" PRIu64 "..%" PRIu64,
-		    k->min, k->max));
+		return (
+		    cfg_fail(c, "must be an integer in %" PRIu64 "..%" PRIu64,
+		        k->min, k->max));
 	int_store(k, base, (uint64_t)d);
 	return (0);
 }
@@ -374,8 +386,8 @@ vec_free(const struct cfg_key *k, void *base)
 }
 
 static int
-argv_parse(struct cfg_ctx *c, const struct cfg_key *k, const cJSON *v,
-    void *base)
+argv_parse(
+    struct cfg_ctx *c, const struct cfg_key *k, const cJSON *v, void *base)
 {
 	char ***vp = field(k, base);
 	const cJSON *e;
@@ -385,7 +397,7 @@ argv_parse(struct cfg_ctx *c, const struct cfg_key *k, const cJSON *v,
 		return (cfg_fail(c, "must be a non-empty array of strings"));
 	if ((*vp = calloc(n + 1, sizeof(**vp))) == NULL)
 		return (cfg_fail(c, "out of memory"));
-	cJSON_ArrayForEach(e, v) {
+	cJSON_ArrayForEach (e, v) {
 		if (!cJSON_IsString(e) || e->valuestring[0] == '\0') {
 			path_index(c, i);
 			return (cfg_fail(c, "must be a non-empty string"));
@@ -416,8 +428,8 @@ env_entry(struct cfg_ctx *c, const cJSON *e, char **out)
 }
 
 static int
-env_parse(struct cfg_ctx *c, const struct cfg_key *k, const cJSON *v,
-    void *base)
+env_parse(
+    struct cfg_ctx *c, const struct cfg_key *k, const cJSON *v, void *base)
 {
 	char ***vp = field(k, base);
 	const cJSON *e;
@@ -430,7 +442,7 @@ env_parse(struct cfg_ctx *c, const struct cfg_key *k, const cJSON *v,
 	n = (size_t)cJSON_GetArraySize(v);
 	if ((*vp = calloc(n + 1, sizeof(**vp))) == NULL)
 		return (cfg_fail(c, "out of memory"));
-	cJSON_ArrayForEach(e, v) {
+	cJSON_ArrayForEach (e, v) {
 		size_t saved = path_push(c, e->string);
 
 		if (env_entry(c, e, &(*vp)[i++]) != 0)
@@ -461,13 +473,14 @@ ns_name_check(struct cfg_ctx *c, const char *name)
 	size_t len = strlen(name);
 
 	if (len == 0 || len > IDENT_MAX)
-		return (cfg_fail(c, "namespace name must be 1-%d characters",
-		    IDENT_MAX));
+		return (cfg_fail(
+		    c, "namespace name must be 1-%d characters", IDENT_MAX));
 	if (strspn(name, IDENT_CHARS) != len)
 		return (cfg_fail(c,
 		    "namespace name may only contain a-z, 0-9, '_' and '-'"));
 	if (name[0] == '-' || name[0] == '_')
-		return (cfg_fail(c, "namespace name must start with a letter or "
+		return (cfg_fail(c,
+		    "namespace name must start with a letter or "
 		    "digit ('-' reads as an option to tools run on "
 		    "<data_dir>/<name>; '_' is reserved for durod)"));
 	return (0);
@@ -480,20 +493,20 @@ ns_name_check(struct cfg_ctx *c, const char *name)
  * parse.
  */
 static int
-ns_parse(struct cfg_ctx *c, const struct cfg_key *k, const cJSON *v,
-    void *base)
+ns_parse(struct cfg_ctx *c, const struct cfg_key *k, const cJSON *v, void *base)
 {
 	struct config *cfg = base;
 	const cJSON *e;
 	size_t n;
 
 	if (!cJSON_IsObject(v) || (n = (size_t)cJSON_GetArraySize(v)) == 0)
-		return (cfg_fail(c, "must be an object with at least one namespace"));
+		return (cfg_fail(
+		    c, "must be an object with at least one namespace"));
 	if (obj_check_dups(c, v) != 0)
 		return (-1);
 	if ((cfg->namespaces = calloc(n, sizeof(*cfg->namespaces))) == NULL)
 		return (cfg_fail(c, "out of memory"));
-	cJSON_ArrayForEach(e, v) {
+	cJSON_ArrayForEach (e, v) {
 		struct ns_config *ns = &cfg->namespaces[cfg->nnamespaces++];
 		size_t saved = path_push(c, e->string);
 
@@ -523,21 +536,21 @@ ns_free(const struct cfg_key *k, void *base)
 }
 
 struct cfg_type_ops {
-	int (*parse)(struct cfg_ctx *, const struct cfg_key *, const cJSON *,
-	    void *);
+	int (*parse)(
+	    struct cfg_ctx *, const struct cfg_key *, const cJSON *, void *);
 	int (*dflt)(struct cfg_ctx *, const struct cfg_key *, void *);
 	void (*free)(const struct cfg_key *, void *);
 };
 
 static const struct cfg_type_ops cfg_types[] = {
-	[CFG_STR] = { str_parse, str_default, str_free },
-	[CFG_HOSTPORT] = { str_parse, str_default, str_free },
-	[CFG_IDENT] = { str_parse, str_default, str_free },
-	[CFG_CHOICE] = { str_parse, str_default, str_free },
-	[CFG_INT] = { int_parse, int_default, NULL },
-	[CFG_ARGV] = { argv_parse, NULL, vec_free },
-	[CFG_ENV] = { env_parse, env_default, vec_free },
-	[CFG_NAMESPACES] = { ns_parse, NULL, ns_free },
+    [CFG_STR] = {str_parse, str_default, str_free},
+    [CFG_HOSTPORT] = {str_parse, str_default, str_free},
+    [CFG_IDENT] = {str_parse, str_default, str_free},
+    [CFG_CHOICE] = {str_parse, str_default, str_free},
+    [CFG_INT] = {int_parse, int_default, NULL},
+    [CFG_ARGV] = {argv_parse, NULL, vec_free},
+    [CFG_ENV] = {env_parse, env_default, vec_free},
+    [CFG_NAMESPACES] = {ns_parse, NULL, ns_free},
 };
 
 /* ---- the walker ---- */
@@ -567,7 +580,7 @@ table_parse(struct cfg_ctx *c, const struct cfg_key *keys, size_t nkeys,
 		return (cfg_fail(c, "must be a JSON object"));
 	if (obj_check_dups(c, o) != 0)
 		return (-1);
-	cJSON_ArrayForEach(e, o) {
+	cJSON_ArrayForEach (e, o) {
 		if (key_byname(keys, nkeys, e->string) == NULL) {
 			path_push(c, e->string);
 			return (cfg_fail(c, "unknown key"));
@@ -628,7 +641,8 @@ json_parse(struct cfg_ctx *c, const char *json, size_t len)
 	copy[len] = '\0';
 	root = cJSON_ParseWithLengthOpts(copy, len, &end, 0);
 	off = end != NULL ? (size_t)(end - copy) : 0;
-	while (root != NULL && off < len && strchr(" \t\r\n", copy[off]) != NULL)
+	while (
+	    root != NULL && off < len && strchr(" \t\r\n", copy[off]) != NULL)
 		off++;
 	if (root == NULL || off < len) {
 		cJSON_Delete(root);
@@ -640,10 +654,10 @@ json_parse(struct cfg_ctx *c, const char *json, size_t len)
 }
 
 int
-config_parse(const char *json, size_t len, struct config **out, char *err,
-    size_t errlen)
+config_parse(
+    const char *json, size_t len, struct config **out, char *err, size_t errlen)
 {
-	struct cfg_ctx c = { .len = 0, .err = err, .errlen = errlen };
+	struct cfg_ctx c = {.len = 0, .err = err, .errlen = errlen};
 	struct config *cfg;
 	cJSON *root;
 	int rv;
@@ -668,8 +682,8 @@ config_parse(const char *json, size_t len, struct config **out, char *err,
 
 /* Read at most CONFIG_MAX_BYTES; a bigger file is surely not a config. */
 static int
-file_read(const char *path, char **out, size_t *outlen, char *err,
-    size_t errlen)
+file_read(
+    const char *path, char **out, size_t *outlen, char *err, size_t errlen)
 {
 	char *buf = NULL;
 	size_t len = 0;
@@ -769,7 +783,8 @@ host_valid(const char *h, size_t len)
 		} else if (h[i] == '-' && label == 0) {
 			return (0);
 		} else if (strchr("abcdefghijklmnopqrstuvwxyz"
-		    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-", h[i]) == NULL) {
+		                  "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-",
+		               h[i]) == NULL) {
 			return (0);
 		} else
 			label++;

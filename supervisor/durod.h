@@ -30,7 +30,7 @@
 #define DURO_ID_HEX (DURO_ID_BYTES * 2)
 #define DURO_NAME_MAX 256
 #define DURO_HEADER_LIMIT (32 * 1024) /* request line + headers */
-#define DURO_KEY_BYTES 32		/* a namespace's HMAC key */
+#define DURO_KEY_BYTES 32             /* a namespace's HMAC key */
 
 /* ---- config.c: the JSON config, parsed once into this struct ---- */
 
@@ -39,7 +39,7 @@ struct ns_config {
 	char **exec; /* argv, NULL-terminated; exec[0] is the program */
 	char *policy;
 	char *synchronous; /* "FULL" or "NORMAL": the worker's SQLite sync */
-	char **env; /* "KEY=VALUE", NULL-terminated; no DURO_ keys */
+	char **env;        /* "KEY=VALUE", NULL-terminated; no DURO_ keys */
 	uint32_t idle_timeout_ms;
 	uint32_t request_timeout_ms;
 	uint32_t start_timeout_ms;
@@ -54,7 +54,7 @@ struct ns_config {
 };
 
 struct config {
-	char *listen;	    /* "host:port" */
+	char *listen;       /* "host:port" */
 	char *admin_listen; /* "host:port" */
 	char *data_dir;
 	char *run_dir;
@@ -75,24 +75,23 @@ struct config {
  */
 int config_parse(const char *json, size_t len, struct config **out, char *err,
     size_t errlen);
-int config_load(const char *path, struct config **out, char *err,
-    size_t errlen);
+int config_load(
+    const char *path, struct config **out, char *err, size_t errlen);
 void config_free(struct config *);
-const struct ns_config *config_ns_byname(const struct config *,
-    const char *name, size_t len);
+const struct ns_config *config_ns_byname(
+    const struct config *, const char *name, size_t len);
 /* Split "host:port" (host may be "[v6]"); returns 0 or -1. */
-int config_split_hostport(const char *s, char *host, size_t hostlen,
-    int *port);
+int config_split_hostport(const char *s, char *host, size_t hostlen, int *port);
 
 /* ---- objid.c: object ids (see DESIGN.md "Objects and addressing") ---- */
 
 void objid_from_name(const uint8_t key[DURO_KEY_BYTES], const char *name,
     size_t len, uint8_t id[DURO_ID_BYTES]);
-int objid_new_unique(const uint8_t key[DURO_KEY_BYTES],
-    uint8_t id[DURO_ID_BYTES]);
+int objid_new_unique(
+    const uint8_t key[DURO_KEY_BYTES], uint8_t id[DURO_ID_BYTES]);
 /* 1 if this key made the id, else 0 (constant time). */
-int objid_verify(const uint8_t key[DURO_KEY_BYTES],
-    const uint8_t id[DURO_ID_BYTES]);
+int objid_verify(
+    const uint8_t key[DURO_KEY_BYTES], const uint8_t id[DURO_ID_BYTES]);
 void objid_to_hex(const uint8_t id[DURO_ID_BYTES], char hex[DURO_ID_HEX + 1]);
 /* Exactly 64 lowercase hex characters; returns 0 or -1. */
 int objid_from_hex(const char *hex, size_t len, uint8_t id[DURO_ID_BYTES]);
@@ -108,7 +107,7 @@ struct route {
 	char name[DURO_NAME_MAX + 1]; /* ROUTE_NAME: decoded, NUL-terminated */
 	size_t name_len;
 	uint8_t id[DURO_ID_BYTES]; /* ROUTE_ID: parsed, not yet verified */
-	const char *path;	   /* into the target: "/..." for the worker */
+	const char *path;          /* into the target: "/..." for the worker */
 	size_t path_len;
 	const char *query; /* into the target, after '?', NUL-terminated */
 	const char *err_code;
@@ -122,19 +121,19 @@ int route_parse(const char *target, struct route *r);
 
 enum obj_state {
 	OBJ_HIBERNATED, /* no worker; costs only its files */
-	OBJ_STARTING,	/* spawned, waiting for ready; events queue */
-	OBJ_IDLE,	/* ready, nothing in flight */
-	OBJ_BUSY,	/* one event in flight (turn-based delivery) */
-	OBJ_STOPPING,	/* told to hibernate or killed; waiting for the reap */
+	OBJ_STARTING,   /* spawned, waiting for ready; events queue */
+	OBJ_IDLE,       /* ready, nothing in flight */
+	OBJ_BUSY,       /* one event in flight (turn-based delivery) */
+	OBJ_STOPPING,   /* told to hibernate or killed; waiting for the reap */
 	OBJ_NSTATES
 };
 
 enum obj_event {
-	OEV_EVENT,     /* an event was queued for the object */
-	OEV_READY,     /* the worker said ready */
-	OEV_REPLY,     /* the worker answered the in-flight event */
-	OEV_TIMEOUT,   /* the state's timer fired: start, request, idle, grace */
-	OEV_EXIT,      /* the worker process was reaped */
+	OEV_EVENT,   /* an event was queued for the object */
+	OEV_READY,   /* the worker said ready */
+	OEV_REPLY,   /* the worker answered the in-flight event */
+	OEV_TIMEOUT, /* the state's timer fired: start, request, idle, grace */
+	OEV_EXIT,    /* the worker process was reaped */
 	OEV_VIOLATION, /* the worker broke the protocol */
 	OEV_HIBERNATE, /* durod wants it asleep (shutdown, capacity) */
 	OEV_NEVENTS
@@ -142,19 +141,20 @@ enum obj_event {
 
 /* Actions, performed by object_run.c in this order. */
 enum obj_action {
-	ACT_KILL = 1 << 0,	    /* SIGKILL the worker; its exit comes later */
-	ACT_FAIL_INFLIGHT = 1 << 1, /* 500 object_reset to the in-flight event */
-	ACT_FAIL_QUEUE = 1 << 2,    /* fail every queued event */
-	ACT_HIBERNATE = 1 << 3,	    /* send hibernate, arm the grace timer */
-	ACT_SPAWN = 1 << 4,	    /* start a worker, arm the start timer */
-	ACT_DELIVER = 1 << 5,	    /* send the queue's head, arm its timer */
-	ACT_ARM_IDLE = 1 << 6,	    /* arm the idle timer */
-	ACT_FREE = 1 << 7,	    /* forget the object (it is hibernated) */
+	ACT_KILL = 1 << 0, /* SIGKILL the worker; its exit comes later */
+	ACT_FAIL_INFLIGHT = 1
+	                    << 1, /* 500 object_reset to the in-flight event */
+	ACT_FAIL_QUEUE = 1 << 2,  /* fail every queued event */
+	ACT_HIBERNATE = 1 << 3,   /* send hibernate, arm the grace timer */
+	ACT_SPAWN = 1 << 4,       /* start a worker, arm the start timer */
+	ACT_DELIVER = 1 << 5,     /* send the queue's head, arm its timer */
+	ACT_ARM_IDLE = 1 << 6,    /* arm the idle timer */
+	ACT_FREE = 1 << 7,        /* forget the object (it is hibernated) */
 };
 
 struct lc_in {
-	int queued;	   /* events are waiting in the object's queue */
-	int draining;	   /* durod is shutting down: no new turns once idle */
+	int queued;        /* events are waiting in the object's queue */
+	int draining;      /* durod is shutting down: no new turns once idle */
 	int draining_hard; /* ... and no new workers either */
 };
 
@@ -163,8 +163,8 @@ struct lc_out {
 	unsigned actions;
 };
 
-struct lc_out lifecycle_next(enum obj_state, enum obj_event,
-    const struct lc_in *);
+struct lc_out lifecycle_next(
+    enum obj_state, enum obj_event, const struct lc_in *);
 const char *lifecycle_state_name(enum obj_state);
 const char *lifecycle_event_name(enum obj_event);
 
@@ -181,20 +181,21 @@ __attribute__((noreturn)) void fatalx(const char *fmt, ...)
 
 /* One parsed request; every pointer is owned by it. */
 struct http_request {
-	char *method;	/* "GET", ... */
-	char *target;	/* raw request-target, e.g. "/counter/a/incr?by=2" */
+	char *method; /* "GET", ... */
+	char *target; /* raw request-target, e.g. "/counter/a/incr?by=2" */
 	struct ipc_header *headers; /* names as sent, values without OWS */
 	size_t nheaders;
 	uint8_t *body; /* de-chunked; NULL when empty */
 	size_t body_len;
 	int keep_alive; /* the connection may carry another request */
-	int upgrade;	/* Upgrade: requested (WebSockets, a later issue) */
+	int upgrade;    /* Upgrade: requested (WebSockets, a later issue) */
 };
 
 enum http_in_status {
-	HTTP_IN_MORE,	 /* consumed everything, need more bytes */
-	HTTP_IN_REQUEST, /* a request is complete: take it, then feed the rest */
-	HTTP_IN_ERROR,	 /* malformed or over a limit: answer, then close */
+	HTTP_IN_MORE,    /* consumed everything, need more bytes */
+	HTTP_IN_REQUEST, /* a request is complete: take it, then feed the rest
+	                  */
+	HTTP_IN_ERROR,   /* malformed or over a limit: answer, then close */
 };
 
 struct http_in;
@@ -204,15 +205,15 @@ void http_in_free(struct http_in *);
  * Feed bytes. *consumed says how many were used; after HTTP_IN_REQUEST the
  * caller takes the request and feeds buf + *consumed later (pipelining).
  */
-enum http_in_status http_in_feed(struct http_in *, const char *buf,
-    size_t len, size_t *consumed);
+enum http_in_status http_in_feed(
+    struct http_in *, const char *buf, size_t len, size_t *consumed);
 /* The completed request; the caller owns it. */
 struct http_request *http_in_take(struct http_in *);
 /* After HTTP_IN_ERROR: the status to answer (400, 413, 431, 501, 505,
  * or 500 "internal" when memory ran out) and a message for the JSON
  * error body. */
-int http_in_error(const struct http_in *, const char **code,
-    const char **message);
+int http_in_error(
+    const struct http_in *, const char **code, const char **message);
 /* True while the current request's headers are complete and its body is
  * still arriving (the gateway's header timeout ends there). */
 int http_in_reading_body(const struct http_in *);
@@ -255,7 +256,7 @@ struct gateway_limits {
 	uint64_t max_body_bytes;
 	size_t max_header_bytes;
 	double header_timeout_s; /* a request's headers must arrive within */
-	double idle_timeout_s;	 /* keep-alive connection with nothing to do */
+	double idle_timeout_s;   /* keep-alive connection with nothing to do */
 	size_t max_conns;
 };
 
@@ -288,10 +289,11 @@ struct ipc_inbox;
 TAILQ_HEAD(object_list, object);
 
 /* A configured namespace plus what durod derived from it at startup. */
-struct namespace {
+struct namespace
+{
 	const struct ns_config *cfg;
 	uint8_t key[DURO_KEY_BYTES]; /* from the registry */
-	char *exec_path;	     /* exec[0] resolved against PATH */
+	char *exec_path;             /* exec[0] resolved against PATH */
 };
 
 struct durod {
@@ -301,13 +303,13 @@ struct durod {
 	struct registry *reg;
 	struct gateway *gateway;
 	struct gateway *admin;
-	char *run_dir;	/* absolute */
-	char *data_dir; /* absolute */
-	struct object *objects;	 /* uthash table by (ns, id) */
+	char *run_dir;           /* absolute */
+	char *data_dir;          /* absolute */
+	struct object *objects;  /* uthash table by (ns, id) */
 	struct object_list idle; /* idle workers, least recently used first */
-	size_t nobjects;	 /* in the table */
-	size_t nlive;		 /* with a worker process, reaped or not */
-	size_t max_live;	 /* max_active_objects, or less if fds are short */
+	size_t nobjects;         /* in the table */
+	size_t nlive;            /* with a worker process, reaped or not */
+	size_t max_live; /* max_active_objects, or less if fds are short */
 	uint64_t next_ipc_id;
 	int draining;
 	int draining_hard;
@@ -323,8 +325,8 @@ struct durod {
 	double drain_deadline; /* seconds before stopping workers hard */
 };
 
-const struct namespace *durod_ns_byname(const struct durod *, const char *name,
-    size_t len);
+const struct namespace *durod_ns_byname(
+    const struct durod *, const char *name, size_t len);
 /* Commit the registry's pending writes now (durod does before the loop
  * sleeps) and ack the alarm_syncs waiting on them. */
 void durod_flush(struct durod *);
@@ -343,11 +345,11 @@ int registry_ns_key(struct registry *, const char *ns,
 int registry_note_name(struct registry *, const char *ns,
     const uint8_t id[DURO_ID_BYTES], const char *name);
 /* Forget a deleted object. */
-int registry_forget(struct registry *, const char *ns,
-    const uint8_t id[DURO_ID_BYTES]);
+int registry_forget(
+    struct registry *, const char *ns, const uint8_t id[DURO_ID_BYTES]);
 /* The name of a named object, malloc'd, or NULL (unnamed or unknown). */
-char *registry_name_byid(struct registry *, const char *ns,
-    const uint8_t id[DURO_ID_BYTES]);
+char *registry_name_byid(
+    struct registry *, const char *ns, const uint8_t id[DURO_ID_BYTES]);
 /*
  * Group commit: every write joins the transaction registry_write_begin()
  * opens (a no-op when one is open); registry_flush() commits it (durod
@@ -371,13 +373,13 @@ struct sqlite3 *registry_db(struct registry *);
  * (except those popped and in flight), no row at or past it is.
  */
 struct alarm_entry {
-	const char *ns;	/* namespace name (a copy inside the entry) */
+	const char *ns; /* namespace name (a copy inside the entry) */
 	uint8_t id[DURO_ID_BYTES];
-	char *name;	/* inside the entry too; "" is the default alarm */
-	uint64_t due_ms;       /* when to deliver (a retry's time after failures) */
+	char *name;      /* inside the entry too; "" is the default alarm */
+	uint64_t due_ms; /* when to deliver (a retry's time after failures) */
 	uint64_t scheduled_ms; /* the alarm's own time, what the handler sees */
 	uint64_t every_ms;     /* repeat period, 0 = once */
-	uint32_t retry;	       /* failed attempts so far */
+	uint32_t retry;        /* failed attempts so far */
 	/* private to alarm_sched.c */
 	size_t heap_idx_;
 	UT_hash_handle hh;
@@ -403,8 +405,8 @@ struct alarm_entry *alarm_sched_find(struct alarm_sched *, const char *ns,
 void alarm_sched_del(struct alarm_sched *, const char *ns,
     const uint8_t id[DURO_ID_BYTES], const char *name);
 /* Remove and free every alarm of one object; returns how many. */
-size_t alarm_sched_del_object(struct alarm_sched *, const char *ns,
-    const uint8_t id[DURO_ID_BYTES]);
+size_t alarm_sched_del_object(
+    struct alarm_sched *, const char *ns, const uint8_t id[DURO_ID_BYTES]);
 /* The earliest due time held, or UINT64_MAX when empty. */
 uint64_t alarm_sched_next_due(const struct alarm_sched *);
 /*
@@ -440,8 +442,8 @@ int alarm_sched_covers(const struct alarm_sched *, uint64_t due_ms);
  * jitter in [0, 25 %) of that taken from jitter01 in [0, 1). Saturates
  * instead of overflowing.
  */
-uint64_t alarm_retry_delay_ms(uint64_t base_ms, uint32_t retry,
-    double jitter01);
+uint64_t alarm_retry_delay_ms(
+    uint64_t base_ms, uint32_t retry, double jitter01);
 
 /* ---- alarm_index.c: the durable alarm index (registry.sqlite) ---- */
 
@@ -452,12 +454,12 @@ struct alarm_row {
 	uint32_t retry;
 };
 
-typedef void (*alarm_scan_fn)(void *arg, const char *ns,
-    const uint8_t *id, const char *name, const struct alarm_row *);
+typedef void (*alarm_scan_fn)(void *arg, const char *ns, const uint8_t *id,
+    const char *name, const struct alarm_row *);
 
 struct alarm_index;
-struct alarm_index *alarm_index_open(struct registry *, char *err,
-    size_t errlen);
+struct alarm_index *alarm_index_open(
+    struct registry *, char *err, size_t errlen);
 void alarm_index_close(struct alarm_index *);
 /* 1 and *row when the alarm has a row, 0 when not, -1 on error. */
 int alarm_index_get(struct alarm_index *, const char *ns,
@@ -468,8 +470,8 @@ int alarm_index_put(struct alarm_index *, const char *ns,
     const struct alarm_row *);
 int alarm_index_del(struct alarm_index *, const char *ns,
     const uint8_t id[DURO_ID_BYTES], const char *name);
-int alarm_index_del_object(struct alarm_index *, const char *ns,
-    const uint8_t id[DURO_ID_BYTES]);
+int alarm_index_del_object(
+    struct alarm_index *, const char *ns, const uint8_t id[DURO_ID_BYTES]);
 /* fn for each row with from <= due_ms < until, by due time, at most limit
  * (0: all); returns how many, or -1. */
 long alarm_index_scan(struct alarm_index *, uint64_t from, uint64_t until,
@@ -510,21 +512,21 @@ void alarm_unwait(struct object *);
 /* A reply's "alarms" list: the committed truth, into the index. */
 void alarm_apply(struct object *, const struct ipc_msg *);
 /* The worker answered an alarm event (done or error); frees r. */
-void alarm_event_done(struct object *, struct request *,
-    const struct ipc_msg *);
+void alarm_event_done(
+    struct object *, struct request *, const struct ipc_msg *);
 /* The alarm event failed without an answer from a handler (crash,
  * timeout, queue full, ...): request_error() lands here; frees r. */
-void alarm_event_failed(struct request *, int status, const char *code,
-    const char *msg);
+void alarm_event_failed(
+    struct request *, int status, const char *code, const char *msg);
 struct alarm_stats {
-	size_t window;	  /* alarms in the in-memory window */
+	size_t window;    /* alarms in the in-memory window */
 	size_t in_flight; /* alarm events queued or running */
 	uint64_t delivered, retried, given_up; /* since start */
 };
 void alarm_stats(const struct durod *, struct alarm_stats *);
 /* A deleted object's alarms leave the index. */
-void alarm_forget_object(struct durod *, const struct namespace *,
-    const uint8_t id[DURO_ID_BYTES]);
+void alarm_forget_object(
+    struct durod *, const struct namespace *, const uint8_t id[DURO_ID_BYTES]);
 
 /* ---- registry_sync.c: registry commits made durable off the loop ---- */
 
@@ -555,29 +557,29 @@ void admin_dispatch(void *durod, struct request *);
 
 /* Everything the child needs, built by the parent before the clone. */
 struct spawn_plan {
-	const char *path;   /* resolved program */
-	char *const *argv;  /* NULL-terminated */
-	char *const *envp;  /* NULL-terminated */
-	pid_t parent;	    /* durod's pid, to detect an early parent death */
+	const char *path;  /* resolved program */
+	char *const *argv; /* NULL-terminated */
+	char *const *envp; /* NULL-terminated */
+	pid_t parent;      /* durod's pid, to detect an early parent death */
 };
 
 /* Start a child; returns 0 and its pid, or an errno with err filled.
  * exec failures are reported here, not as a mysterious exit 127. */
-int spawn_start(const struct spawn_plan *, pid_t *pid, char *err,
-    size_t errlen);
+int spawn_start(
+    const struct spawn_plan *, pid_t *pid, char *err, size_t errlen);
 /* Resolve a program name against PATH like execvp; malloc'd or NULL. */
 char *spawn_resolve(const char *prog);
 
 /* ---- exit_reason.c: decode a worker's exit in one place ---- */
 
 enum kill_cause {
-	KILL_NONE,	    /* durod did not kill it */
-	KILL_HIBERNATE,	    /* did not exit within the grace period */
+	KILL_NONE,          /* durod did not kill it */
+	KILL_HIBERNATE,     /* did not exit within the grace period */
 	KILL_START_TIMEOUT, /* no ready within start_timeout_ms */
-	KILL_TIMEOUT,	    /* an event ran past request_timeout_ms */
-	KILL_VIOLATION,	    /* broke the protocol */
-	KILL_SHUTDOWN,	    /* durod is stopping hard */
-	KILL_DELETE,	    /* the object is being deleted */
+	KILL_TIMEOUT,       /* an event ran past request_timeout_ms */
+	KILL_VIOLATION,     /* broke the protocol */
+	KILL_SHUTDOWN,      /* durod is stopping hard */
+	KILL_DELETE,        /* the object is being deleted */
 };
 
 enum exit_kind {
@@ -591,7 +593,7 @@ enum exit_kind {
 struct exit_reason {
 	enum exit_kind kind;
 	enum kill_cause cause;
-	int code; /* exit status or signal number */
+	int code;      /* exit status or signal number */
 	char text[96]; /* "exit 3", "signal 6 (Aborted)", "timeout" */
 };
 
@@ -623,16 +625,17 @@ struct object {
 	uint64_t events_served;
 	struct request *delete_req; /* an admin delete waiting for the reap */
 	int sync_waiting; /* an alarm_sync awaits its ack: 1, or -1 (failed) */
-	uint64_t sync_gen; /* the regsync generation it waits for, 0: none yet */
+	uint64_t
+	    sync_gen; /* the regsync generation it waits for, 0: none yet */
 	TAILQ_ENTRY(object) sync_entry;
 
 	TAILQ_ENTRY(object) idle_entry; /* in d->idle while OBJ_IDLE */
-	char key[64 + DURO_ID_BYTES]; /* namespace name (zero padded), id */
+	char key[64 + DURO_ID_BYTES];   /* namespace name (zero padded), id */
 	UT_hash_handle hh;
 };
 
-struct object *object_byid(struct durod *, const struct namespace *,
-    const uint8_t id[DURO_ID_BYTES]);
+struct object *object_byid(
+    struct durod *, const struct namespace *, const uint8_t id[DURO_ID_BYTES]);
 struct object *object_new(struct durod *, const struct namespace *,
     const uint8_t id[DURO_ID_BYTES], const char *name);
 void object_free(struct object *);

@@ -13,13 +13,13 @@
 #include "durod.h"
 
 static const char *const cause_names[] = {
-	[KILL_NONE] = "none",
-	[KILL_HIBERNATE] = "hibernate_timeout",
-	[KILL_START_TIMEOUT] = "start_timeout",
-	[KILL_TIMEOUT] = "timeout",
-	[KILL_VIOLATION] = "protocol_violation",
-	[KILL_SHUTDOWN] = "shutdown",
-	[KILL_DELETE] = "deleted",
+    [KILL_NONE] = "none",
+    [KILL_HIBERNATE] = "hibernate_timeout",
+    [KILL_START_TIMEOUT] = "start_timeout",
+    [KILL_TIMEOUT] = "timeout",
+    [KILL_VIOLATION] = "protocol_violation",
+    [KILL_SHUTDOWN] = "shutdown",
+    [KILL_DELETE] = "deleted",
 };
 
 const char *
@@ -48,8 +48,8 @@ exit_decode(int wstatus, enum kill_cause cause, struct exit_reason *r)
 		    kill_cause_name(cause));
 	} else if (r->code == SIGSYS) {
 		r->kind = EXIT_SANDBOX;
-		snprintf(r->text, sizeof(r->text), "sandbox violation (signal %d)",
-		    r->code);
+		snprintf(r->text, sizeof(r->text),
+		    "sandbox violation (signal %d)", r->code);
 	} else {
 		r->kind = EXIT_SIGNAL;
 		snprintf(r->text, sizeof(r->text), "signal %d (%s)", r->code,

@@ -35,7 +35,6 @@
 
 #include "durod.h"
 
-
 #define GW_READ_MIN (16 * 1024)   /* free input space for each read */
 #define GW_OUT_HIGH (1024 * 1024) /* above: stop reading and parsing */
 #define GW_BUF_KEEP (64 * 1024)   /* emptied buffers above are freed */
@@ -818,7 +817,8 @@ request_respond(struct request *r, int status, const struct ipc_header *headers,
 
 	if (r->fire != NULL) {
 		/* Alarm events are answered with done or error, never so. */
-		alarm_event_failed(r, status, "internal", "answered as a request");
+		alarm_event_failed(
+		    r, status, "internal", "answered as a request");
 		return;
 	}
 	if (c != NULL && (status < 200 || status > 599)) {

@@ -11,21 +11,21 @@
 #include "durod.h"
 
 static const char *const state_names[OBJ_NSTATES] = {
-	[OBJ_HIBERNATED] = "hibernated",
-	[OBJ_STARTING] = "starting",
-	[OBJ_IDLE] = "idle",
-	[OBJ_BUSY] = "busy",
-	[OBJ_STOPPING] = "stopping",
+    [OBJ_HIBERNATED] = "hibernated",
+    [OBJ_STARTING] = "starting",
+    [OBJ_IDLE] = "idle",
+    [OBJ_BUSY] = "busy",
+    [OBJ_STOPPING] = "stopping",
 };
 
 static const char *const event_names[OEV_NEVENTS] = {
-	[OEV_EVENT] = "event",
-	[OEV_READY] = "ready",
-	[OEV_REPLY] = "reply",
-	[OEV_TIMEOUT] = "timeout",
-	[OEV_EXIT] = "exit",
-	[OEV_VIOLATION] = "violation",
-	[OEV_HIBERNATE] = "hibernate",
+    [OEV_EVENT] = "event",
+    [OEV_READY] = "ready",
+    [OEV_REPLY] = "reply",
+    [OEV_TIMEOUT] = "timeout",
+    [OEV_EXIT] = "exit",
+    [OEV_VIOLATION] = "violation",
+    [OEV_HIBERNATE] = "hibernate",
 };
 
 const char *
@@ -43,7 +43,7 @@ lifecycle_event_name(enum obj_event e)
 static struct lc_out
 go(enum obj_state next, unsigned actions)
 {
-	struct lc_out out = { next, actions };
+	struct lc_out out = {next, actions};
 
 	return (out);
 }
@@ -95,7 +95,8 @@ lifecycle_next(enum obj_state s, enum obj_event e, const struct lc_in *in)
 	case OBJ_IDLE:
 		switch (e) {
 		case OEV_EVENT:
-			return (in->queued ? go(OBJ_BUSY, ACT_DELIVER) : go(s, 0));
+			return (
+			    in->queued ? go(OBJ_BUSY, ACT_DELIVER) : go(s, 0));
 		case OEV_TIMEOUT:
 		case OEV_HIBERNATE:
 			return (go(OBJ_STOPPING, ACT_HIBERNATE));
@@ -117,7 +118,8 @@ lifecycle_next(enum obj_state s, enum obj_event e, const struct lc_in *in)
 		case OEV_EXIT:
 			return (after_exit(in, ACT_FAIL_INFLIGHT));
 		default:
-			return (go(s, 0)); /* EVENT queues; HIBERNATE after reply */
+			return (
+			    go(s, 0)); /* EVENT queues; HIBERNATE after reply */
 		}
 	case OBJ_STOPPING:
 		switch (e) {
@@ -127,7 +129,8 @@ lifecycle_next(enum obj_state s, enum obj_event e, const struct lc_in *in)
 		case OEV_EXIT:
 			return (after_exit(in, 0));
 		default:
-			return (go(s, 0)); /* EVENT queues for the next worker */
+			return (
+			    go(s, 0)); /* EVENT queues for the next worker */
 		}
 	case OBJ_NSTATES:
 		break;
@@ -136,5 +139,6 @@ lifecycle_next(enum obj_state s, enum obj_event e, const struct lc_in *in)
 	 * READY from a worker already ready, say): the worker is broken. */
 	if (s == OBJ_HIBERNATED)
 		return (go(s, 0));
-	return (go(OBJ_STOPPING, ACT_KILL | (s == OBJ_BUSY ? ACT_FAIL_INFLIGHT : 0)));
+	return (go(
+	    OBJ_STOPPING, ACT_KILL | (s == OBJ_BUSY ? ACT_FAIL_INFLIGHT : 0)));
 }

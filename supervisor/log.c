@@ -33,13 +33,13 @@ log_vline(const char *level, const char *fmt, va_list ap)
 	    log_prog, level, line);
 }
 
-#define LOG_FN(fn, level)                  \
-	void fn(const char *fmt, ...)      \
-	{                                  \
-		va_list ap;                \
-		va_start(ap, fmt);         \
-		log_vline(level, fmt, ap); \
-		va_end(ap);                \
+#define LOG_FN(fn, level)                                                      \
+	void fn(const char *fmt, ...)                                          \
+	{                                                                      \
+		va_list ap;                                                    \
+		va_start(ap, fmt);                                             \
+		log_vline(level, fmt, ap);                                     \
+		va_end(ap);                                                    \
 	}
 
 LOG_FN(log_info, "info")

@@ -73,8 +73,10 @@ resolve_namespaces(struct durod *d, char *err, size_t errlen)
 		d->ns[i].cfg = c;
 		if ((d->ns[i].exec_path = spawn_resolve(c->exec[0])) == NULL ||
 		    access(d->ns[i].exec_path, X_OK) != 0) {
-			snprintf(err, errlen, "namespaces.%s.exec[0]: %s: not found or "
-			    "not executable", c->name, c->exec[0]);
+			snprintf(err, errlen,
+			    "namespaces.%s.exec[0]: %s: not found or "
+			    "not executable",
+			    c->name, c->exec[0]);
 			return (-1);
 		}
 	}
@@ -96,7 +98,7 @@ lock_data_dir(const char *data_dir, char *err, size_t errlen)
 	    flock(fd, LOCK_EX | LOCK_NB) != 0) {
 		snprintf(err, errlen, "%.400s: %s", path,
 		    errno == EWOULDBLOCK ? "another durod uses this data_dir"
-					 : strerror(errno));
+		                         : strerror(errno));
 		if (fd >= 0)
 			close(fd);
 		return (-1);
@@ -111,7 +113,8 @@ open_state(struct durod *d, char *err, size_t errlen)
 
 	if ((d->data_dir = make_dir(d->cfg->data_dir)) == NULL ||
 	    (d->run_dir = make_dir(d->cfg->run_dir)) == NULL) {
-		snprintf(err, errlen, "creating data_dir/run_dir: %s", strerror(errno));
+		snprintf(err, errlen, "creating data_dir/run_dir: %s",
+		    strerror(errno));
 		return (-1);
 	}
 	if (lock_data_dir(d->data_dir, err, errlen) != 0)
@@ -120,8 +123,8 @@ open_state(struct durod *d, char *err, size_t errlen)
 	if ((d->reg = registry_open(path, err, errlen)) == NULL)
 		return (-1);
 	for (size_t i = 0; i < d->cfg->nnamespaces; i++)
-		if (registry_ns_key(d->reg, d->ns[i].cfg->name, d->ns[i].key, err,
-			errlen) != 0)
+		if (registry_ns_key(d->reg, d->ns[i].cfg->name, d->ns[i].key,
+		        err, errlen) != 0)
 			return (-1);
 	return (0);
 }
@@ -130,20 +133,20 @@ static int
 open_listeners(struct durod *d, char *err, size_t errlen)
 {
 	struct gateway_limits lim = {
-		.max_body_bytes = d->cfg->max_body_bytes,
-		.max_header_bytes = DURO_HEADER_LIMIT,
-		.header_timeout_s = 30,
-		.idle_timeout_s = 75,
-		.max_conns = 100000,
+	    .max_body_bytes = d->cfg->max_body_bytes,
+	    .max_header_bytes = DURO_HEADER_LIMIT,
+	    .header_timeout_s = 30,
+	    .idle_timeout_s = 75,
+	    .max_conns = 100000,
 	};
 
 	if ((d->gateway = gateway_open(d->loop, d->cfg->listen, &lim,
-		 router_dispatch, d, err, errlen)) == NULL)
+	         router_dispatch, d, err, errlen)) == NULL)
 		return (-1);
 	lim.max_body_bytes = 64 * 1024;
 	lim.max_conns = 256;
 	if ((d->admin = gateway_open(d->loop, d->cfg->admin_listen, &lim,
-		 admin_dispatch, d, err, errlen)) == NULL)
+	         admin_dispatch, d, err, errlen)) == NULL)
 		return (-1);
 	return (0);
 }
@@ -176,10 +179,11 @@ size_for_nofile(struct durod *d)
 	if (rl.rlim_cur == RLIM_INFINITY)
 		return;
 	fit = rl.rlim_cur > FDS_RESERVED * 2
-	    ? (rl.rlim_cur - FDS_RESERVED) / FDS_PER_WORKER
-	    : rl.rlim_cur / (2 * FDS_PER_WORKER);
+	          ? (rl.rlim_cur - FDS_RESERVED) / FDS_PER_WORKER
+	          : rl.rlim_cur / (2 * FDS_PER_WORKER);
 	if (fit < d->max_live) {
-		log_warn("open files limit %llu fits %zu live workers, fewer than "
+		log_warn(
+		    "open files limit %llu fits %zu live workers, fewer than "
 		    "max_active_objects (%zu): raise LimitNOFILE to allow more",
 		    (unsigned long long)rl.rlim_cur, fit, d->max_live);
 		d->max_live = fit > 0 ? fit : 1;
@@ -189,8 +193,8 @@ size_for_nofile(struct durod *d)
 void
 durod_check_drained(struct durod *d)
 {
-	if (d->draining && d->nobjects == 0 && gateway_nconns(d->gateway) == 0 &&
-	    gateway_nconns(d->admin) == 0)
+	if (d->draining && d->nobjects == 0 &&
+	    gateway_nconns(d->gateway) == 0 && gateway_nconns(d->admin) == 0)
 		ev_break(d->loop, EVBREAK_ALL);
 }
 
@@ -207,7 +211,8 @@ durod_drain_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	struct durod *d = w->data;
 
-	if (!d->draining_hard && ev_now(loop) - d->drain_started > d->drain_deadline)
+	if (!d->draining_hard &&
+	    ev_now(loop) - d->drain_started > d->drain_deadline)
 		drain_hard(d);
 	durod_check_drained(d);
 }
@@ -230,7 +235,9 @@ durod_signal_cb(struct ev_loop *loop, ev_signal *w, int revents)
 	for (size_t i = 0; i < d->cfg->nnamespaces; i++) {
 		const struct ns_config *c = &d->cfg->namespaces[i];
 		double t = (c->start_timeout_ms + c->request_timeout_ms +
-			       c->hibernate_grace_ms) / 1000.0 + 5;
+		               c->hibernate_grace_ms) /
+		               1000.0 +
+		           5;
 		if (t > deadline)
 			deadline = t;
 	}
@@ -299,11 +306,11 @@ int
 main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{ "check", no_argument, NULL, 'k' },
-		{ "config", required_argument, NULL, 'c' },
-		{ NULL, 0, NULL, 0 },
+	    {"check", no_argument, NULL, 'k'},
+	    {"config", required_argument, NULL, 'c'},
+	    {NULL, 0, NULL, 0},
 	};
-	struct durod d = { 0 };
+	struct durod d = {0};
 	const char *cfgpath = NULL;
 	char err[512], path[PATH_MAX];
 	int ch, check = 0;
@@ -351,8 +358,8 @@ main(int argc, char **argv)
 	d.synced.data = &d;
 	ev_async_start(d.loop, &d.synced);
 	snprintf(path, sizeof(path), "%s/registry.sqlite-wal", d.data_dir);
-	if ((d.regsync = regsync_open(path, durod_synced_wake, &d, err,
-		 sizeof(err))) == NULL ||
+	if ((d.regsync = regsync_open(
+	         path, durod_synced_wake, &d, err, sizeof(err))) == NULL ||
 	    alarms_open(&d, err, sizeof(err)) != 0)
 		fatalx("%s", err);
 	ev_prepare_init(&d.flush, durod_flush_cb);
@@ -364,7 +371,8 @@ main(int argc, char **argv)
 	d.sig_term.data = d.sig_int.data = &d;
 	ev_signal_start(d.loop, &d.sig_term);
 	ev_signal_start(d.loop, &d.sig_int);
-	log_info("ready: gateway on %s, admin on %s, %zu namespace(s), data in %s",
+	log_info(
+	    "ready: gateway on %s, admin on %s, %zu namespace(s), data in %s",
 	    d.cfg->listen, d.cfg->admin_listen, d.cfg->nnamespaces, d.data_dir);
 
 	ev_run(d.loop, 0);

@@ -74,6 +74,6 @@ object_foreach(struct durod *d, void (*f)(struct object *))
 {
 	struct object *o, *tmp;
 
-	HASH_ITER(hh, d->objects, o, tmp)
+	HASH_ITER (hh, d->objects, o, tmp)
 		f(o);
 }

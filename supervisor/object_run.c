@@ -66,8 +66,7 @@ struct strv {
 	size_t n, cap;
 };
 
-static int
-strv_addf(struct strv *sv, const char *fmt, ...)
+static int strv_addf(struct strv *sv, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
 static int
@@ -111,7 +110,8 @@ worker_env(const struct object *o, struct strv *sv)
 	char dir[4096];
 	int rv = 0;
 
-	rv |= strv_addf(sv, "PATH=%s", path ? path : "/usr/local/bin:/usr/bin:/bin");
+	rv |= strv_addf(
+	    sv, "PATH=%s", path ? path : "/usr/local/bin:/usr/bin:/bin");
 	for (char **e = o->ns->cfg->env; e != NULL && *e != NULL; e++)
 		rv |= strv_addf(sv, "%s", *e);
 	rv |= strv_addf(sv, "DURO_IPC=ipc://%s", o->ipc_path);
@@ -123,7 +123,8 @@ worker_env(const struct object *o, struct strv *sv)
 		return (-1);
 	rv |= strv_addf(sv, "DURO_STORAGE=%s/db.sqlite", dir);
 	rv |= strv_addf(sv, "DURO_SYNCHRONOUS=%s", o->ns->cfg->synchronous);
-	rv |= strv_addf(sv, "DURO_STORAGE_LIMIT_MB=%u", o->ns->cfg->storage_limit_mb);
+	rv |= strv_addf(
+	    sv, "DURO_STORAGE_LIMIT_MB=%u", o->ns->cfg->storage_limit_mb);
 	rv |= strv_addf(sv, "DURO_PROTOCOL=%d", IPC_PROTOCOL_VERSION);
 	return (rv);
 }
@@ -134,14 +135,16 @@ worker_env(const struct object *o, struct strv *sv)
 static void
 delete_finish(struct object *o)
 {
-	static const struct ipc_header json = { "Content-Type", "application/json" };
+	static const struct ipc_header json = {
+	    "Content-Type", "application/json"};
 	struct request *r = o->delete_req;
 	char err[256], body[DURO_ID_HEX + 32];
 	int existed = object_dir_exists(o), n;
 
 	o->delete_req = NULL;
 	if (object_dir_remove(o, err, sizeof(err)) != 0) {
-		log_error("object %s/%s: delete: %s", o->ns->cfg->name, o->idhex, err);
+		log_error("object %s/%s: delete: %s", o->ns->cfg->name,
+		    o->idhex, err);
 		request_error(r, 500, "internal", "%s", err);
 		return;
 	}
@@ -153,7 +156,8 @@ delete_finish(struct object *o)
 	 * not wake (and so recreate) an object whose delete was answered. */
 	durod_flush(o->d);
 	if (regsync_now(o->d->regsync) != 0)
-		log_error("object %s/%s: delete: the registry could not be synced",
+		log_error(
+		    "object %s/%s: delete: the registry could not be synced",
 		    o->ns->cfg->name, o->idhex);
 	if (!existed) {
 		request_error(r, 404, "not_found", "object has no storage");
@@ -177,8 +181,8 @@ object_child_cb(struct ev_loop *loop, ev_child *w, int revents)
 	ev_child_stop(loop, w);
 	exit_decode(w->rstatus, o->kill_cause, &r);
 	if (r.kind == EXIT_CLEAN || r.kind == EXIT_KILLED)
-		log_info("object %s/%s: worker %d exited (%s)", o->ns->cfg->name,
-		    o->idhex, (int)o->pid, r.text);
+		log_info("object %s/%s: worker %d exited (%s)",
+		    o->ns->cfg->name, o->idhex, (int)o->pid, r.text);
 	else
 		log_warn("object %s/%s: worker %d crashed (%s) in state %s",
 		    o->ns->cfg->name, o->idhex, (int)o->pid, r.text,
@@ -206,7 +210,8 @@ object_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 
 	switch (o->state) {
 	case OBJ_STARTING:
-		snprintf(why, sizeof(why), "no ready within start_timeout_ms (%u ms)",
+		snprintf(why, sizeof(why),
+		    "no ready within start_timeout_ms (%u ms)",
 		    c->start_timeout_ms);
 		break;
 	case OBJ_BUSY:
@@ -215,7 +220,8 @@ object_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 		    c->request_timeout_ms);
 		break;
 	default:
-		snprintf(why, sizeof(why), "%s timer", lifecycle_state_name(o->state));
+		snprintf(why, sizeof(why), "%s timer",
+		    lifecycle_state_name(o->state));
 		break;
 	}
 	object_step(o, OEV_TIMEOUT, why);
@@ -226,7 +232,7 @@ static int
 act_spawn(struct object *o, char *why, size_t whylen)
 {
 	struct durod *d = o->d;
-	struct strv env = { 0 };
+	struct strv env = {0};
 	struct spawn_plan plan;
 	pid_t pid = 0;
 	int rv;
@@ -261,7 +267,8 @@ act_spawn(struct object *o, char *why, size_t whylen)
 	arm_timer(o, o->ns->cfg->start_timeout_ms);
 	if (o->name != NULL &&
 	    registry_note_name(d->reg, o->ns->cfg->name, o->id, o->name) != 0)
-		log_warn("object %s/%s: could not record its name in the registry",
+		log_warn(
+		    "object %s/%s: could not record its name in the registry",
 		    o->ns->cfg->name, o->idhex);
 	log_info("object %s/%s: spawned worker %d", o->ns->cfg->name, o->idhex,
 	    (int)pid);
@@ -305,7 +312,8 @@ act_deliver(struct object *o, char *why, size_t whylen)
 	r->ipc_id = ++o->d->next_ipc_id;
 	event_msg(r, &m);
 	if ((rv = worker_ipc_send(o, &m)) != 0) {
-		snprintf(why, whylen, "sending the event failed: %s", nng_strerror(rv));
+		snprintf(why, whylen, "sending the event failed: %s",
+		    nng_strerror(rv));
 		return (-1);
 	}
 	arm_timer(o, o->ns->cfg->request_timeout_ms);
@@ -322,7 +330,8 @@ act_hibernate(struct object *o, char *why, size_t whylen)
 	m.type = IPC_HIBERNATE;
 	arm_timer(o, o->ns->cfg->hibernate_grace_ms);
 	if ((rv = worker_ipc_send(o, &m)) != 0) {
-		snprintf(why, whylen, "sending hibernate failed: %s", nng_strerror(rv));
+		snprintf(why, whylen, "sending hibernate failed: %s",
+		    nng_strerror(rv));
 		return (-1);
 	}
 	return (0);
@@ -366,7 +375,7 @@ static void
 object_step(struct object *o, enum obj_event ev, const char *why)
 {
 	struct durod *d = o->d;
-	struct lc_in in = { o->nqueued > 0, d->draining, d->draining_hard };
+	struct lc_in in = {o->nqueued > 0, d->draining, d->draining_hard};
 	enum obj_state prev = o->state;
 	struct lc_out out = lifecycle_next(prev, ev, &in);
 	enum obj_event follow = OEV_NEVENTS;
@@ -382,16 +391,19 @@ object_step(struct object *o, enum obj_event ev, const char *why)
 	}
 	if (out.actions & ACT_FAIL_QUEUE)
 		act_fail_queue(o, why);
-	if ((out.actions & ACT_HIBERNATE) && act_hibernate(o, err, sizeof(err)) != 0)
+	if ((out.actions & ACT_HIBERNATE) &&
+	    act_hibernate(o, err, sizeof(err)) != 0)
 		follow = OEV_VIOLATION;
 	if (out.actions & ACT_SPAWN) {
 		int rv = act_spawn(o, err, sizeof(err));
 		if (rv != 0) {
-			log_warn("object %s/%s: %s", o->ns->cfg->name, o->idhex, err);
+			log_warn("object %s/%s: %s", o->ns->cfg->name, o->idhex,
+			    err);
 			follow = rv < 0 ? OEV_EXIT : OEV_VIOLATION;
 		}
 	}
-	if ((out.actions & ACT_DELIVER) && act_deliver(o, err, sizeof(err)) != 0)
+	if ((out.actions & ACT_DELIVER) &&
+	    act_deliver(o, err, sizeof(err)) != 0)
 		follow = OEV_VIOLATION;
 	if (out.actions & ACT_ARM_IDLE)
 		arm_timer(o, o->ns->cfg->idle_timeout_ms);
@@ -446,11 +458,13 @@ object_delete(struct durod *d, const struct namespace *ns,
 	struct object *o = object_byid(d, ns, id);
 
 	if (o == NULL && (o = object_make(d, ns, id, NULL)) == NULL) {
-		request_error_retry(r, 503, 1, "out_of_memory", "durod is out of memory");
+		request_error_retry(
+		    r, 503, 1, "out_of_memory", "durod is out of memory");
 		return;
 	}
 	if (o->delete_req != NULL) {
-		request_error(r, 409, "conflict", "this object is already being deleted");
+		request_error(
+		    r, 409, "conflict", "this object is already being deleted");
 		return;
 	}
 	o->delete_req = r;
@@ -490,7 +504,8 @@ object_dispatch(struct durod *d, const struct namespace *ns,
 	if (o == NULL) {
 		if (make_room(d) != 0) {
 			request_error_retry(r, 503, 1, "at_capacity",
-			    "all %zu live workers are busy (max_active_objects)",
+			    "all %zu live workers are busy "
+			    "(max_active_objects)",
 			    d->max_live);
 			return;
 		}
@@ -548,7 +563,8 @@ on_reply(struct object *o, const struct ipc_msg *m)
 		    m->body_len);
 	} else if (strcmp(m->code, "storage_full") == 0)
 		request_error(r, 507, "storage_full", "%s",
-		    m->message[0] ? m->message : "the object's storage is full");
+		    m->message[0] ? m->message
+		                  : "the object's storage is full");
 	else
 		request_error(r, 500, "worker_error", "%s%s%s", m->code,
 		    m->message[0] ? ": " : "", m->message);
@@ -568,8 +584,8 @@ object_on_message(struct object *o, const struct ipc_msg *m)
 		if (o->state != OBJ_STARTING)
 			return (object_on_violation(o, "ready sent twice"));
 		if (m->protocol != IPC_PROTOCOL_VERSION) {
-			snprintf(why, sizeof(why), "ready: unsupported protocol %d",
-			    m->protocol);
+			snprintf(why, sizeof(why),
+			    "ready: unsupported protocol %d", m->protocol);
 			return (object_on_violation(o, why));
 		}
 		worker_ipc_connected(o);
@@ -586,24 +602,30 @@ object_on_message(struct object *o, const struct ipc_msg *m)
 			return;
 		}
 		if (o->inflight == NULL || m->id != o->inflight->ipc_id) {
-			snprintf(why, sizeof(why), "%s for id %llu, which is not in flight",
+			snprintf(why, sizeof(why),
+			    "%s for id %llu, which is not in flight",
 			    ipc_type_name(m->type), (unsigned long long)m->id);
 			return (object_on_violation(o, why));
 		}
 		if (m->type != IPC_ERROR &&
 		    (m->type == IPC_DONE) != (o->inflight->fire != NULL)) {
-			snprintf(why, sizeof(why), "%s to %s", ipc_type_name(m->type),
-			    o->inflight->fire != NULL ? "an alarm" : "a request");
+			snprintf(why, sizeof(why), "%s to %s",
+			    ipc_type_name(m->type),
+			    o->inflight->fire != NULL ? "an alarm"
+			                              : "a request");
 			return (object_on_violation(o, why));
 		}
 		if (o->sync_waiting != 0)
-			return (object_on_violation(o, "reply before alarm_ack"));
+			return (
+			    object_on_violation(o, "reply before alarm_ack"));
 		return (on_reply(o, m));
 	case IPC_ALARM_SYNC:
 		if (o->inflight == NULL)
-			return (object_on_violation(o, "alarm_sync with no event in flight"));
+			return (object_on_violation(
+			    o, "alarm_sync with no event in flight"));
 		if (o->sync_waiting != 0)
-			return (object_on_violation(o, "alarm_sync before the last one's ack"));
+			return (object_on_violation(
+			    o, "alarm_sync before the last one's ack"));
 		return (alarm_on_sync(o, m));
 	default:
 		snprintf(why, sizeof(why), "unexpected message type \"%s\"",

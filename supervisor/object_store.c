@@ -53,7 +53,8 @@ object_dir_make(const struct object *o, char *err, size_t errlen)
 	char path[4096];
 
 	/* Almost always there already: one mkdir answers EEXIST. */
-	if (object_dir(o, path, sizeof(path)) != 0 || mkdir_p(path, 0750) != 0) {
+	if (object_dir(o, path, sizeof(path)) != 0 ||
+	    mkdir_p(path, 0750) != 0) {
 		snprintf(err, errlen, "storage directory %.200s: %s", path,
 		    strerror(errno));
 		return (-1);
@@ -89,7 +90,8 @@ object_dir_remove(const struct object *o, char *err, size_t errlen)
 	/* Depth first, not following symlinks out of the directory. */
 	if (nftw(path, remove_entry, 16, FTW_DEPTH | FTW_PHYS) != 0 &&
 	    errno != ENOENT) {
-		snprintf(err, errlen, "removing %.200s: %s", path, strerror(errno));
+		snprintf(
+		    err, errlen, "removing %.200s: %s", path, strerror(errno));
 		rv = -1;
 	}
 	close(fd);

@@ -29,8 +29,8 @@ hmac16(const uint8_t key[DURO_KEY_BYTES], const void *data, size_t len,
 }
 
 void
-objid_from_name(const uint8_t key[DURO_KEY_BYTES], const char *name,
-    size_t len, uint8_t id[DURO_ID_BYTES])
+objid_from_name(const uint8_t key[DURO_KEY_BYTES], const char *name, size_t len,
+    uint8_t id[DURO_ID_BYTES])
 {
 	hmac16(key, name, len, id);
 	hmac16(key, id, HALF, id + HALF);
@@ -51,7 +51,8 @@ objid_verify(const uint8_t key[DURO_KEY_BYTES], const uint8_t id[DURO_ID_BYTES])
 	uint8_t mac[HALF];
 
 	hmac16(key, id, HALF, mac);
-	/* Constant time, so timing does not leak how much of a forgery matched. */
+	/* Constant time, so timing does not leak how much of a forgery matched.
+	 */
 	return (CRYPTO_memcmp(mac, id + HALF, HALF) == 0);
 }
 

@@ -58,27 +58,30 @@ registry_open(const char *path, char *err, size_t errlen)
 		return (NULL);
 	}
 	if (sqlite3_open_v2(path, &r->db,
-		SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
-		NULL) != SQLITE_OK ||
+	        SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
+	            SQLITE_OPEN_NOMUTEX,
+	        NULL) != SQLITE_OK ||
 	    sqlite3_busy_timeout(r->db, 5000) != SQLITE_OK ||
 	    sqlite3_exec(r->db, schema, NULL, NULL, &msg) != SQLITE_OK ||
 	    sqlite3_prepare_v2(r->db,
-		"SELECT key FROM namespaces WHERE name = ?1", -1, &r->get_key,
-		NULL) != SQLITE_OK ||
+	        "SELECT key FROM namespaces WHERE name = ?1", -1, &r->get_key,
+	        NULL) != SQLITE_OK ||
 	    sqlite3_prepare_v2(r->db,
-		"INSERT INTO namespaces (name, key, created_ms) VALUES "
-		"(?1, ?2, CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER))",
-		-1, &r->put_key, NULL) != SQLITE_OK ||
+	        "INSERT INTO namespaces (name, key, created_ms) VALUES "
+	        "(?1, ?2, CAST((julianday('now') - 2440587.5) * 86400000 AS "
+	        "INTEGER))",
+	        -1, &r->put_key, NULL) != SQLITE_OK ||
 	    sqlite3_prepare_v2(r->db,
-		"INSERT OR IGNORE INTO objects (ns, id, name, first_seen_ms) "
-		"VALUES (?1, ?2, ?3, CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER))",
-		-1, &r->put_name, NULL) != SQLITE_OK ||
+	        "INSERT OR IGNORE INTO objects (ns, id, name, first_seen_ms) "
+	        "VALUES (?1, ?2, ?3, CAST((julianday('now') - 2440587.5) * "
+	        "86400000 AS INTEGER))",
+	        -1, &r->put_name, NULL) != SQLITE_OK ||
 	    sqlite3_prepare_v2(r->db,
-		"DELETE FROM objects WHERE ns = ?1 AND id = ?2", -1,
-		&r->del_object, NULL) != SQLITE_OK ||
+	        "DELETE FROM objects WHERE ns = ?1 AND id = ?2", -1,
+	        &r->del_object, NULL) != SQLITE_OK ||
 	    sqlite3_prepare_v2(r->db,
-		"SELECT name FROM objects WHERE ns = ?1 AND id = ?2", -1,
-		&r->get_name, NULL) != SQLITE_OK) {
+	        "SELECT name FROM objects WHERE ns = ?1 AND id = ?2", -1,
+	        &r->get_name, NULL) != SQLITE_OK) {
 		snprintf(err, errlen, "registry %s: %s", path,
 		    msg ? msg : sqlite3_errmsg(r->db));
 		sqlite3_free(msg);
@@ -127,7 +130,8 @@ registry_ns_key(struct registry *r, const char *ns, uint8_t key[DURO_KEY_BYTES],
 	if (get_key(r, ns, key) == 0)
 		return (0);
 	if (RAND_bytes(key, DURO_KEY_BYTES) != 1) {
-		snprintf(err, errlen, "registry: no randomness for a namespace key");
+		snprintf(
+		    err, errlen, "registry: no randomness for a namespace key");
 		return (-1);
 	}
 	sqlite3_bind_text(r->put_key, 1, ns, -1, SQLITE_STATIC);
@@ -137,8 +141,8 @@ registry_ns_key(struct registry *r, const char *ns, uint8_t key[DURO_KEY_BYTES],
 	/* Every id of the namespace hangs on this key: make it durable now
 	 * rather than at the next checkpoint. */
 	if (rc != SQLITE_DONE ||
-	    sqlite3_wal_checkpoint_v2(r->db, NULL, SQLITE_CHECKPOINT_FULL, NULL,
-		NULL) != SQLITE_OK) {
+	    sqlite3_wal_checkpoint_v2(
+	        r->db, NULL, SQLITE_CHECKPOINT_FULL, NULL, NULL) != SQLITE_OK) {
 		snprintf(err, errlen, "registry: storing the key of %s: %s", ns,
 		    sqlite3_errmsg(r->db));
 		return (-1);
@@ -151,7 +155,8 @@ registry_write_begin(struct registry *r)
 {
 	if (r->in_txn)
 		return (0);
-	if (sqlite3_exec(r->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
+	if (sqlite3_exec(r->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) !=
+	    SQLITE_OK) {
 		log_error("registry: begin: %s", sqlite3_errmsg(r->db));
 		return (-1);
 	}
@@ -199,8 +204,8 @@ registry_note_name(struct registry *r, const char *ns,
 }
 
 int
-registry_forget(struct registry *r, const char *ns,
-    const uint8_t id[DURO_ID_BYTES])
+registry_forget(
+    struct registry *r, const char *ns, const uint8_t id[DURO_ID_BYTES])
 {
 	int rc;
 
@@ -214,8 +219,8 @@ registry_forget(struct registry *r, const char *ns,
 }
 
 char *
-registry_name_byid(struct registry *r, const char *ns,
-    const uint8_t id[DURO_ID_BYTES])
+registry_name_byid(
+    struct registry *r, const char *ns, const uint8_t id[DURO_ID_BYTES])
 {
 	const unsigned char *t;
 	char *name = NULL;

@@ -13,7 +13,8 @@
 static void
 route_new(const struct namespace *ns, struct request *r)
 {
-	static const struct ipc_header json = { "Content-Type", "application/json" };
+	static const struct ipc_header json = {
+	    "Content-Type", "application/json"};
 	uint8_t id[DURO_ID_BYTES];
 	char hex[DURO_ID_HEX + 1], body[DURO_ID_HEX + 16];
 	int n;
@@ -46,7 +47,8 @@ router_dispatch(void *arg, struct request *r)
 		return;
 	}
 	if ((ns = durod_ns_byname(d, rt.ns, rt.ns_len)) == NULL) {
-		request_error(r, 404, "unknown_namespace", "no namespace \"%.*s\"",
+		request_error(r, 404, "unknown_namespace",
+		    "no namespace \"%.*s\"",
 		    (int)(rt.ns_len > 64 ? 64 : rt.ns_len), rt.ns);
 		return;
 	}
@@ -57,7 +59,8 @@ router_dispatch(void *arg, struct request *r)
 	case ROUTE_ID:
 		if (!objid_verify(ns->key, rt.id)) {
 			request_error(r, 400, "bad_id",
-			    "this id was not made by namespace \"%s\"", ns->cfg->name);
+			    "this id was not made by namespace \"%s\"",
+			    ns->cfg->name);
 			return;
 		}
 		memcpy(id, rt.id, sizeof(id));

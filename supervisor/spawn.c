@@ -32,7 +32,7 @@
 
 struct spawn_args {
 	const struct spawn_plan *plan;
-	int err;	  /* written by the child when a step fails */
+	int err;          /* written by the child when a step fails */
 	const char *step; /* which step */
 };
 
@@ -107,7 +107,7 @@ int
 spawn_start(const struct spawn_plan *p, pid_t *pidp, char *err, size_t errlen)
 {
 	static char *stack;
-	struct spawn_args a = { p, 0, NULL };
+	struct spawn_args a = {p, 0, NULL};
 	sigset_t all, old;
 	pid_t pid;
 	int e;
@@ -119,7 +119,8 @@ spawn_start(const struct spawn_plan *p, pid_t *pidp, char *err, size_t errlen)
 		    MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
 		if (stack == MAP_FAILED) {
 			stack = NULL;
-			snprintf(err, errlen, "spawn: mmap stack: %s", strerror(errno));
+			snprintf(err, errlen, "spawn: mmap stack: %s",
+			    strerror(errno));
 			return (ENOMEM);
 		}
 	}
@@ -130,7 +131,8 @@ spawn_start(const struct spawn_plan *p, pid_t *pidp, char *err, size_t errlen)
 	e = errno;
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (pid < 0) {
-		snprintf(err, errlen, "spawn %s: clone: %s", p->path, strerror(e));
+		snprintf(
+		    err, errlen, "spawn %s: clone: %s", p->path, strerror(e));
 		return (e);
 	}
 	*pidp = pid;
@@ -155,7 +157,8 @@ spawn_resolve(const char *prog)
 		path = "/usr/local/bin:/usr/bin:/bin";
 	for (p = path; *p != '\0'; p = *colon ? colon + 1 : colon) {
 		colon = strchrnul(p, ':');
-		snprintf(buf, sizeof(buf), "%.*s/%s", (int)(colon - p), p, prog);
+		snprintf(
+		    buf, sizeof(buf), "%.*s/%s", (int)(colon - p), p, prog);
 		if (colon > p && access(buf, X_OK) == 0)
 			return (realpath(buf, NULL));
 	}

@@ -37,8 +37,8 @@ struct ipc_link {
 	nng_socket sock;
 	nng_aio *aio;
 	struct object *o; /* loop only: NULL once the object let go */
-	int ignore;	  /* loop only: the worker is being killed */
-	int refs;	  /* under inbox->mtx */
+	int ignore;       /* loop only: the worker is being killed */
+	int refs;         /* under inbox->mtx */
 };
 
 struct inbox_entry {
@@ -77,7 +77,8 @@ inbox_push(struct ipc_link *l, nng_msg *msg, int rv)
 		size_t cap = in->cap ? in->cap * 2 : 64;
 		if ((q = realloc(in->q, cap * sizeof(*q))) == NULL) {
 			/* Dropping a message the turn waits for ends in the
-			 * request timeout; nothing better to do without memory. */
+			 * request timeout; nothing better to do without memory.
+			 */
 			pthread_mutex_unlock(&in->mtx);
 			if (msg != NULL)
 				nng_msg_free(msg);
@@ -86,7 +87,7 @@ inbox_push(struct ipc_link *l, nng_msg *msg, int rv)
 		in->q = q;
 		in->cap = cap;
 	}
-	in->q[in->n++] = (struct inbox_entry){ l, msg, rv };
+	in->q[in->n++] = (struct inbox_entry){l, msg, rv};
 	l->refs++;
 	pthread_mutex_unlock(&in->mtx);
 	ev_async_send(in->loop, &in->wake);
@@ -120,15 +121,16 @@ static struct {
 	size_t n, cap;
 	int started;
 	int busy;
-} closer = { .mtx = PTHREAD_MUTEX_INITIALIZER,
-	.cv = PTHREAD_COND_INITIALIZER, .idle = PTHREAD_COND_INITIALIZER };
+} closer = {.mtx = PTHREAD_MUTEX_INITIALIZER,
+    .cv = PTHREAD_COND_INITIALIZER,
+    .idle = PTHREAD_COND_INITIALIZER};
 
 static void
 link_destroy(struct ipc_link *l)
 {
 	struct ipc_inbox *in = l->inbox;
 
-	nng_close(l->sock); /* the aio completes with NNG_ECLOSED */
+	nng_close(l->sock);   /* the aio completes with NNG_ECLOSED */
 	nng_aio_free(l->aio); /* waits for its callback */
 	pthread_mutex_lock(&in->mtx);
 	link_unref_locked(l);
@@ -296,7 +298,8 @@ worker_ipc_fini(struct durod *d)
 	clock_gettime(CLOCK_REALTIME, &deadline);
 	deadline.tv_sec += 2;
 	pthread_mutex_lock(&closer.mtx);
-	while (closer.started && (closer.n > 0 || closer.busy) &&
+	while (
+	    closer.started && (closer.n > 0 || closer.busy) &&
 	    pthread_cond_timedwait(&closer.idle, &closer.mtx, &deadline) == 0)
 		;
 	pthread_mutex_unlock(&closer.mtx);
@@ -326,18 +329,20 @@ worker_ipc_open(struct object *o, char *err, size_t errlen)
 	l->o = o;
 	l->refs = 1;
 	if ((rv = nng_pair0_open(&l->sock)) != 0) {
-		snprintf(err, errlen, "ipc: nng_pair0_open: %s", nng_strerror(rv));
+		snprintf(
+		    err, errlen, "ipc: nng_pair0_open: %s", nng_strerror(rv));
 		free(l);
 		return (-1);
 	}
 	/* A few frames of slack: turn-based delivery keeps at most one
 	 * event and one control message (hibernate) outstanding. */
-	if ((rv = nng_socket_set_size(l->sock, NNG_OPT_RECVMAXSZ,
-		 IPC_MAX_FRAME_BYTES)) != 0 ||
+	if ((rv = nng_socket_set_size(
+	         l->sock, NNG_OPT_RECVMAXSZ, IPC_MAX_FRAME_BYTES)) != 0 ||
 	    (rv = nng_socket_set_int(l->sock, NNG_OPT_SENDBUF, 16)) != 0 ||
 	    (rv = nng_aio_alloc(&l->aio, link_recv_cb, l)) != 0 ||
 	    (rv = nng_listen(l->sock, url, NULL, 0)) != 0) {
-		snprintf(err, errlen, "ipc: listen %s: %s", url, nng_strerror(rv));
+		snprintf(
+		    err, errlen, "ipc: listen %s: %s", url, nng_strerror(rv));
 		if (l->aio != NULL)
 			nng_aio_free(l->aio);
 		nng_close(l->sock);

@@ -69,8 +69,9 @@ msg_eq(const struct ipc_msg *a, const struct ipc_msg *b)
 		return (
 		    str_eq(a->code, b->code) && str_eq(a->message, b->message));
 	case IPC_ALARM:
-		return (str_eq(a->name, b->name) && a->scheduled == b->scheduled &&
-		        a->retry == b->retry && a->final == b->final);
+		return (str_eq(a->name, b->name) &&
+		        a->scheduled == b->scheduled && a->retry == b->retry &&
+		        a->final == b->final);
 	case IPC_DONE:
 	case IPC_ALARM_SYNC:
 		return (alarms_eq(a, b));

@@ -50,7 +50,8 @@ expect_error(const char *json, size_t len, const char *want)
 static void
 test_full_config(void **state)
 {
-	const char *json = "{"
+	const char *json =
+	    "{"
 	    "\"listen\": \"0.0.0.0:9000\", \"admin_listen\": \"[::1]:9001\","
 	    "\"data_dir\": \"/srv/data\", \"run_dir\": \"/run/duro\","
 	    "\"max_active_objects\": 10000000, \"max_body_bytes\": 1073741824,"
@@ -101,8 +102,9 @@ test_full_config(void **state)
 static void
 test_defaults(void **state)
 {
-	struct config *cfg = parse_ok("{\"namespaces\": {\"a\": {" EXEC "},"
-	    " \"b-2\": {" EXEC ", \"max_queue\": 5}}}");
+	struct config *cfg =
+	    parse_ok("{\"namespaces\": {\"a\": {" EXEC "},"
+	             " \"b-2\": {" EXEC ", \"max_queue\": 5}}}");
 	const struct ns_config *ns;
 
 	assert_string_equal(cfg->listen, "127.0.0.1:8080");
@@ -140,9 +142,9 @@ test_defaults(void **state)
 static void
 test_integer_spellings(void **state)
 {
-	struct config *cfg = parse_ok(WITH_NS("{" EXEC
-	    ", \"max_queue\": 1e3, \"max_restarts\": -0,"
-	    " \"idle_timeout_ms\": 5.0}"));
+	struct config *cfg = parse_ok(
+	    WITH_NS("{" EXEC ", \"max_queue\": 1e3, \"max_restarts\": -0,"
+	            " \"idle_timeout_ms\": 5.0}"));
 
 	assert_int_equal(cfg->namespaces[0].max_queue, 1000);
 	assert_int_equal(cfg->namespaces[0].max_restarts, 0);
@@ -156,171 +158,172 @@ struct error_case {
 };
 
 static const struct error_case unknown_keys[] = {
-	{ "{\"listne\": \"a:1\", \"namespaces\": {\"c\": {" EXEC "}}}",
-	    "listne: unknown key" },
-	{ WITH_NS("{" EXEC ", \"idel_timeout_ms\": 5}"),
-	    "namespaces.counter.idel_timeout_ms: unknown key" },
-	{ WITH_NS("{" EXEC ", \"name\": \"x\"}"),
-	    "namespaces.counter.name: unknown key" },
-	/* Keys are case-sensitive. */
-	{ "{\"Listen\": \"a:1\", \"namespaces\": {\"c\": {" EXEC "}}}",
-	    "Listen: unknown key" },
-	/* A control byte in a key is not copied into the message. */
-	{ "{\"a\\nb\": 1}", "a?b: unknown key" },
+    {"{\"listne\": \"a:1\", \"namespaces\": {\"c\": {" EXEC "}}}",
+        "listne: unknown key"},
+    {WITH_NS("{" EXEC ", \"idel_timeout_ms\": 5}"),
+        "namespaces.counter.idel_timeout_ms: unknown key"},
+    {WITH_NS("{" EXEC ", \"name\": \"x\"}"),
+        "namespaces.counter.name: unknown key"},
+    /* Keys are case-sensitive. */
+    {"{\"Listen\": \"a:1\", \"namespaces\": {\"c\": {" EXEC "}}}",
+        "Listen: unknown key"},
+    /* A control byte in a key is not copied into the message. */
+    {"{\"a\\nb\": 1}", "a?b: unknown key"},
 };
 
 static const struct error_case duplicates[] = {
-	{ "{\"listen\": \"a:1\", \"listen\": \"b:2\","
-	  " \"namespaces\": {\"c\": {" EXEC "}}}",
-	    "listen: duplicate key" },
-	{ "{\"namespaces\": {\"c\": {" EXEC "}, \"c\": {" EXEC "}}}",
-	    "namespaces.c: duplicate key" },
-	{ WITH_NS("{" EXEC ", " EXEC "}"),
-	    "namespaces.counter.exec: duplicate key" },
-	{ WITH_NS("{" EXEC ", \"env\": {\"A\": \"1\", \"B\": \"\", \"A\": \"2\"}}"),
-	    "namespaces.counter.env.A: duplicate key" },
+    {"{\"listen\": \"a:1\", \"listen\": \"b:2\","
+     " \"namespaces\": {\"c\": {" EXEC "}}}",
+        "listen: duplicate key"},
+    {"{\"namespaces\": {\"c\": {" EXEC "}, \"c\": {" EXEC "}}}",
+        "namespaces.c: duplicate key"},
+    {WITH_NS("{" EXEC ", " EXEC "}"), "namespaces.counter.exec: duplicate key"},
+    {WITH_NS("{" EXEC ", \"env\": {\"A\": \"1\", \"B\": \"\", \"A\": \"2\"}}"),
+        "namespaces.counter.env.A: duplicate key"},
 };
 
 static const struct error_case wrong_types[] = {
-	{ "{\"max_body_bytes\": \"1024\", \"namespaces\": {\"c\": {" EXEC "}}}",
-	    "max_body_bytes: must be an integer in 1..1073741824" },
-	{ "{\"max_body_bytes\": true, \"namespaces\": {\"c\": {" EXEC "}}}",
-	    "max_body_bytes: must be an integer in 1..1073741824" },
-	{ "{\"max_body_bytes\": null, \"namespaces\": {\"c\": {" EXEC "}}}",
-	    "max_body_bytes: must be an integer in 1..1073741824" },
-	{ WITH_NS("{" EXEC ", \"max_queue\": 1.5}"),
-	    "namespaces.counter.max_queue: must be an integer in 1..1000000" },
-	{ WITH_NS("{" EXEC ", \"max_queue\": [1]}"),
-	    "namespaces.counter.max_queue: must be an integer in 1..1000000" },
-	{ "{\"data_dir\": 5, \"namespaces\": {\"c\": {" EXEC "}}}",
-	    "data_dir: must be a non-empty string" },
-	{ "{\"run_dir\": \"\", \"namespaces\": {\"c\": {" EXEC "}}}",
-	    "run_dir: must be a non-empty string" },
-	{ "{\"namespaces\": []}",
-	    "namespaces: must be an object with at least one namespace" },
-	{ "{\"namespaces\": {}}",
-	    "namespaces: must be an object with at least one namespace" },
-	{ "{\"namespaces\": {\"c\": [\"/bin/true\"]}}",
-	    "namespaces.c: must be a JSON object" },
-	{ WITH_NS("{\"exec\": \"/bin/true\"}"),
-	    "namespaces.counter.exec: must be a non-empty array of strings" },
-	{ WITH_NS("{\"exec\": []}"),
-	    "namespaces.counter.exec: must be a non-empty array of strings" },
-	{ WITH_NS("{\"exec\": [\"/bin/echo\", \"\"]}"),
-	    "namespaces.counter.exec[1]: must be a non-empty string" },
-	{ WITH_NS("{\"exec\": [\"/bin/echo\", \"a\", 3]}"),
-	    "namespaces.counter.exec[2]: must be a non-empty string" },
-	{ WITH_NS("{" EXEC ", \"policy\": \"Native\"}"),
-	    "namespaces.counter.policy: must be 1-64 characters of [a-z0-9_-]" },
-	{ WITH_NS("{" EXEC ", \"policy\": \"\"}"),
-	    "namespaces.counter.policy: must be 1-64 characters of [a-z0-9_-]" },
-	{ WITH_NS("{" EXEC ", \"policy\": \"../etc\"}"),
-	    "namespaces.counter.policy: must be 1-64 characters of [a-z0-9_-]" },
-	{ WITH_NS("{" EXEC ", \"env\": [\"A=1\"]}"),
-	    "namespaces.counter.env: must be an object of strings" },
-	{ WITH_NS("{" EXEC ", \"env\": {\"A\": 1}}"),
-	    "namespaces.counter.env.A: must be a string" },
+    {"{\"max_body_bytes\": \"1024\", \"namespaces\": {\"c\": {" EXEC "}}}",
+        "max_body_bytes: must be an integer in 1..1073741824"},
+    {"{\"max_body_bytes\": true, \"namespaces\": {\"c\": {" EXEC "}}}",
+        "max_body_bytes: must be an integer in 1..1073741824"},
+    {"{\"max_body_bytes\": null, \"namespaces\": {\"c\": {" EXEC "}}}",
+        "max_body_bytes: must be an integer in 1..1073741824"},
+    {WITH_NS("{" EXEC ", \"max_queue\": 1.5}"),
+        "namespaces.counter.max_queue: must be an integer in 1..1000000"},
+    {WITH_NS("{" EXEC ", \"max_queue\": [1]}"),
+        "namespaces.counter.max_queue: must be an integer in 1..1000000"},
+    {"{\"data_dir\": 5, \"namespaces\": {\"c\": {" EXEC "}}}",
+        "data_dir: must be a non-empty string"},
+    {"{\"run_dir\": \"\", \"namespaces\": {\"c\": {" EXEC "}}}",
+        "run_dir: must be a non-empty string"},
+    {"{\"namespaces\": []}",
+        "namespaces: must be an object with at least one namespace"},
+    {"{\"namespaces\": {}}",
+        "namespaces: must be an object with at least one namespace"},
+    {"{\"namespaces\": {\"c\": [\"/bin/true\"]}}",
+        "namespaces.c: must be a JSON object"},
+    {WITH_NS("{\"exec\": \"/bin/true\"}"),
+        "namespaces.counter.exec: must be a non-empty array of strings"},
+    {WITH_NS("{\"exec\": []}"),
+        "namespaces.counter.exec: must be a non-empty array of strings"},
+    {WITH_NS("{\"exec\": [\"/bin/echo\", \"\"]}"),
+        "namespaces.counter.exec[1]: must be a non-empty string"},
+    {WITH_NS("{\"exec\": [\"/bin/echo\", \"a\", 3]}"),
+        "namespaces.counter.exec[2]: must be a non-empty string"},
+    {WITH_NS("{" EXEC ", \"policy\": \"Native\"}"),
+        "namespaces.counter.policy: must be 1-64 characters of [a-z0-9_-]"},
+    {WITH_NS("{" EXEC ", \"policy\": \"\"}"),
+        "namespaces.counter.policy: must be 1-64 characters of [a-z0-9_-]"},
+    {WITH_NS("{" EXEC ", \"policy\": \"../etc\"}"),
+        "namespaces.counter.policy: must be 1-64 characters of [a-z0-9_-]"},
+    {WITH_NS("{" EXEC ", \"env\": [\"A=1\"]}"),
+        "namespaces.counter.env: must be an object of strings"},
+    {WITH_NS("{" EXEC ", \"env\": {\"A\": 1}}"),
+        "namespaces.counter.env.A: must be a string"},
 };
 
 static const struct error_case out_of_range[] = {
-	{ "{\"max_body_bytes\": 0, \"namespaces\": {\"c\": {" EXEC "}}}",
-	    "max_body_bytes: must be an integer in 1..1073741824" },
-	{ "{\"max_body_bytes\": 1073741825, \"namespaces\": {\"c\": {" EXEC "}}}",
-	    "max_body_bytes: must be an integer in 1..1073741824" },
-	{ "{\"max_active_objects\": 1e300, \"namespaces\": {\"c\": {" EXEC "}}}",
-	    "max_active_objects: must be an integer in 1..10000000" },
-	{ WITH_NS("{" EXEC ", \"memory_limit_mb\": 15}"),
-	    "namespaces.counter.memory_limit_mb: must be an integer in 16..1048576" },
-	{ WITH_NS("{" EXEC ", \"max_restarts\": -1}"),
-	    "namespaces.counter.max_restarts: must be an integer in 0..1000000" },
-	{ WITH_NS("{" EXEC ", \"idle_timeout_ms\": 86400001}"),
-	    "namespaces.counter.idle_timeout_ms: must be an integer in 1..86400000" },
-	{ WITH_NS("{" EXEC ", \"alarm_max_retries\": 101}"),
-	    "namespaces.counter.alarm_max_retries: must be an integer in 0..100" },
-	{ WITH_NS("{" EXEC ", \"hibernate_grace_ms\": 0}"),
-	    "namespaces.counter.hibernate_grace_ms: must be an integer in 1..600000" },
+    {"{\"max_body_bytes\": 0, \"namespaces\": {\"c\": {" EXEC "}}}",
+        "max_body_bytes: must be an integer in 1..1073741824"},
+    {"{\"max_body_bytes\": 1073741825, \"namespaces\": {\"c\": {" EXEC "}}}",
+        "max_body_bytes: must be an integer in 1..1073741824"},
+    {"{\"max_active_objects\": 1e300, \"namespaces\": {\"c\": {" EXEC "}}}",
+        "max_active_objects: must be an integer in 1..10000000"},
+    {WITH_NS("{" EXEC ", \"memory_limit_mb\": 15}"),
+        "namespaces.counter.memory_limit_mb: must be an integer in "
+        "16..1048576"},
+    {WITH_NS("{" EXEC ", \"max_restarts\": -1}"),
+        "namespaces.counter.max_restarts: must be an integer in 0..1000000"},
+    {WITH_NS("{" EXEC ", \"idle_timeout_ms\": 86400001}"),
+        "namespaces.counter.idle_timeout_ms: must be an integer in "
+        "1..86400000"},
+    {WITH_NS("{" EXEC ", \"alarm_max_retries\": 101}"),
+        "namespaces.counter.alarm_max_retries: must be an integer in 0..100"},
+    {WITH_NS("{" EXEC ", \"hibernate_grace_ms\": 0}"),
+        "namespaces.counter.hibernate_grace_ms: must be an integer in "
+        "1..600000"},
 };
 
 static const struct error_case missing[] = {
-	{ "{}", "namespaces: required" },
-	{ "{\"listen\": \"127.0.0.1:80\"}", "namespaces: required" },
-	{ WITH_NS("{}"), "namespaces.counter.exec: required" },
-	{ WITH_NS("{\"policy\": \"native\"}"), "namespaces.counter.exec: required" },
+    {"{}", "namespaces: required"},
+    {"{\"listen\": \"127.0.0.1:80\"}", "namespaces: required"},
+    {WITH_NS("{}"), "namespaces.counter.exec: required"},
+    {WITH_NS("{\"policy\": \"native\"}"), "namespaces.counter.exec: required"},
 };
 
 static const struct error_case ns_names[] = {
-	{ "{\"namespaces\": {\"Counter\": {" EXEC "}}}",
-	    "namespaces.Counter: namespace name may only contain a-z, 0-9, '_' "
-	    "and '-'" },
-	{ "{\"namespaces\": {\"a.b\": {" EXEC "}}}",
-	    "namespaces.a.b: namespace name may only contain a-z, 0-9, '_' and "
-	    "'-'" },
-	{ "{\"namespaces\": {\"\": {" EXEC "}}}",
-	    "namespaces.: namespace name must be 1-64 characters" },
-	{ "{\"namespaces\": {\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
-	  "aaaaaaaaaaaaaaaa\": {" EXEC "}}}",
-	    "namespaces.aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
-	    "aaaaaaaa: namespace name must be 1-64 characters" },
-	{ "{\"namespaces\": {\"_x\": {" EXEC "}}}",
-	    "namespaces._x: namespace name must start with a letter or digit "
-	    "('-' reads as an option to tools run on <data_dir>/<name>; '_' is "
-	    "reserved for durod)" },
-	{ "{\"namespaces\": {\"-x\": {" EXEC "}}}",
-	    "namespaces.-x: namespace name must start with a letter or digit "
-	    "('-' reads as an option to tools run on <data_dir>/<name>; '_' is "
-	    "reserved for durod)" },
+    {"{\"namespaces\": {\"Counter\": {" EXEC "}}}",
+        "namespaces.Counter: namespace name may only contain a-z, 0-9, '_' "
+        "and '-'"},
+    {"{\"namespaces\": {\"a.b\": {" EXEC "}}}",
+        "namespaces.a.b: namespace name may only contain a-z, 0-9, '_' and "
+        "'-'"},
+    {"{\"namespaces\": {\"\": {" EXEC "}}}",
+        "namespaces.: namespace name must be 1-64 characters"},
+    {"{\"namespaces\": {\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+     "aaaaaaaaaaaaaaaa\": {" EXEC "}}}",
+        "namespaces.aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+        "aaaaaaaa: namespace name must be 1-64 characters"},
+    {"{\"namespaces\": {\"_x\": {" EXEC "}}}",
+        "namespaces._x: namespace name must start with a letter or digit "
+        "('-' reads as an option to tools run on <data_dir>/<name>; '_' is "
+        "reserved for durod)"},
+    {"{\"namespaces\": {\"-x\": {" EXEC "}}}",
+        "namespaces.-x: namespace name must start with a letter or digit "
+        "('-' reads as an option to tools run on <data_dir>/<name>; '_' is "
+        "reserved for durod)"},
 };
 
 static const struct error_case env_keys[] = {
-	{ WITH_NS("{" EXEC ", \"env\": {\"DURO_IPC\": \"tcp://x\"}}"),
-	    "namespaces.counter.env.DURO_IPC: the DURO_ prefix is reserved for "
-	    "durod" },
-	{ WITH_NS("{" EXEC ", \"env\": {\"DURO_\": \"\"}}"),
-	    "namespaces.counter.env.DURO_: the DURO_ prefix is reserved for "
-	    "durod" },
-	{ WITH_NS("{" EXEC ", \"env\": {\"1A\": \"x\"}}"),
-	    "namespaces.counter.env.1A: name must match [A-Za-z_][A-Za-z0-9_]*" },
-	{ WITH_NS("{" EXEC ", \"env\": {\"A-B\": \"x\"}}"),
-	    "namespaces.counter.env.A-B: name must match [A-Za-z_][A-Za-z0-9_]*" },
-	{ WITH_NS("{" EXEC ", \"env\": {\"\": \"x\"}}"),
-	    "namespaces.counter.env.: name must match [A-Za-z_][A-Za-z0-9_]*" },
+    {WITH_NS("{" EXEC ", \"env\": {\"DURO_IPC\": \"tcp://x\"}}"),
+        "namespaces.counter.env.DURO_IPC: the DURO_ prefix is reserved for "
+        "durod"},
+    {WITH_NS("{" EXEC ", \"env\": {\"DURO_\": \"\"}}"),
+        "namespaces.counter.env.DURO_: the DURO_ prefix is reserved for "
+        "durod"},
+    {WITH_NS("{" EXEC ", \"env\": {\"1A\": \"x\"}}"),
+        "namespaces.counter.env.1A: name must match [A-Za-z_][A-Za-z0-9_]*"},
+    {WITH_NS("{" EXEC ", \"env\": {\"A-B\": \"x\"}}"),
+        "namespaces.counter.env.A-B: name must match [A-Za-z_][A-Za-z0-9_]*"},
+    {WITH_NS("{" EXEC ", \"env\": {\"\": \"x\"}}"),
+        "namespaces.counter.env.: name must match [A-Za-z_][A-Za-z0-9_]*"},
 };
 
 static const struct error_case listens[] = {
-	{ "{\"listen\": \"8080\", \"namespaces\": {\"c\": {" EXEC "}}}",
-	    "listen: must be \"host:port\"" },
-	{ "{\"listen\": \":8080\", \"namespaces\": {\"c\": {" EXEC "}}}",
-	    "listen: must be \"host:port\"" },
-	{ "{\"listen\": \"localhost:0\", \"namespaces\": {\"c\": {" EXEC "}}}",
-	    "listen: must be \"host:port\"" },
-	{ "{\"listen\": \"localhost:65536\", \"namespaces\": {\"c\": {" EXEC
-	  "}}}",
-	    "listen: must be \"host:port\"" },
-	{ "{\"listen\": 8080, \"namespaces\": {\"c\": {" EXEC "}}}",
-	    "listen: must be \"host:port\"" },
-	{ "{\"admin_listen\": \"::1:8081\", \"namespaces\": {\"c\": {" EXEC
-	  "}}}",
-	    "admin_listen: must be \"host:port\"" },
+    {"{\"listen\": \"8080\", \"namespaces\": {\"c\": {" EXEC "}}}",
+        "listen: must be \"host:port\""},
+    {"{\"listen\": \":8080\", \"namespaces\": {\"c\": {" EXEC "}}}",
+        "listen: must be \"host:port\""},
+    {"{\"listen\": \"localhost:0\", \"namespaces\": {\"c\": {" EXEC "}}}",
+        "listen: must be \"host:port\""},
+    {"{\"listen\": \"localhost:65536\", \"namespaces\": {\"c\": {" EXEC "}}}",
+        "listen: must be \"host:port\""},
+    {"{\"listen\": 8080, \"namespaces\": {\"c\": {" EXEC "}}}",
+        "listen: must be \"host:port\""},
+    {"{\"admin_listen\": \"::1:8081\", \"namespaces\": {\"c\": {" EXEC "}}}",
+        "admin_listen: must be \"host:port\""},
 };
 
 static const struct error_case not_objects[] = {
-	{ "[]", "config: must be a JSON object" },
-	{ "1", "config: must be a JSON object" },
-	{ "\"namespaces\"", "config: must be a JSON object" },
-	{ "null", "config: must be a JSON object" },
+    {"[]", "config: must be a JSON object"},
+    {"1", "config: must be a JSON object"},
+    {"\"namespaces\"", "config: must be a JSON object"},
+    {"null", "config: must be a JSON object"},
 };
 
 static void
 run_cases(const struct error_case *cases, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
-		expect_error(cases[i].json, strlen(cases[i].json), cases[i].want);
+		expect_error(
+		    cases[i].json, strlen(cases[i].json), cases[i].want);
 }
 
-#define CASES(name)                              \
-	static void test_##name(void **state)    \
-	{                                        \
-		run_cases(name, NITEMS(name));   \
+#define CASES(name)                                                            \
+	static void test_##name(void **state)                                  \
+	{                                                                      \
+		run_cases(name, NITEMS(name));                                 \
 	}
 CASES(unknown_keys)
 CASES(duplicates)
@@ -338,16 +341,16 @@ test_invalid_json(void **state)
 	static const char nul[] = "{\"a\":\0 1}";
 
 	expect_error("{\"namespaces\": {\"a\": {\"exec\": [\"x\"], "
-		     "\"synchronous\": \"OFF\"}}}", 60,
-	    "namespaces.a.synchronous: must be one of: FULL NORMAL");
+	             "\"synchronous\": \"OFF\"}}}",
+	    60, "namespaces.a.synchronous: must be one of: FULL NORMAL");
 	expect_error("{\"namespaces\": {\"a\": {\"exec\": [\"x\"], "
-		     "\"synchronous\": \"FUL\"}}}", 60,
-	    "namespaces.a.synchronous: must be one of: FULL NORMAL");
+	             "\"synchronous\": \"FUL\"}}}",
+	    60, "namespaces.a.synchronous: must be one of: FULL NORMAL");
 	expect_error("", 0, "config: invalid JSON near byte 0");
 	expect_error("{", 1, "config: invalid JSON near byte 0");
 	/* cJSON notices the stray ',' (byte 16) one byte later. */
-	expect_error("{\"namespaces\": {,}}", 19,
-	    "config: invalid JSON near byte 17");
+	expect_error(
+	    "{\"namespaces\": {,}}", 19, "config: invalid JSON near byte 17");
 	expect_error("{} x", 4, "config: invalid JSON near byte 3");
 	expect_error("{}{}", 4, "config: invalid JSON near byte 2");
 	expect_error(nul, sizeof(nul) - 1, "config: invalid JSON near byte 5");
@@ -375,7 +378,7 @@ static void
 test_ns_byname(void **state)
 {
 	struct config *cfg = parse_ok("{\"namespaces\": {\"counter\": {" EXEC
-	    "}, \"count\": {" EXEC "}}}");
+	                              "}, \"count\": {" EXEC "}}}");
 	const char *url = "counter/abc";
 
 	assert_ptr_equal(config_ns_byname(cfg, url, 7), &cfg->namespaces[0]);
@@ -396,38 +399,58 @@ test_split_hostport(void **state)
 		const char *host;
 		int port;
 	} good[] = {
-		{ "127.0.0.1:8080", "127.0.0.1", 8080 },
-		{ "0.0.0.0:1", "0.0.0.0", 1 },
-		{ "localhost:65535", "localhost", 65535 },
-		{ "my-host.example.com:80", "my-host.example.com", 80 },
-		{ "[::1]:8081", "::1", 8081 },
-		{ "[::]:443", "::", 443 },
-		{ "[2001:db8::1]:08080", "2001:db8::1", 8080 },
+	    {"127.0.0.1:8080", "127.0.0.1", 8080},
+	    {"0.0.0.0:1", "0.0.0.0", 1},
+	    {"localhost:65535", "localhost", 65535},
+	    {"my-host.example.com:80", "my-host.example.com", 80},
+	    {"[::1]:8081", "::1", 8081},
+	    {"[::]:443", "::", 443},
+	    {"[2001:db8::1]:08080", "2001:db8::1", 8080},
 	};
 	static const char *const bad[] = {
-		"", "127.0.0.1", "127.0.0.1:", ":80", "localhost:0",
-		"localhost:65536", "localhost:123456", "localhost:-1",
-		"localhost:+80", "localhost: 80", "localhost:80 ", "::1:80",
-		"[::1]80", "[::1]", "[]:80", "[::1:80", "[1.2.3.4]:80",
-		"[zz::1]:80", "127.0.0.256:80", "1.2.3:80", "-a.com:80",
-		"a-.com:80", "a..com:80", "a.com.:80", "under_score:80",
-		"a b:80", "host:80:81",
+	    "",
+	    "127.0.0.1",
+	    "127.0.0.1:",
+	    ":80",
+	    "localhost:0",
+	    "localhost:65536",
+	    "localhost:123456",
+	    "localhost:-1",
+	    "localhost:+80",
+	    "localhost: 80",
+	    "localhost:80 ",
+	    "::1:80",
+	    "[::1]80",
+	    "[::1]",
+	    "[]:80",
+	    "[::1:80",
+	    "[1.2.3.4]:80",
+	    "[zz::1]:80",
+	    "127.0.0.256:80",
+	    "1.2.3:80",
+	    "-a.com:80",
+	    "a-.com:80",
+	    "a..com:80",
+	    "a.com.:80",
+	    "under_score:80",
+	    "a b:80",
+	    "host:80:81",
 	};
 	char host[64];
 	int port;
 
 	for (size_t i = 0; i < NITEMS(good); i++) {
 		port = -1;
-		if (config_split_hostport(good[i].in, host, sizeof(host),
-		    &port) != 0)
+		if (config_split_hostport(
+		        good[i].in, host, sizeof(host), &port) != 0)
 			fail_msg("rejected: %s", good[i].in);
 		assert_string_equal(host, good[i].host);
 		assert_int_equal(port, good[i].port);
 	}
 	for (size_t i = 0; i < NITEMS(bad); i++) {
 		port = -1;
-		if (config_split_hostport(bad[i], host, sizeof(host),
-		    &port) == 0)
+		if (config_split_hostport(bad[i], host, sizeof(host), &port) ==
+		    0)
 			fail_msg("accepted: \"%s\"", bad[i]);
 		assert_int_equal(port, -1);
 	}
@@ -484,11 +507,11 @@ test_load_errors(void **state)
 	char err[256], *path, *big;
 	size_t bigsz = 1024 * 1024 + 1;
 
-	assert_int_equal(config_load("/nonexistent/duro.json", &cfg, err,
-	    sizeof(err)), -1);
+	assert_int_equal(
+	    config_load("/nonexistent/duro.json", &cfg, err, sizeof(err)), -1);
 	assert_null(cfg);
-	assert_string_equal(err,
-	    "/nonexistent/duro.json: No such file or directory");
+	assert_string_equal(
+	    err, "/nonexistent/duro.json: No such file or directory");
 	assert_int_equal(config_load("/", &cfg, err, sizeof(err)), -1);
 	assert_string_equal(err, "/: Is a directory");
 
@@ -518,24 +541,24 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_full_config),
-		cmocka_unit_test(test_defaults),
-		cmocka_unit_test(test_integer_spellings),
-		cmocka_unit_test(test_unknown_keys),
-		cmocka_unit_test(test_duplicates),
-		cmocka_unit_test(test_wrong_types),
-		cmocka_unit_test(test_out_of_range),
-		cmocka_unit_test(test_missing),
-		cmocka_unit_test(test_ns_names),
-		cmocka_unit_test(test_env_keys),
-		cmocka_unit_test(test_listens),
-		cmocka_unit_test(test_not_objects),
-		cmocka_unit_test(test_invalid_json),
-		cmocka_unit_test(test_edges),
-		cmocka_unit_test(test_ns_byname),
-		cmocka_unit_test(test_split_hostport),
-		cmocka_unit_test(test_load_example),
-		cmocka_unit_test(test_load_errors),
+	    cmocka_unit_test(test_full_config),
+	    cmocka_unit_test(test_defaults),
+	    cmocka_unit_test(test_integer_spellings),
+	    cmocka_unit_test(test_unknown_keys),
+	    cmocka_unit_test(test_duplicates),
+	    cmocka_unit_test(test_wrong_types),
+	    cmocka_unit_test(test_out_of_range),
+	    cmocka_unit_test(test_missing),
+	    cmocka_unit_test(test_ns_names),
+	    cmocka_unit_test(test_env_keys),
+	    cmocka_unit_test(test_listens),
+	    cmocka_unit_test(test_not_objects),
+	    cmocka_unit_test(test_invalid_json),
+	    cmocka_unit_test(test_edges),
+	    cmocka_unit_test(test_ns_byname),
+	    cmocka_unit_test(test_split_hostport),
+	    cmocka_unit_test(test_load_example),
+	    cmocka_unit_test(test_load_errors),
 	};
 
 	return (cmocka_run_group_tests(tests, NULL, NULL));

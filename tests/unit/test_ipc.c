@@ -695,16 +695,16 @@ test_unknown_type(void **state)
 /* ---- alarms ---- */
 
 static const struct ipc_alarm test_alarms[] = {
-	{.name = "", .at = 1790000000123ull},
-	{.name = "flush", .at = 9007199254740992ull, .every = 60000},
-	{.name = "gone", .deleted = 1},
-	{.name = "caf\xc3\xa9", .at = 0},
+    {.name = "", .at = 1790000000123ull},
+    {.name = "flush", .at = 9007199254740992ull, .every = 60000},
+    {.name = "gone", .deleted = 1},
+    {.name = "caf\xc3\xa9", .at = 0},
 };
 #define NTEST_ALARMS (sizeof(test_alarms) / sizeof(test_alarms[0]))
 
 static void
-assert_alarms_equal(const struct ipc_alarm *a, size_t n,
-    const struct ipc_msg *m)
+assert_alarms_equal(
+    const struct ipc_alarm *a, size_t n, const struct ipc_msg *m)
 {
 	assert_int_equal(m->nalarms, n);
 	for (size_t i = 0; i < n; i++) {
@@ -759,7 +759,8 @@ test_round_trip_alarm_messages(void **state)
 	ipc_msg_release(&out);
 	free(f);
 
-	struct ipc_msg ack = {.type = IPC_ALARM_ACK, .ok = 0, .message = "disk"};
+	struct ipc_msg ack = {
+	    .type = IPC_ALARM_ACK, .ok = 0, .message = "disk"};
 	round_trip(&ack, &out, &f);
 	assert_int_equal(out.ok, 0);
 	assert_string_equal(out.message, "disk");
@@ -772,12 +773,13 @@ test_alarm_fields(void **state)
 {
 	char big[600], json[800];
 
-	assert_int_equal(decode_json("{\"type\":\"alarm\",\"id\":1,\"name\":\"\","
-				     "\"scheduled\":0}"),
+	assert_int_equal(
+	    decode_json("{\"type\":\"alarm\",\"id\":1,\"name\":\"\","
+	                "\"scheduled\":0}"),
 	    IPC_OK);
 	/* id, name and scheduled are required; retry and final typed. */
 	assert_int_equal(decode_json("{\"type\":\"alarm\",\"name\":\"\","
-				     "\"scheduled\":0}"),
+	                             "\"scheduled\":0}"),
 	    IPC_EFIELD);
 	assert_int_equal(
 	    decode_json("{\"type\":\"alarm\",\"id\":1,\"scheduled\":0}"),
@@ -785,34 +787,41 @@ test_alarm_fields(void **state)
 	assert_int_equal(
 	    decode_json("{\"type\":\"alarm\",\"id\":1,\"name\":\"a\"}"),
 	    IPC_EFIELD);
-	assert_int_equal(decode_json("{\"type\":\"alarm\",\"id\":1,\"name\":\"\","
-				     "\"scheduled\":-1}"),
+	assert_int_equal(
+	    decode_json("{\"type\":\"alarm\",\"id\":1,\"name\":\"\","
+	                "\"scheduled\":-1}"),
 	    IPC_EFIELD);
-	assert_int_equal(decode_json("{\"type\":\"alarm\",\"id\":1,\"name\":\"\","
-				     "\"scheduled\":9007199254740994}"),
+	assert_int_equal(
+	    decode_json("{\"type\":\"alarm\",\"id\":1,\"name\":\"\","
+	                "\"scheduled\":9007199254740994}"),
 	    IPC_EFIELD);
-	assert_int_equal(decode_json("{\"type\":\"alarm\",\"id\":1,\"name\":\"\","
-				     "\"scheduled\":1.5}"),
+	assert_int_equal(
+	    decode_json("{\"type\":\"alarm\",\"id\":1,\"name\":\"\","
+	                "\"scheduled\":1.5}"),
 	    IPC_EFIELD);
-	assert_int_equal(decode_json("{\"type\":\"alarm\",\"id\":1,\"name\":\"\","
-				     "\"scheduled\":0,\"retry\":65536}"),
+	assert_int_equal(
+	    decode_json("{\"type\":\"alarm\",\"id\":1,\"name\":\"\","
+	                "\"scheduled\":0,\"retry\":65536}"),
 	    IPC_EFIELD);
-	assert_int_equal(decode_json("{\"type\":\"alarm\",\"id\":1,\"name\":\"\","
-				     "\"scheduled\":0,\"final\":1}"),
+	assert_int_equal(
+	    decode_json("{\"type\":\"alarm\",\"id\":1,\"name\":\"\","
+	                "\"scheduled\":0,\"final\":1}"),
 	    IPC_EFIELD);
 	/* Names: at most 256 bytes, UTF-8. */
 	memset(big, 'n', 256);
 	big[256] = '\0';
 	snprintf(json, sizeof(json),
-	    "{\"type\":\"alarm\",\"id\":1,\"name\":\"%s\",\"scheduled\":0}", big);
+	    "{\"type\":\"alarm\",\"id\":1,\"name\":\"%s\",\"scheduled\":0}",
+	    big);
 	assert_int_equal(decode_json(json), IPC_OK);
 	memset(big, 'n', 257);
 	big[257] = '\0';
 	snprintf(json, sizeof(json),
-	    "{\"type\":\"alarm\",\"id\":1,\"name\":\"%s\",\"scheduled\":0}", big);
+	    "{\"type\":\"alarm\",\"id\":1,\"name\":\"%s\",\"scheduled\":0}",
+	    big);
 	assert_int_equal(decode_json(json), IPC_EFIELD);
 	assert_int_equal(decode_json("{\"type\":\"alarm\",\"id\":1,\"name\":"
-				     "\"\xc3\",\"scheduled\":0}"),
+	                             "\"\xc3\",\"scheduled\":0}"),
 	    IPC_EFIELD);
 	/* done needs an id; alarm_ack needs ok. */
 	assert_int_equal(decode_json("{\"type\":\"done\"}"), IPC_EFIELD);
@@ -828,7 +837,7 @@ static void
 test_alarm_lists(void **state)
 {
 	static const char *const bad[] = {
-	    "{\"type\":\"alarm_sync\"}",		  /* required there */
+	    "{\"type\":\"alarm_sync\"}",               /* required there */
 	    "{\"type\":\"alarm_sync\",\"alarms\":{}}", /* not an array */
 	    "{\"type\":\"done\",\"id\":1,\"alarms\":[1]}",
 	    "{\"type\":\"done\",\"id\":1,\"alarms\":[{}]}",
@@ -862,17 +871,19 @@ test_alarm_lists(void **state)
 		assert_non_null(json);
 		strcpy(json, "{\"type\":\"done\",\"id\":1,\"alarms\":[");
 		for (size_t i = 0; i < n; i++)
-			sprintf(json + strlen(json), "%s{\"name\":\"a%zu\",\"at\":1}",
-			    i ? "," : "", i);
+			sprintf(json + strlen(json),
+			    "%s{\"name\":\"a%zu\",\"at\":1}", i ? "," : "", i);
 		strcat(json, "]}");
 		f = mkframe(json, strlen(json), NULL, 0, &len);
 		if (n == IPC_MAX_ALARMS) {
-			assert_int_equal(ipc_decode(f, len, &m, err, sizeof(err)), IPC_OK);
+			assert_int_equal(
+			    ipc_decode(f, len, &m, err, sizeof(err)), IPC_OK);
 			assert_int_equal(m.nalarms, n);
 			ipc_msg_release(&m);
 		} else
 			assert_int_equal(
-			    ipc_decode(f, len, &m, err, sizeof(err)), IPC_ETOOBIG);
+			    ipc_decode(f, len, &m, err, sizeof(err)),
+			    IPC_ETOOBIG);
 		free(f);
 		free(json);
 	}
@@ -892,10 +903,10 @@ test_alarm_next(void **state)
 	/* Ran early (a clock step): still one period on. */
 	assert_true(ipc_alarm_next(1000, 100, 500) == 1100);
 	/* Saturates at the largest time. */
-	assert_true(ipc_alarm_next(IPC_MAX_TIME_MS - 10, 100, IPC_MAX_TIME_MS - 5) ==
-	    IPC_MAX_TIME_MS);
+	assert_true(ipc_alarm_next(IPC_MAX_TIME_MS - 10, 100,
+	                IPC_MAX_TIME_MS - 5) == IPC_MAX_TIME_MS);
 	assert_true(ipc_alarm_next(0, IPC_MAX_TIME_MS, IPC_MAX_TIME_MS) ==
-	    IPC_MAX_TIME_MS);
+	            IPC_MAX_TIME_MS);
 }
 
 /* ---- header injection ---- */

@@ -12,7 +12,7 @@
 static struct lc_out
 step(enum obj_state s, enum obj_event e, int queued, int draining)
 {
-	struct lc_in in = { queued, draining, 0 };
+	struct lc_in in = {queued, draining, 0};
 
 	return (lifecycle_next(s, e, &in));
 }
@@ -119,17 +119,21 @@ test_exhaustive_invariants(void **state)
 	for (int s = 0; s < OBJ_NSTATES; s++)
 		for (int e = 0; e < OEV_NEVENTS; e++)
 			for (int in = 0; in < 8; in++) {
-				struct lc_in i = { in & 1, (in >> 1) & 1, (in >> 2) & 1 };
+				struct lc_in i = {
+				    in & 1, (in >> 1) & 1, (in >> 2) & 1};
 				struct lc_out o = lifecycle_next(s, e, &i);
-				int alive_before = has_worker(s) && e != OEV_EXIT;
+				int alive_before =
+				    has_worker(s) && e != OEV_EXIT;
 
 				if (o.actions & ACT_SPAWN)
 					assert_false(alive_before);
 				if (alive_before)
 					assert_true(has_worker(o.next));
 				if (o.actions & ACT_FREE)
-					assert_int_equal(o.next, OBJ_HIBERNATED);
-				if (o.next == OBJ_STARTING && !(o.actions & ACT_SPAWN))
+					assert_int_equal(
+					    o.next, OBJ_HIBERNATED);
+				if (o.next == OBJ_STARTING &&
+				    !(o.actions & ACT_SPAWN))
 					assert_int_equal(s, OBJ_STARTING);
 				if (o.actions & ACT_DELIVER)
 					assert_true(i.queued);
@@ -146,7 +150,7 @@ test_random_walk(void **state)
 	srandom(42);
 	for (int n = 0; n < 200000; n++) {
 		enum obj_event e = (enum obj_event)(random() % OEV_NEVENTS);
-		struct lc_in in = { queued > 0, (int)(random() % 8 == 0), 0 };
+		struct lc_in in = {queued > 0, (int)(random() % 8 == 0), 0};
 		struct lc_out o;
 
 		if (e == OEV_EXIT && workers == 0)
@@ -173,11 +177,11 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_activation_path),
-		cmocka_unit_test(test_failures),
-		cmocka_unit_test(test_draining),
-		cmocka_unit_test(test_exhaustive_invariants),
-		cmocka_unit_test(test_random_walk),
+	    cmocka_unit_test(test_activation_path),
+	    cmocka_unit_test(test_failures),
+	    cmocka_unit_test(test_draining),
+	    cmocka_unit_test(test_exhaustive_invariants),
+	    cmocka_unit_test(test_random_walk),
 	};
 
 	return (cmocka_run_group_tests(tests, NULL, NULL));

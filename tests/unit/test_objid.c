@@ -9,8 +9,8 @@
 
 #include "../../supervisor/durod.h"
 
-static const uint8_t key1[DURO_KEY_BYTES] = { 1, 2, 3 };
-static const uint8_t key2[DURO_KEY_BYTES] = { 9, 8, 7 };
+static const uint8_t key1[DURO_KEY_BYTES] = {1, 2, 3};
+static const uint8_t key2[DURO_KEY_BYTES] = {9, 8, 7};
 
 static void
 test_name_ids_are_stable_and_keyed(void **state)
@@ -40,9 +40,8 @@ test_known_vector(void **state)
 	objid_from_name(zero, "a", 1, id);
 	objid_to_hex(id, hex);
 	/* computed independently with Python hmac */
-	assert_string_equal(hex,
-	    "9615a95d4a336118c435b9cd54c5e864"
-	    "7ab7ead08c4cf11654e5cae55f76d1be");
+	assert_string_equal(hex, "9615a95d4a336118c435b9cd54c5e864"
+	                         "7ab7ead08c4cf11654e5cae55f76d1be");
 }
 
 static void
@@ -93,11 +92,11 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_name_ids_are_stable_and_keyed),
-		cmocka_unit_test(test_known_vector),
-		cmocka_unit_test(test_unique_ids_verify_and_differ),
-		cmocka_unit_test(test_forged_ids_fail),
-		cmocka_unit_test(test_hex_round_trip_and_strictness),
+	    cmocka_unit_test(test_name_ids_are_stable_and_keyed),
+	    cmocka_unit_test(test_known_vector),
+	    cmocka_unit_test(test_unique_ids_verify_and_differ),
+	    cmocka_unit_test(test_forged_ids_fail),
+	    cmocka_unit_test(test_hex_round_trip_and_strictness),
 	};
 
 	return (cmocka_run_group_tests(tests, NULL, NULL));

@@ -62,13 +62,14 @@ test_bad_names(void **state)
 
 	assert_int_equal(route_parse("/c/.hidden", &r), 400);
 	assert_string_equal(r.err_code, "bad_name");
-	assert_int_equal(route_parse("/c/%2ehidden", &r), 400); /* decoded dot */
+	assert_int_equal(
+	    route_parse("/c/%2ehidden", &r), 400); /* decoded dot */
 	assert_int_equal(route_parse("/c//x", &r), 400);
 	assert_int_equal(route_parse("/c/%zz", &r), 400);
 	assert_int_equal(route_parse("/c/%4", &r), 400);
 	assert_int_equal(route_parse("/c/a%00b", &r), 400);
-	assert_int_equal(route_parse("/c/%ff", &r), 400);     /* not UTF-8 */
-	assert_int_equal(route_parse("/c/%c0%af", &r), 400);  /* overlong */
+	assert_int_equal(route_parse("/c/%ff", &r), 400);       /* not UTF-8 */
+	assert_int_equal(route_parse("/c/%c0%af", &r), 400);    /* overlong */
 	assert_int_equal(route_parse("/c/%ed%a0%80", &r), 400); /* surrogate */
 
 	memset(longname, 'x', sizeof(longname));
@@ -118,11 +119,11 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_named),
-		cmocka_unit_test(test_names_are_decoded),
-		cmocka_unit_test(test_bad_names),
-		cmocka_unit_test(test_by_id),
-		cmocka_unit_test(test_new_and_unknown_routes),
+	    cmocka_unit_test(test_named),
+	    cmocka_unit_test(test_names_are_decoded),
+	    cmocka_unit_test(test_bad_names),
+	    cmocka_unit_test(test_by_id),
+	    cmocka_unit_test(test_new_and_unknown_routes),
 	};
 
 	return (cmocka_run_group_tests(tests, NULL, NULL));
