@@ -303,6 +303,7 @@ class Txn:
     def __init__(self, db):
         self.db = db
         self.before = {}  # name -> (at, every) or None
+        self.resync = set()  # the alarm being delivered, if its handler set it
         db.execute("BEGIN IMMEDIATE")
 
     def one(self, sql, args=()):
@@ -339,11 +340,12 @@ class Txn:
         return [n for n, b in self.before.items() if self.alarm(n) != b]
 
     def earlier(self):
-        """Alarms set anew or moved earlier: rule 1's alarm_sync list."""
+        """Rule 1's alarm_sync list: alarms set anew or moved earlier, and
+        the alarm being delivered if its handler set it (to any time)."""
         out = []
         for name, b in self.before.items():
             a = self.alarm(name)
-            if a is not None and (b is None or a[0] < b[0]):
+            if a is not None and (b is None or a[0] < b[0] or name in self.resync):
                 out.append(alarm_entry(name, a))
         return out
 
@@ -588,7 +590,9 @@ class Worker:
 
             def run(txn):
                 self.app.on_alarm(txn, name, at, retry)
-                if not final and name not in txn.before:  # handler left it alone
+                if name in txn.before:  # the handler set or deleted it
+                    txn.resync.add(name)
+                elif not final:
                     txn.retire(name, at, every, now_ms())
 
             _, c = self.transaction(run)
