@@ -13,7 +13,7 @@ BUILD   ?= build
 CFLAGS  ?= -O2 -g
 override CFLAGS += -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
 	   -Wmissing-prototypes -Wno-unused-parameter -fno-strict-aliasing \
-	   -D_GNU_SOURCE -Iipc -Iworker -Isupervisor
+	   -D_GNU_SOURCE -Iipc -Iworker -Isupervisor -Isandbox
 LDLIBS_NNG = -lnng -lpthread
 FUZZ_SECONDS ?= 300
 
@@ -31,10 +31,13 @@ LIBDURO  = $(BUILD)/libduro.a
 
 SUP_SRC  = $(filter-out supervisor/main.c,$(wildcard supervisor/*.c))
 SUP_OBJ  = $(SUP_SRC:%.c=$(BUILD)/%.o)
-SUP_LIBS = -lev -lsqlite3 -lhttp_parser -lcjson -lcrypto $(LDLIBS_NNG)
+SUP_LIBS = -lev -lsqlite3 -lhttp_parser -lcjson -lcrypto -lseccomp $(LDLIBS_NNG)
+
+SANDBOX_SRC = $(wildcard sandbox/*.c)
+SANDBOX_OBJ = $(SANDBOX_SRC:%.c=$(BUILD)/%.o)
 
 EXAMPLES = $(BUILD)/examples/counter $(BUILD)/examples/ledger
-TEST_WORKERS = $(BUILD)/tests/misbehave
+TEST_WORKERS = $(BUILD)/tests/misbehave $(BUILD)/tests/hostile
 UNIT_SRC = $(wildcard tests/unit/test_*.c)
 UNIT_BIN = $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 FUZZ_SRC = $(wildcard tests/fuzz/fuzz_*.c)
@@ -50,6 +53,8 @@ UNIT_DEPS_libduro   = $(BUILD)/tests/unit/fake_durod.o $(LIBDURO)
 UNIT_DEPS_storage   = $(BUILD)/tests/unit/fake_durod.o $(LIBDURO)
 UNIT_DEPS_alarm     = $(BUILD)/tests/unit/fake_durod.o $(LIBDURO)
 UNIT_DEPS_alarm_sched = $(BUILD)/supervisor/alarm_sched.o
+UNIT_DEPS_policy    = $(BUILD)/sandbox/policy.o
+UNIT_DEPS_sandbox   = $(BUILD)/sandbox/prepare.o $(BUILD)/sandbox/apply.o $(BUILD)/sandbox/probe.o
 
 .PHONY: all deps run test unit integration fuzz asan clean format format-check bench
 
@@ -66,7 +71,7 @@ $(LIBDURO): $(DURO_OBJ) $(IPC_OBJ)
 	@mkdir -p $(dir $@)
 	$(AR) rcs $@ $^
 
-$(BUILD)/durod: $(BUILD)/supervisor/main.o $(SUP_OBJ) $(IPC_OBJ)
+$(BUILD)/durod: $(BUILD)/supervisor/main.o $(SUP_OBJ) $(SANDBOX_OBJ) $(IPC_OBJ)
 	$(CC) $(CFLAGS) -o $@ $^ $(SUP_LIBS) $(LDFLAGS)
 
 WORKER_LIBS = -lsqlite3 -lcjson $(LDLIBS_NNG)
@@ -75,6 +80,9 @@ $(BUILD)/examples/%: $(BUILD)/examples/%.o $(LIBDURO)
 	$(CC) $(CFLAGS) -o $@ $^ $(WORKER_LIBS) $(LDFLAGS)
 
 $(BUILD)/tests/misbehave: $(BUILD)/tests/workers/misbehave.o $(LIBDURO)
+	$(CC) $(CFLAGS) -o $@ $^ $(WORKER_LIBS) $(LDFLAGS)
+
+$(BUILD)/tests/hostile: $(BUILD)/tests/workers/hostile.o $(LIBDURO)
 	$(CC) $(CFLAGS) -o $@ $^ $(WORKER_LIBS) $(LDFLAGS)
 
 # Unit tests link the module under test plus whatever pure objects it needs.
@@ -105,7 +113,7 @@ asan:
 	$(ASAN_MAKE) integration
 
 # libFuzzer targets: clang, ASan+UBSan, one binary per tests/fuzz/fuzz_*.c.
-FUZZ_CFLAGS = -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -std=gnu11 -D_GNU_SOURCE -Iipc -Iworker -Isupervisor
+FUZZ_CFLAGS = -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -std=gnu11 -D_GNU_SOURCE -Iipc -Iworker -Isupervisor -Isandbox
 FUZZ_DEPS_ipc     = ipc/ipc_codec.c ipc/ipc_text.c
 FUZZ_DEPS_http_in = supervisor/http_in.c ipc/ipc_codec.c ipc/ipc_text.c
 build-fuzz/fuzz_%: tests/fuzz/fuzz_%.c $$(FUZZ_DEPS_$$*)

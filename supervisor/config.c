@@ -93,6 +93,7 @@ static const struct cfg_key top_keys[] = {
     KEY(struct config, admin_listen, CFG_HOSTPORT, "127.0.0.1:8081"),
     KEY(struct config, data_dir, CFG_STR, "./var/data"),
     KEY(struct config, run_dir, CFG_STR, "./var/run"),
+    KEY(struct config, policy_dir, CFG_STR, "./policies"),
     KEY_INT(struct config, max_active_objects, 10000, 1, 10000000),
     KEY_INT(struct config, max_body_bytes, 16777216, 1, 1073741824),
     KEY_INT(struct config, alarm_window_rows, 65536, 1, 10000000),
@@ -115,6 +116,7 @@ static const struct cfg_key ns_keys[] = {
     KEY_INT(struct ns_config, restart_window_ms, 10000, 1, 86400000),
     KEY_INT(struct ns_config, alarm_retry_base_ms, 2000, 1, 3600000),
     KEY_INT(struct ns_config, alarm_max_retries, 6, 0, 100),
+    KEY(struct ns_config, read_paths, CFG_ARGV, NULL),
     KEY(struct ns_config, env, CFG_ENV, NULL),
 };
 

@@ -25,6 +25,7 @@
 #include <uthash.h>
 
 #include "ipc.h"
+#include "sandbox.h"
 
 #define DURO_ID_BYTES 32
 #define DURO_ID_HEX (DURO_ID_BYTES * 2)
@@ -40,6 +41,7 @@ struct ns_config {
 	char *policy;
 	char *synchronous; /* "FULL" or "NORMAL": the worker's SQLite sync */
 	char **env;        /* "KEY=VALUE", NULL-terminated; no DURO_ keys */
+	char **read_paths; /* more paths its sandbox may read, or NULL */
 	uint32_t idle_timeout_ms;
 	uint32_t request_timeout_ms;
 	uint32_t start_timeout_ms;
@@ -58,6 +60,7 @@ struct config {
 	char *admin_listen; /* "host:port" */
 	char *data_dir;
 	char *run_dir;
+	char *policy_dir; /* where "<policy>.json" files are */
 	uint32_t max_active_objects;
 	uint64_t max_body_bytes;
 	/* The alarm schedule holds the index rows due within alarm_window_ms,
@@ -289,11 +292,13 @@ struct ipc_inbox;
 TAILQ_HEAD(object_list, object);
 
 /* A configured namespace plus what durod derived from it at startup. */
-struct namespace
-{
+struct namespace {
 	const struct ns_config *cfg;
 	uint8_t key[DURO_KEY_BYTES]; /* from the registry */
 	char *exec_path;             /* exec[0] resolved against PATH */
+	const struct sb_policy *policy; /* NULL: "none", no sandbox */
+	char **sb_execs; /* what its workers may execute (NULL-terminated) */
+	char **sb_reads; /* and read, besides the policy's paths */
 };
 
 struct durod {
@@ -317,6 +322,9 @@ struct durod {
 	struct ipc_inbox *inbox; /* worker messages, from nng's threads */
 	struct alarms *alarms;
 	ev_prepare flush; /* the registry's group commit, before sleeping */
+	struct sb_kernel kernel;     /* what the kernel can enforce */
+	struct sb_policy **policies; /* loaded, one per policy name used */
+	size_t npolicies;
 	struct regsync *regsync;
 	ev_async synced; /* regsync's thread made a commit durable */
 	ev_signal sig_term, sig_int;
@@ -561,6 +569,7 @@ struct spawn_plan {
 	char *const *argv; /* NULL-terminated */
 	char *const *envp; /* NULL-terminated */
 	pid_t parent;      /* durod's pid, to detect an early parent death */
+	const struct sb_plan *sandbox; /* NULL: the worker runs unconfined */
 };
 
 /* Start a child; returns 0 and its pid, or an errno with err filled.
@@ -569,6 +578,22 @@ int spawn_start(
     const struct spawn_plan *, pid_t *pid, char *err, size_t errlen);
 /* Resolve a program name against PATH like execvp; malloc'd or NULL. */
 char *spawn_resolve(const char *prog);
+
+/* ---- ns_sandbox.c: each namespace's policy, and a spawn's plan ---- */
+
+/*
+ * At startup (and for --check): probe the kernel, load each policy the
+ * namespaces name from policy_dir (once per name), and note what each
+ * namespace's workers may execute and read. "none" means no sandbox and
+ * is logged loudly. Returns 0, or -1 with err naming the namespace and
+ * the policy file's error.
+ */
+int ns_sandbox_load(struct durod *, char *err, size_t errlen);
+void ns_sandbox_free(struct durod *);
+/* The plan for one spawn of o's worker: 0 and the plan, or 0 with *none
+ * set when the namespace runs unconfined, or -1 with err. */
+int ns_sandbox_plan(const struct object *, struct sb_plan *, int *none,
+    char *err, size_t errlen);
 
 /* ---- exit_reason.c: decode a worker's exit in one place ---- */
 
@@ -587,6 +612,7 @@ enum exit_kind {
 	EXIT_CODE,    /* exit status != 0 */
 	EXIT_SIGNAL,  /* killed by a signal durod did not send */
 	EXIT_SANDBOX, /* SIGSYS: a seccomp violation */
+	EXIT_LIMIT,   /* killed by an rlimit: SIGXFSZ, SIGXCPU */
 	EXIT_KILLED,  /* killed by durod; the cause says why */
 };
 

@@ -47,9 +47,17 @@ exit_decode(int wstatus, enum kill_cause cause, struct exit_reason *r)
 		snprintf(r->text, sizeof(r->text), "killed: %s",
 		    kill_cause_name(cause));
 	} else if (r->code == SIGSYS) {
+		/* seccomp's kill: the syscall is in the kernel's audit log,
+		 * not in the wait status. */
 		r->kind = EXIT_SANDBOX;
 		snprintf(r->text, sizeof(r->text),
-		    "sandbox violation (signal %d)", r->code);
+		    "sandbox violation: a system call its policy forbids "
+		    "(SIGSYS)");
+	} else if (r->code == SIGXFSZ || r->code == SIGXCPU) {
+		r->kind = EXIT_LIMIT;
+		snprintf(r->text, sizeof(r->text), "%s limit (%s)",
+		    r->code == SIGXFSZ ? "file size" : "CPU time",
+		    r->code == SIGXFSZ ? "SIGXFSZ" : "SIGXCPU");
 	} else {
 		r->kind = EXIT_SIGNAL;
 		snprintf(r->text, sizeof(r->text), "signal %d (%s)", r->code,

@@ -80,7 +80,7 @@ resolve_namespaces(struct durod *d, char *err, size_t errlen)
 			return (-1);
 		}
 	}
-	return (0);
+	return (ns_sandbox_load(d, err, errlen));
 }
 
 /*
@@ -294,6 +294,7 @@ durod_free(struct durod *d)
 	alarms_close(d);
 	regsync_close(d->regsync);
 	registry_close(d->reg);
+	ns_sandbox_free(d);
 	for (size_t i = 0; d->ns != NULL && i < d->cfg->nnamespaces; i++)
 		free(d->ns[i].exec_path);
 	free(d->ns);

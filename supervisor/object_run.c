@@ -122,6 +122,9 @@ worker_env(const struct object *o, struct strv *sv)
 	if (object_dir(o, dir, sizeof(dir)) != 0)
 		return (-1);
 	rv |= strv_addf(sv, "DURO_STORAGE=%s/db.sqlite", dir);
+	/* SQLite's temporary files go next to the database: the sandbox
+	 * lets the worker write nowhere else. */
+	rv |= strv_addf(sv, "SQLITE_TMPDIR=%s", dir);
 	rv |= strv_addf(sv, "DURO_SYNCHRONOUS=%s", o->ns->cfg->synchronous);
 	rv |= strv_addf(
 	    sv, "DURO_STORAGE_LIMIT_MB=%u", o->ns->cfg->storage_limit_mb);
@@ -234,8 +237,9 @@ act_spawn(struct object *o, char *why, size_t whylen)
 	struct durod *d = o->d;
 	struct strv env = {0};
 	struct spawn_plan plan;
+	struct sb_plan sandbox;
 	pid_t pid = 0;
-	int rv;
+	int rv, none;
 
 	if (object_dir_make(o, why, whylen) != 0 ||
 	    worker_ipc_open(o, why, whylen) != 0)
@@ -246,11 +250,19 @@ act_spawn(struct object *o, char *why, size_t whylen)
 		worker_ipc_close(o);
 		return (-1);
 	}
+	if (ns_sandbox_plan(o, &sandbox, &none, why, whylen) != 0) {
+		strv_free(&env);
+		worker_ipc_close(o);
+		return (-1);
+	}
 	plan.path = o->ns->exec_path;
 	plan.argv = o->ns->cfg->exec;
 	plan.envp = env.v;
 	plan.parent = d->pid;
+	plan.sandbox = none ? NULL : &sandbox;
 	rv = spawn_start(&plan, &pid, why, whylen);
+	if (!none)
+		sb_plan_release(&sandbox);
 	strv_free(&env);
 	if (rv != 0 && pid == 0) {
 		worker_ipc_close(o);

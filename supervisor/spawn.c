@@ -8,8 +8,8 @@
  * descriptor table (see spawn_child). The price is discipline: between clone
  * and exec the child may only make system calls and write to its own stack
  * and to the spawn_args it was given. Everything it needs (path, argv,
- * envp, and later the sandbox's rlimits, Landlock ruleset and seccomp
- * program) is built by the parent beforehand, in a struct spawn_plan.
+ * envp, the sandbox's rlimits, Landlock ruleset and seccomp program) is
+ * built by the parent beforehand, in a struct spawn_plan.
  */
 #include <sys/mman.h>
 #include <sys/prctl.h>
@@ -75,6 +75,17 @@ spawn_child(void *arg)
 		a->step = "parent check";
 		errno = ESRCH;
 		goto fail;
+	}
+	/*
+	 * The sandbox (sandbox/apply.c: rlimits, ids, no-new-privs,
+	 * Landlock, seccomp), while the Landlock ruleset's descriptor is
+	 * still in the shared table; from here on every system call,
+	 * execve included, is one the policy allows. A step that fails
+	 * ends the child with its own status: it never runs unconfined.
+	 */
+	if (p->sandbox != NULL && sb_apply(p->sandbox, &a->step) != 0) {
+		a->err = errno;
+		_exit(SB_EXIT_STATUS);
 	}
 	/*
 	 * We share durod's descriptor table (CLONE_FILES): copying it would

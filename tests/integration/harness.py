@@ -39,6 +39,11 @@ import traceback
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
 
+# Debian's python3 (make deps installs it): Python workers run under the
+# interpreter policy, which reads the system's Python, not a user's
+# virtualenv or pyenv.
+SYSTEM_PYTHON = "/usr/bin/python3"
+
 # Generous: the machine running the tests may be a loaded 2-core box.
 READY_TIMEOUT = 15.0
 IO_TIMEOUT = 30.0
@@ -486,6 +491,13 @@ class Build:
         self.durod = os.path.join(self.dir, "durod")
         self.counter = os.path.join(self.dir, "examples", "counter")
         self.misbehave = os.path.join(self.dir, "tests", "misbehave")
+        self.hostile = os.path.join(self.dir, "tests", "hostile")
+        # A sanitizer build's workers cannot run sandboxed: ASan reserves
+        # terabytes of address space (past any RLIMIT_AS) and LeakSanitizer
+        # stops the world with ptrace (which seccomp kills). Their tests run
+        # with policy "none"; the sandbox tests skip themselves.
+        with open(self.durod, "rb") as f:
+            self.sanitized = b"AddressSanitizer" in f.read()
 
 
 class Context:
@@ -513,10 +525,14 @@ def _ns_defaults(build, name):
     # (test_hibernation), so "same pid as before" never fails just because
     # a slow run crossed the default 10 s idle timeout.
     common = {"idle_timeout_ms": 600000}
+    if build.sanitized:
+        common["policy"] = "none"
     if name == "counter":
         return {**common, "exec": [build.counter]}
     if name == "misbehave":
         return {**common, "exec": [build.misbehave], "max_restarts": 1000}
+    if name == "hostile":
+        return {**common, "exec": [build.hostile], "max_restarts": 1000}
     return common
 
 
@@ -549,6 +565,7 @@ class Durod:
             "admin_listen": f"127.0.0.1:{self.admin_port}",
             "data_dir": os.path.join(self.tmp, "data"),
             "run_dir": os.path.join(self.tmp, "run"),
+            "policy_dir": os.path.join(REPO, "policies"),
             "namespaces": ns,
         }
         self.config.update(top or {})
@@ -831,6 +848,9 @@ def run_durod_check(build, config, extra_args=("--check",), timeout=30):
     tmp = tempfile.mkdtemp(prefix="duro-it-")
     try:
         path = os.path.join(tmp, "duro.json")
+        if isinstance(config, dict) and "policy_dir" not in config:
+            # The shipped policies, wherever the test runs from.
+            config = {**config, "policy_dir": os.path.join(REPO, "policies")}
         with open(path, "w") as f:
             f.write(config if isinstance(config, str) else json.dumps(config, indent=2))
         p = subprocess.run([build.durod, *extra_args, "-c", path], cwd=tmp,

@@ -10,7 +10,6 @@ reply, rule 2 keeps the index in step with moves and deletes, and the
 index is empty once the one-shot alarms have run."""
 import os
 import re
-import sys
 import time
 
 import harness
@@ -27,7 +26,9 @@ SOON_MS = 1500
 
 
 def ns_config(**over):
-    cfg = {"exec": [sys.executable, WORKER], "idle_timeout_ms": IDLE_MS,
+    # Debian's python3, under the interpreter sandbox policy.
+    cfg = {"exec": [harness.SYSTEM_PYTHON, WORKER], "policy": "interpreter",
+           "idle_timeout_ms": IDLE_MS,
            # Only a worker that obeys "hibernate" is gone in time below.
            "hibernate_grace_ms": 60000, "alarm_retry_base_ms": 100}
     cfg.update(over)
