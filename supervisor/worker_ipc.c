@@ -27,6 +27,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <openssl/rand.h>
+
 #include "durod.h"
 #include "ipc_nng.h"
 
@@ -311,10 +313,19 @@ worker_ipc_open(struct object *o, char *err, size_t errlen)
 	static unsigned long seq;
 	char url[sizeof(o->ipc_path) + 8];
 	struct ipc_link *l;
+	uint64_t nonce = 0;
 	int rv, n;
 
-	n = snprintf(o->ipc_path, sizeof(o->ipc_path), "%s/%.16s-%lu.sock",
-	    o->d->run_dir, o->idhex, ++seq);
+	/*
+	 * Unguessable, not just unique: until its worker dials, whoever
+	 * connects first to this path is the object's worker, and other
+	 * workers can connect to Unix sockets (Landlock does not cover
+	 * connect, and they cannot list run_dir to find the name).
+	 */
+	if (RAND_bytes((unsigned char *)&nonce, sizeof(nonce)) != 1)
+		nonce = 0;
+	n = snprintf(o->ipc_path, sizeof(o->ipc_path), "%s/%.16s-%lu-%016llx.sock",
+	    o->d->run_dir, o->idhex, ++seq, (unsigned long long)nonce);
 	if (n < 0 || (size_t)n >= sizeof(o->ipc_path)) {
 		snprintf(err, errlen, "ipc: socket path under %s is too long",
 		    o->d->run_dir);
