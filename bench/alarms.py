@@ -55,43 +55,12 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import bench  # noqa: E402
-from bench import BenchError, Conn, Durod, log, pct  # noqa: E402
+from bench import BenchError, Conn, NsDurod, log, pct  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ALARM_SCHED = os.path.join(HERE, "bin", "alarm_sched")
 BURST_N = int(os.environ.get("BENCH_ALARM_OBJECTS", "10000"))
 MILLION = int(os.environ.get("BENCH_MILLION", "1000000"))
-
-
-class AlarmDurod(Durod):
-    """bench.py's durod with namespaces for the alarm benchmarks."""
-
-    def __init__(self, tag, namespaces, top=None):
-        super().__init__(tag)
-        self.namespaces = namespaces
-        self.top = top or {}
-
-    def config(self):
-        cfg = super().config()
-        cfg["namespaces"] = {
-            name: {"exec": [bench.COUNTER], **over} for name, over in self.namespaces.items()}
-        cfg.update(self.top)
-        return cfg
-
-    def stop_keep(self):
-        """SIGTERM and wait for exit 0, keeping the data for a restart."""
-        self.proc.send_signal(bench.signal.SIGTERM)
-        rc = self.proc.wait(bench.STOP_TIMEOUT)
-        self.log_file.close()
-        self.log_file = None
-        if rc != 0:
-            raise BenchError(f"durod exited with {rc}")
-
-    def log_lines(self, pattern):
-        self.log_file.flush()
-        with open(self.log_path, "rb") as f:
-            text = f.read().decode("utf-8", "replace")
-        return re.findall(pattern, text)
 
 
 def request(conn, method, path):
@@ -147,7 +116,7 @@ def bench_precision():
     for rep in range(bench.REPS):
         ns = {"counter": {"idle_timeout_ms": 3600000},
               "sleepy": {"idle_timeout_ms": 300, "hibernate_grace_ms": 60000}}
-        with AlarmDurod("precision", ns) as d, Conn(d.port) as c:
+        with NsDurod("precision", ns) as d, Conn(d.port) as c:
             live = [f"/counter/p{i}" for i in range(40)]
             asleep = [f"/sleepy/p{i}" for i in range(40)]
             for r in live + asleep:
@@ -219,7 +188,7 @@ def set_alarms(d, names, at_of, nconns=8):
 
 def bench_burst():
     ns = {"counter": {"idle_timeout_ms": 2000, "max_queue": 1000}}
-    with AlarmDurod("burst", ns, top={"max_active_objects": 5000}) as d:
+    with NsDurod("burst", ns, top={"max_active_objects": 5000}) as d:
         n = BURST_N
         names = [f"b{i}" for i in range(n)]
         rnd = random.Random(7)
@@ -315,7 +284,7 @@ def bench_million():
         "one_minute_5min_ahead": lambda i: now + 300000 + (i * 60000) // MILLION,
     }
     for shape, due_of in shapes.items():
-        d = AlarmDurod("million", {"counter": {}})
+        d = NsDurod("million", {"counter": {}})
         try:
             d.start()           # makes registry.sqlite and its tables
             d.stop_keep()
@@ -361,7 +330,7 @@ def report_million(r):
 def bench_setrate():
     reps = []
     ns = {"counter": {"idle_timeout_ms": 3600000, "max_queue": 1000}}
-    with AlarmDurod("setrate", ns) as d:
+    with NsDurod("setrate", ns) as d:
         bench.warm_up(d, [f"o{i}" for i in range(bench.NOBJ)])
         url = f"http://127.0.0.1:{d.port}"
         for rep in range(bench.REPS):

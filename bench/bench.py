@@ -276,6 +276,7 @@ class Durod:
             "admin_listen": f"127.0.0.1:{self.admin_port}",
             "data_dir": os.path.join(self.tmp, "data"),
             "run_dir": self.run_dir,
+            "policy_dir": os.path.join(REPO, "policies"),
             # Far above what a run makes live: no hibernation for capacity.
             "max_active_objects": 5000,
             "namespaces": {
@@ -411,6 +412,39 @@ class Durod:
             self.proc.kill()
             self.proc.wait()
         shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+class NsDurod(Durod):
+    """A Durod with its own namespaces (each runs the counter unless it
+    says otherwise) and top-level keys; it can stop and start again on
+    the same data, and read its log."""
+
+    def __init__(self, tag, namespaces, top=None):
+        super().__init__(tag)
+        self.namespaces = namespaces
+        self.top = top or {}
+
+    def config(self):
+        cfg = super().config()
+        cfg["namespaces"] = {
+            name: {"exec": [COUNTER], **over} for name, over in self.namespaces.items()}
+        cfg.update(self.top)
+        return cfg
+
+    def stop_keep(self):
+        """SIGTERM and wait for exit 0, keeping the data for a restart."""
+        self.proc.send_signal(signal.SIGTERM)
+        rc = self.proc.wait(STOP_TIMEOUT)
+        self.log_file.close()
+        self.log_file = None
+        if rc != 0:
+            raise BenchError(f"durod exited with {rc}")
+
+    def log_lines(self, pattern):
+        self.log_file.flush()
+        with open(self.log_path, "rb") as f:
+            text = f.read().decode("utf-8", "replace")
+        return re.findall(pattern, text)
 
 
 # -------------------------------------------------------------------- wrk

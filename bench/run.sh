@@ -2,7 +2,7 @@
 # bench/run.sh — run the duro benchmarks and print their results.
 #
 #   sh bench/run.sh [warm|spread|rss|activation|spawn|nng|storage|incr|
-#                    alarms|alarms-<precision|burst|million|setrate>|all]
+#                    alarms|alarms-<precision|burst|million|setrate>|sandbox|all]
 #                                                                (default: all)
 #
 # `make bench` builds `all` and runs this with no argument. The results
@@ -21,6 +21,8 @@
 #               FULL vs NORMAL, opening a new / an existing object's storage
 #   incr        POST /<ns>/<obj>/incr (FULL and NORMAL namespaces) beside
 #               GET /counter/<obj>/, one object -c1 / -c16 and 1000 objects
+#   sandbox     bench/sandbox.py: activation and warm requests with the
+#               native policy vs policy "none", interleaved
 #   alarms      bench/alarms.py: alarm precision (live and hibernated
 #               objects), 10,000 objects with alarms due in one 5 s window,
 #               1,000,000 indexed alarms (start-up, memory, the in-memory
@@ -48,9 +50,9 @@ which=${1:-all}
 
 case $which in
 warm | spread | rss | activation | spawn | nng | storage | incr | all) ;;
-alarms | alarms-precision | alarms-burst | alarms-million | alarms-setrate) ;;
+alarms | alarms-precision | alarms-burst | alarms-million | alarms-setrate | sandbox) ;;
 *)
-	echo "usage: sh bench/run.sh [warm|spread|rss|activation|spawn|nng|storage|incr|alarms[-<one>]|all]" >&2
+	echo "usage: sh bench/run.sh [warm|spread|rss|activation|spawn|nng|storage|incr|alarms[-<one>]|sandbox|all]" >&2
 	exit 2
 	;;
 esac
@@ -155,11 +157,12 @@ echo "command: sh bench/run.sh $which"
 # run_py SCRIPT WHICH: one of the benchmark scripts, in the background so
 # that a signal reaches the trap at once.
 run_py() {
-	set -- "$1" "$2"
+	script=$1
+	shift
 	if [ -n "${BENCH_JSON:-}" ]; then
-		set -- "$1" --json "$BENCH_JSON.$(basename "$1" .py)" "$2"
+		set -- --json "$BENCH_JSON.$(basename "$script" .py)" "$@"
 	fi
-	python3 "$@" &
+	python3 "$script" "$@" &
 	child=$!
 	wait "$child" || rc=$?
 	child=
@@ -168,11 +171,15 @@ run_py() {
 rc=0
 case $which in
 alarms) run_py "$here/alarms.py" all ;;
+sandbox) run_py "$here/sandbox.py" ;;
 alarms-*) run_py "$here/alarms.py" "${which#alarms-}" ;;
 *)
 	run_py "$here/bench.py" "$which"
 	if [ "$which" = all ] && [ "$rc" -eq 0 ]; then
 		run_py "$here/alarms.py" all
+	fi
+	if [ "$which" = all ] && [ "$rc" -eq 0 ]; then
+		run_py "$here/sandbox.py"
 	fi
 	;;
 esac
