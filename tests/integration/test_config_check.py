@@ -2,6 +2,10 @@
 """config check: `durod --check -c FILE` accepts a good config (exit 0)
 and refuses a bad one (exit non-zero) naming the JSON path at fault."""
 import copy
+import json
+import os
+import shutil
+import tempfile
 
 import harness
 from harness import check
@@ -70,6 +74,28 @@ def test(t):
     bad(t, "listen without a port", "listen",
         lambda c: c.__setitem__("listen", "127.0.0.1"))
     bad(t, "missing namespaces", "namespaces", lambda c: c.pop("namespaces"))
+
+    bad(t, "a policy with no file", "namespaces.counter.policy",
+        lambda c: c["namespaces"]["counter"].__setitem__("policy", "nosuchpolicy"))
+
+    with t.sub("a broken policy file is a config error naming the file and entry"):
+        tmp = tempfile.mkdtemp(prefix="duro-it-")
+        try:
+            with open(os.path.join(harness.REPO, "policies", "native.json")) as f:
+                pol = json.load(f)
+            pol["seccomp"]["allow"].append({"syscall": "frobnicate", "why": "no such call"})
+            with open(os.path.join(tmp, "native.json"), "w") as f:
+                json.dump(pol, f)
+            cfg = good(t)
+            cfg["policy_dir"] = tmp
+            rc, out, err = harness.run_durod_check(t.build, cfg)
+            check(rc != 0, f"exit status {rc} with an unknown syscall in the policy")
+            n = len(pol["seccomp"]["allow"]) - 1
+            for want in ("namespaces.counter.policy", "native.json",
+                         f"seccomp.allow[{n}].syscall", "frobnicate"):
+                check(want in err, f"stderr does not name {want}: {err!r}")
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
 
     with t.sub("not JSON at all"):
         rc, out, err = harness.run_durod_check(t.build, "{ this is not json")
