@@ -323,7 +323,8 @@ prepare_limits(const struct sb_policy *p, const struct sb_target *t,
 	if (t->memory_limit_mb != 0 &&
 	    (limit_add(plan, RLIMIT_AS, mib(t->memory_limit_mb), err, errlen) !=
 	            0 ||
-	        limit_add(plan, RLIMIT_STACK, mib(SB_STACK_MB), err, errlen) != 0))
+	        limit_add(plan, RLIMIT_STACK, mib(SB_STACK_MB), err, errlen) !=
+	            0))
 		return (-1);
 	if (t->file_limit_mb != 0 &&
 	    limit_add(plan, RLIMIT_FSIZE, mib(t->file_limit_mb), err, errlen) !=

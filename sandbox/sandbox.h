@@ -99,7 +99,8 @@ struct sb_target {
 };
 
 #define SB_MAX_RLIMITS 8
-#define SB_STACK_MB 2 /* RLIMIT_STACK, so threads' stacks fit the memory limit */
+#define SB_STACK_MB                                                            \
+	2 /* RLIMIT_STACK, so threads' stacks fit the memory limit */
 
 /* Everything the child applies, built by the parent. */
 struct sb_plan {

@@ -291,7 +291,9 @@ struct ipc_link;
 struct ipc_inbox;
 TAILQ_HEAD(object_list, object);
 
-/* A configured namespace plus what durod derived from it at startup. */
+/* A configured namespace plus what durod derived from it at startup.
+ * (clang-format takes "namespace" for C++'s keyword.) */
+/* clang-format off */
 struct namespace {
 	const struct ns_config *cfg;
 	uint8_t key[DURO_KEY_BYTES]; /* from the registry */
@@ -300,6 +302,7 @@ struct namespace {
 	char **sb_execs; /* what its workers may execute (NULL-terminated) */
 	char **sb_reads; /* and read, besides the policy's paths */
 };
+/* clang-format on */
 
 struct durod {
 	struct ev_loop *loop;

@@ -31,8 +31,8 @@ policy_byname(struct durod *d, const char *name)
 }
 
 static int
-policy_get(struct durod *d, const char *name, struct sb_policy **out,
-    char *err, size_t errlen)
+policy_get(struct durod *d, const char *name, struct sb_policy **out, char *err,
+    size_t errlen)
 {
 	struct sb_policy **np;
 	char path[PATH_MAX];
@@ -112,9 +112,10 @@ ns_sandbox_load(struct durod *d, char *err, size_t errlen)
 	for (size_t i = 0; i < d->cfg->nnamespaces; i++) {
 		struct namespace *ns = &d->ns[i];
 		if (strcmp(ns->cfg->policy, "none") == 0) {
-			log_warn("namespace %s: policy \"none\": its workers run "
-				 "WITHOUT a sandbox (for benchmarks and "
-				 "development only)",
+			log_warn(
+			    "namespace %s: policy \"none\": its workers run "
+			    "WITHOUT a sandbox (for benchmarks and "
+			    "development only)",
 			    ns->cfg->name);
 			continue;
 		}
@@ -166,7 +167,8 @@ ns_sandbox_plan(const struct object *o, struct sb_plan *plan, int *none,
 	if (*none)
 		return (0);
 	if (object_dir(o, dir, sizeof(dir)) != 0) {
-		snprintf(err, errlen, "sandbox: object directory: path too long");
+		snprintf(
+		    err, errlen, "sandbox: object directory: path too long");
 		return (-1);
 	}
 	memset(&t, 0, sizeof(t));

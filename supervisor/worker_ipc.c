@@ -324,8 +324,9 @@ worker_ipc_open(struct object *o, char *err, size_t errlen)
 	 */
 	if (RAND_bytes((unsigned char *)&nonce, sizeof(nonce)) != 1)
 		nonce = 0;
-	n = snprintf(o->ipc_path, sizeof(o->ipc_path), "%s/%.16s-%lu-%016llx.sock",
-	    o->d->run_dir, o->idhex, ++seq, (unsigned long long)nonce);
+	n = snprintf(o->ipc_path, sizeof(o->ipc_path),
+	    "%s/%.16s-%lu-%016llx.sock", o->d->run_dir, o->idhex, ++seq,
+	    (unsigned long long)nonce);
 	if (n < 0 || (size_t)n >= sizeof(o->ipc_path)) {
 		snprintf(err, errlen, "ipc: socket path under %s is too long",
 		    o->d->run_dir);

@@ -55,7 +55,8 @@ reply(struct duro_response *resp, const char *attempt, int rv, int err)
 		    "{\"attempt\":\"%s\",\"result\":\"succeeded\"}", attempt);
 	else
 		snprintf(body, sizeof(body),
-		    "{\"attempt\":\"%s\",\"result\":\"refused\",\"errno\":\"%s\"}",
+		    "{\"attempt\":\"%s\",\"result\":\"refused\",\"errno\":\"%"
+		    "s\"}",
 		    attempt, strerrorname_np(err) ? strerrorname_np(err) : "?");
 	return (duro_response_json(resp, 200, body));
 }
