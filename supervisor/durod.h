@@ -301,6 +301,9 @@ struct namespace {
 	const struct sb_policy *policy; /* NULL: "none", no sandbox */
 	char **sb_execs; /* what its workers may execute (NULL-terminated) */
 	char **sb_reads; /* and read, besides the policy's paths */
+	int drop_ids; /* its workers run as uid/gid (policy user, group) */
+	uid_t uid;
+	gid_t gid;
 };
 /* clang-format on */
 

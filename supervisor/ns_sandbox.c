@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "durod.h"
 
@@ -125,6 +126,14 @@ ns_sandbox_load(struct durod *d, char *err, size_t errlen)
 			return (-1);
 		}
 		ns->policy = p;
+		ns->drop_ids = sb_policy_ids(p, &ns->uid, &ns->gid);
+		if (ns->drop_ids && geteuid() != 0) {
+			snprintf(err, errlen,
+			    "namespaces.%s.policy: %s names a user to run "
+			    "workers as, which needs durod to run as root",
+			    ns->cfg->name, sb_policy_name(p));
+			return (-1);
+		}
 		if (ns_paths(ns) != 0) {
 			snprintf(err, errlen, "out of memory");
 			return (-1);

@@ -9,6 +9,7 @@
 #include <sys/file.h>
 #include <sys/stat.h>
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -47,14 +48,44 @@ mkdir_p(char *path, mode_t mode)
 	return (0);
 }
 
+/*
+ * A worker whose policy drops to another user must own its directory and
+ * what is in it (files a worker under an earlier policy left, say).
+ * Only the object's own directory: the ones above it stay durod's, and
+ * 0711 lets the worker pass through them without listing them.
+ */
+static int
+dir_give(const char *path, uid_t uid, gid_t gid)
+{
+	struct dirent *e;
+	DIR *dir;
+	int fd, rv = 0;
+
+	if (chown(path, uid, gid) != 0 || chmod(path, 0700) != 0 ||
+	    (fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+		return (-1);
+	if ((dir = fdopendir(fd)) == NULL) {
+		close(fd);
+		return (-1);
+	}
+	while ((e = readdir(dir)) != NULL)
+		if (e->d_name[0] != '.' && fchownat(dirfd(dir), e->d_name, uid,
+		                               gid, AT_SYMLINK_NOFOLLOW) != 0)
+			rv = -1;
+	closedir(dir);
+	return (rv);
+}
+
 int
 object_dir_make(const struct object *o, char *err, size_t errlen)
 {
+	const struct namespace *ns = o->ns;
 	char path[4096];
 
 	/* Almost always there already: one mkdir answers EEXIST. */
 	if (object_dir(o, path, sizeof(path)) != 0 ||
-	    mkdir_p(path, 0750) != 0) {
+	    mkdir_p(path, ns->drop_ids ? 0711 : 0750) != 0 ||
+	    (ns->drop_ids && dir_give(path, ns->uid, ns->gid) != 0)) {
 		snprintf(err, errlen, "storage directory %.200s: %s", path,
 		    strerror(errno));
 		return (-1);

@@ -362,6 +362,11 @@ worker_ipc_open(struct object *o, char *err, size_t errlen)
 		free(l);
 		return (-1);
 	}
+	/* A worker that runs as another user must be able to connect:
+	 * connecting to a Unix socket takes write permission on it. */
+	if (o->ns->drop_ids && chown(o->ipc_path, o->ns->uid, o->ns->gid) != 0)
+		log_warn("object %s/%s: ipc: chown %s: %s", o->ns->cfg->name,
+		    o->idhex, o->ipc_path, strerror(errno));
 	nng_recv_aio(l->sock, l->aio);
 	o->link = l;
 	return (0);
