@@ -147,6 +147,17 @@ void sb_plan_release(struct sb_plan *);
  */
 int sb_apply(const struct sb_plan *, const char **step);
 
+/* ---- audit.c: which system call a seccomp kill was for ---- */
+
+/* /dev/kmsg, read from now on, or -1 when it cannot be read. */
+int sb_audit_open(void);
+/*
+ * After pid died of SIGSYS: the name of the system call the kernel's
+ * audit record says killed it, in name. Drains the records logged since
+ * the last call. 0, or -1 when there is none (not readable, rate-limited).
+ */
+int sb_audit_syscall(int fd, pid_t pid, char *name, size_t len);
+
 /* The exit status of a child whose sandbox could not be applied. */
 #define SB_EXIT_STATUS 125
 

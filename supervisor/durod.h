@@ -328,7 +328,8 @@ struct durod {
 	struct ipc_inbox *inbox; /* worker messages, from nng's threads */
 	struct alarms *alarms;
 	ev_prepare flush; /* the registry's group commit, before sleeping */
-	struct sb_kernel kernel;     /* what the kernel can enforce */
+	struct sb_kernel kernel; /* what the kernel can enforce */
+	int kmsg; /* sb_audit_open(): the syscalls of seccomp kills, or -1 */
 	struct sb_policy **policies; /* loaded, one per policy name used */
 	size_t npolicies;
 	struct regsync *regsync;
@@ -625,8 +626,8 @@ enum exit_kind {
 struct exit_reason {
 	enum exit_kind kind;
 	enum kill_cause cause;
-	int code;      /* exit status or signal number */
-	char text[96]; /* "exit 3", "signal 6 (Aborted)", "timeout" */
+	int code;       /* exit status or signal number */
+	char text[128]; /* "exit 3", "signal 6 (Aborted)", "timeout" */
 };
 
 void exit_decode(int wstatus, enum kill_cause, struct exit_reason *);

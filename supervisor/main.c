@@ -295,6 +295,8 @@ durod_free(struct durod *d)
 	regsync_close(d->regsync);
 	registry_close(d->reg);
 	ns_sandbox_free(d);
+	if (d->kmsg > 0)
+		close(d->kmsg);
 	for (size_t i = 0; d->ns != NULL && i < d->cfg->nnamespaces; i++)
 		free(d->ns[i].exec_path);
 	free(d->ns);
@@ -355,6 +357,7 @@ main(int argc, char **argv)
 		fatalx("%s", err);
 	if (worker_ipc_init(&d) != 0)
 		fatalx("worker ipc: out of memory");
+	d.kmsg = sb_audit_open();
 	ev_async_init(&d.synced, durod_synced_cb);
 	d.synced.data = &d;
 	ev_async_start(d.loop, &d.synced);

@@ -179,10 +179,15 @@ object_child_cb(struct ev_loop *loop, ev_child *w, int revents)
 	struct object *o = w->data;
 	struct durod *d = o->d;
 	struct exit_reason r;
-	char why[160];
+	char why[160], call[48];
 
 	ev_child_stop(loop, w);
 	exit_decode(w->rstatus, o->kill_cause, &r);
+	if (r.kind == EXIT_SANDBOX &&
+	    sb_audit_syscall(d->kmsg, o->pid, call, sizeof(call)) == 0)
+		snprintf(r.text, sizeof(r.text),
+		    "sandbox violation: forbidden system call %s (SIGSYS)",
+		    call);
 	if (r.kind == EXIT_CLEAN || r.kind == EXIT_KILLED)
 		log_info("object %s/%s: worker %d exited (%s)",
 		    o->ns->cfg->name, o->idhex, (int)o->pid, r.text);

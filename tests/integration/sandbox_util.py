@@ -116,3 +116,13 @@ def run(t, ns_name, ns_cfg):
                                             f"logged: {crashes}")
             check(named == crashes, f"crashes without a sandbox reason: "
                                     f"{set(crashes) - set(named)}")
+            # Where the kernel's audit record was readable (durod as root,
+            # not rate-limited), the kill names the system call: one of the
+            # attempts'.
+            calls = d.log_lines(rf"object {ns_name}/\w+: worker \d+ crashed \(sandbox "
+                                rf"violation: forbidden system call ")
+            expected = ("socket", "clone", "fork", "vfork", "ptrace", "kill", "tgkill",
+                        "mount", "unshare")
+            for ln in calls:
+                call = ln.split("forbidden system call ")[1].split()[0]
+                check(call in expected, f"a kill names system call {call!r}: {ln}")
