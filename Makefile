@@ -53,7 +53,7 @@ UNIT_DEPS_libduro   = $(BUILD)/tests/unit/fake_durod.o $(LIBDURO)
 UNIT_DEPS_storage   = $(BUILD)/tests/unit/fake_durod.o $(LIBDURO)
 UNIT_DEPS_alarm     = $(BUILD)/tests/unit/fake_durod.o $(LIBDURO)
 UNIT_DEPS_alarm_sched = $(BUILD)/supervisor/alarm_sched.o
-UNIT_DEPS_policy    = $(BUILD)/sandbox/policy.o
+UNIT_DEPS_policy    = $(BUILD)/sandbox/policy.o $(BUILD)/sandbox/policy_seccomp.o
 UNIT_DEPS_sandbox   = $(BUILD)/sandbox/prepare.o $(BUILD)/sandbox/apply.o $(BUILD)/sandbox/probe.o
 
 .PHONY: all deps run test unit integration fuzz asan clean format format-check bench
