@@ -6,6 +6,7 @@
 #   make test    deps + build + unit and integration tests
 #   make fuzz    run each libFuzzer target for FUZZ_SECONDS
 #   make asan    the tests under AddressSanitizer/UBSan
+#   make install PREFIX=/usr/local DESTDIR=   durod, libduro, policies, unit, config
 #   make clean
 
 CC      ?= cc
@@ -56,7 +57,8 @@ UNIT_DEPS_alarm_sched = $(BUILD)/supervisor/alarm_sched.o
 UNIT_DEPS_policy    = $(BUILD)/sandbox/policy.o $(BUILD)/sandbox/policy_seccomp.o
 UNIT_DEPS_sandbox   = $(BUILD)/sandbox/prepare.o $(BUILD)/sandbox/apply.o $(BUILD)/sandbox/probe.o
 
-.PHONY: all deps run test unit integration fuzz asan clean format format-check bench
+.PHONY: all deps run test unit integration fuzz asan clean format format-check bench \
+	install
 
 all: $(BUILD)/durod $(LIBDURO) $(EXAMPLES) $(TEST_WORKERS) $(UNIT_BIN)
 
@@ -125,6 +127,33 @@ fuzz: deps $(FUZZ_SRC:tests/fuzz/%.c=build-fuzz/%)
 
 bench: all
 	@sh bench/run.sh
+
+# Install: the daemon, the worker SDK (header, library, pkg-config file),
+# the policies, the example workers and a config that uses them, and the
+# systemd unit. The shipped unit and config name /usr/local; sed puts the
+# real directories in. An existing config is never overwritten.
+PREFIX     ?= /usr/local
+DESTDIR    ?=
+SYSCONFDIR ?= $(PREFIX)/etc
+UNITDIR    ?= $(PREFIX)/lib/systemd/system
+VERSION    ?= 0.1
+INSTALL_SED = -e 's|/usr/local/etc|$(SYSCONFDIR)|g' -e 's|/usr/local|$(PREFIX)|g'
+INSTALL_DIRS = $(PREFIX)/bin $(PREFIX)/include $(PREFIX)/lib/pkgconfig \
+	$(PREFIX)/libexec/duro $(PREFIX)/share/duro/policies $(UNITDIR) \
+	$(SYSCONFDIR)/duro
+
+install: $(BUILD)/durod $(LIBDURO) $(EXAMPLES)
+	install -d $(INSTALL_DIRS:%=$(DESTDIR)%)
+	install -m 755 $(BUILD)/durod $(DESTDIR)$(PREFIX)/bin/durod
+	install -m 644 worker/duro.h $(DESTDIR)$(PREFIX)/include/duro.h
+	install -m 644 $(LIBDURO) $(DESTDIR)$(PREFIX)/lib/libduro.a
+	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(VERSION)|g' \
+	    supervisor/duro.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/duro.pc
+	install -m 755 $(EXAMPLES) $(DESTDIR)$(PREFIX)/libexec/duro/
+	install -m 644 policies/*.json $(DESTDIR)$(PREFIX)/share/duro/policies/
+	sed $(INSTALL_SED) supervisor/durod.service > $(DESTDIR)$(UNITDIR)/durod.service
+	test -e $(DESTDIR)$(SYSCONFDIR)/duro/duro.json || \
+	    sed $(INSTALL_SED) examples/duro-installed.json > $(DESTDIR)$(SYSCONFDIR)/duro/duro.json
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')

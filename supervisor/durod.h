@@ -180,6 +180,15 @@ void log_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 __attribute__((noreturn)) void fatalx(const char *fmt, ...)
     __attribute__((format(printf, 1, 2)));
 
+/* ---- notify.c: tell init how durod is doing ---- */
+
+/*
+ * Send state ("READY=1", "STOPPING=1", ...; lines joined by '\n') as one
+ * datagram to $NOTIFY_SOCKET, if set. Never blocks, never fails durod: the
+ * first error is logged, the rest are ignored.
+ */
+void notify_send(const char *state);
+
 /* ---- http_in.c: incremental HTTP/1.1 request parser (pure; fuzzed) ---- */
 
 /* One parsed request; every pointer is owned by it. */
@@ -334,7 +343,7 @@ struct durod {
 	size_t npolicies;
 	struct regsync *regsync;
 	ev_async synced; /* regsync's thread made a commit durable */
-	ev_signal sig_term, sig_int;
+	ev_signal sig_term, sig_int, sig_hup;
 	ev_timer drain_timer;
 	ev_tstamp drain_started;
 	double drain_deadline; /* seconds before stopping workers hard */

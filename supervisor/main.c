@@ -218,6 +218,13 @@ durod_drain_cb(struct ev_loop *loop, ev_timer *w, int revents)
 }
 
 static void
+durod_hup_cb(struct ev_loop *loop, ev_signal *w, int revents)
+{
+	log_warn("SIGHUP: reloading the config is not implemented yet; "
+	         "ignored (restart durod to apply a new config)");
+}
+
+static void
 durod_signal_cb(struct ev_loop *loop, ev_signal *w, int revents)
 {
 	struct durod *d = w->data;
@@ -229,6 +236,7 @@ durod_signal_cb(struct ev_loop *loop, ev_signal *w, int revents)
 		return;
 	}
 	log_info("signal %d: draining (again to stop at once)", w->signum);
+	notify_send("STOPPING=1");
 	d->draining = 1;
 	d->drain_started = ev_now(loop);
 	/* Long enough for the slowest event to finish or time out. */
@@ -370,6 +378,11 @@ main(int argc, char **argv)
 	d.flush.data = &d;
 	ev_prepare_start(d.loop, &d.flush);
 
+	/* Until reloading lands, a SIGHUP (an init's reload, a closed
+	 * terminal) must not end durod: say so and carry on. */
+	ev_signal_init(&d.sig_hup, durod_hup_cb, SIGHUP);
+	d.sig_hup.data = &d;
+	ev_signal_start(d.loop, &d.sig_hup);
 	ev_signal_init(&d.sig_term, durod_signal_cb, SIGTERM);
 	ev_signal_init(&d.sig_int, durod_signal_cb, SIGINT);
 	d.sig_term.data = d.sig_int.data = &d;
@@ -378,6 +391,9 @@ main(int argc, char **argv)
 	log_info(
 	    "ready: gateway on %s, admin on %s, %zu namespace(s), data in %s",
 	    d.cfg->listen, d.cfg->admin_listen, d.cfg->nnamespaces, d.data_dir);
+	/* Listeners open, registry and alarms loaded: durod can serve. */
+	snprintf(path, sizeof(path), "READY=1\nMAINPID=%d", (int)getpid());
+	notify_send(path);
 
 	ev_run(d.loop, 0);
 

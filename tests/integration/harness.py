@@ -542,12 +542,15 @@ class Durod:
     namespaces maps a name to overrides of that namespace's config;
     "counter" and "misbehave" get their exec by default, any other name
     must give its own (e.g. exec=[t.build.misbehave]). top overrides
-    top-level keys. On exit durod gets SIGTERM and must exit
-    expect_rc (0) and leave no worker behind.
+    top-level keys. env adds to (or, with None values, removes from)
+    the environment durod inherits, e.g. NOTIFY_SOCKET. On exit durod
+    gets SIGTERM and must exit expect_rc (0) and leave no worker behind.
     """
 
-    def __init__(self, t, namespaces=None, top=None, tmpdir=None, expect_rc=0):
+    def __init__(self, t, namespaces=None, top=None, tmpdir=None, expect_rc=0,
+                 env=None):
         self.t = t
+        self.env = env
         self.build = t.build
         if namespaces is None:
             namespaces = {"counter": {}, "misbehave": {}}
@@ -615,8 +618,20 @@ class Durod:
         self.log = open(self.log_path, "wb")
         self.proc = subprocess.Popen(
             [self.build.durod, "-c", self.cfg_path], stdin=subprocess.DEVNULL,
-            stdout=self.log, stderr=self.log, cwd=self.tmp)
+            stdout=self.log, stderr=self.log, cwd=self.tmp, env=self._environ())
         self.pid = self.proc.pid
+
+    def _environ(self):
+        """The environment durod starts with: ours, plus self.env."""
+        if self.env is None:
+            return None
+        env = dict(os.environ)
+        for k, v in self.env.items():
+            if v is None:
+                env.pop(k, None)
+            else:
+                env[k] = v
+        return env
 
     def _wait_ready(self):
         """"ok" once GET /health on the admin port answers 200, "exited"
