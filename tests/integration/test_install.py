@@ -57,7 +57,10 @@ def test(t):
                                env=env, capture_output=True, text=True, timeout=30)
             check(p.returncode == 0, f"pkg-config: {p.stderr}")
             out = os.path.join(tmp, "counter")
-            p = subprocess.run(["cc", "-std=gnu11", "-o", out,
+            # A sanitizer build's libduro.a needs its sanitizer runtime
+            # (clang's) to link: build with the same flags then.
+            cc = ["clang", "-fsanitize=address,undefined"] if t.build.sanitized else ["cc"]
+            p = subprocess.run([*cc, "-std=gnu11", "-o", out,
                                 os.path.join(harness.REPO, "examples/counter.c"),
                                 *p.stdout.split()],
                                capture_output=True, text=True, timeout=120)
