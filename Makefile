@@ -49,6 +49,7 @@ UNIT_DEPS_config    = $(BUILD)/supervisor/config.o $(BUILD)/supervisor/log.o
 UNIT_DEPS_http_in   = $(BUILD)/supervisor/http_in.o $(IPC_OBJ)
 UNIT_DEPS_objid     = $(BUILD)/supervisor/objid.o
 UNIT_DEPS_lifecycle = $(BUILD)/supervisor/lifecycle.o
+UNIT_DEPS_restart   = $(BUILD)/supervisor/restart.o
 UNIT_DEPS_router    = $(BUILD)/supervisor/router_parse.o $(BUILD)/supervisor/objid.o $(IPC_OBJ)
 UNIT_DEPS_libduro   = $(BUILD)/tests/unit/fake_durod.o $(LIBDURO)
 UNIT_DEPS_storage   = $(BUILD)/tests/unit/fake_durod.o $(LIBDURO)

@@ -114,6 +114,7 @@ static const struct cfg_key ns_keys[] = {
     KEY_INT(struct ns_config, max_queue, 1000, 1, 1000000),
     KEY_INT(struct ns_config, max_restarts, 5, 0, 1000000),
     KEY_INT(struct ns_config, restart_window_ms, 10000, 1, 86400000),
+    KEY_INT(struct ns_config, restart_backoff_max_ms, 60000, 1000, 86400000),
     KEY_INT(struct ns_config, alarm_retry_base_ms, 2000, 1, 3600000),
     KEY_INT(struct ns_config, alarm_max_retries, 6, 0, 100),
     KEY(struct ns_config, read_paths, CFG_ARGV, NULL),

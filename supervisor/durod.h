@@ -8,8 +8,9 @@
  *   -> worker_ipc.c (nng pair0 socket per worker) -> the worker process
  *   and back: worker_ipc.c -> object_run.c -> gateway.c (request_respond).
  *
- * Where an object's lifecycle lives: lifecycle.c (the pure state machine)
- * and object_run.c (the actions it asks for).
+ * Where an object's lifecycle lives: lifecycle.c (the pure state machine),
+ * object_run.c (the actions it asks for) and restart.c (when crashes put
+ * an object in backoff).
  */
 #ifndef DURO_DUROD_H
 #define DURO_DUROD_H
@@ -51,8 +52,9 @@ struct ns_config {
 	uint32_t max_queue;
 	uint32_t max_restarts;
 	uint32_t restart_window_ms;
-	uint32_t alarm_retry_base_ms; /* first retry after a failed alarm */
-	uint32_t alarm_max_retries;   /* then the alarm is given up */
+	uint32_t restart_backoff_max_ms; /* the longest backoff */
+	uint32_t alarm_retry_base_ms;    /* first retry after a failed alarm */
+	uint32_t alarm_max_retries;      /* then the alarm is given up */
 };
 
 struct config {
@@ -128,6 +130,7 @@ enum obj_state {
 	OBJ_IDLE,       /* ready, nothing in flight */
 	OBJ_BUSY,       /* one event in flight (turn-based delivery) */
 	OBJ_STOPPING,   /* told to hibernate or killed; waiting for the reap */
+	OBJ_BACKOFF,    /* crashed too often: no worker, events get 503 */
 	OBJ_NSTATES
 };
 
@@ -153,12 +156,14 @@ enum obj_action {
 	ACT_DELIVER = 1 << 5,     /* send the queue's head, arm its timer */
 	ACT_ARM_IDLE = 1 << 6,    /* arm the idle timer */
 	ACT_FREE = 1 << 7,        /* forget the object (it is hibernated) */
+	ACT_ARM_BACKOFF = 1 << 8, /* arm the timer for the backoff's end */
 };
 
 struct lc_in {
 	int queued;        /* events are waiting in the object's queue */
 	int draining;      /* durod is shutting down: no new turns once idle */
 	int draining_hard; /* ... and no new workers either */
+	int backoff;       /* the exit just reaped puts the object in backoff */
 };
 
 struct lc_out {
@@ -336,6 +341,8 @@ struct durod {
 	pid_t pid;
 	struct ipc_inbox *inbox; /* worker messages, from nng's threads */
 	struct alarms *alarms;
+	struct restart_rec *restarts; /* restart histories (restart.c) */
+	uint64_t restarts_seen;
 	ev_prepare flush; /* the registry's group commit, before sleeping */
 	struct sb_kernel kernel; /* what the kernel can enforce */
 	int kmsg; /* sb_audit_open(): the syscalls of seccomp kills, or -1 */
@@ -569,6 +576,39 @@ uint64_t regsync_done(struct regsync *, int *failed);
 int regsync_now(struct regsync *);
 void regsync_close(struct regsync *);
 
+/* ---- restart.c: restart intensity and backoff ---- */
+
+struct restart {
+	uint64_t window_start; /* ms: the current counting window's start */
+	uint32_t count;        /* abnormal exits in it */
+	uint32_t level;        /* backoffs in a row: the next is 1 s << level */
+	uint64_t backoff_until; /* ms: the current (or last) backoff's end */
+	uint64_t up_since;      /* ms: the live worker's ready time, or 0 */
+};
+
+struct restart_cfg {
+	uint32_t max_restarts;
+	uint32_t window_ms;
+	uint32_t backoff_max_ms;
+};
+
+/* An abnormal exit at now: 0 (restart on the next event), or how long
+ * (ms) the object now backs off. Pure. */
+uint64_t restart_crashed(
+    struct restart *, const struct restart_cfg *, uint64_t now);
+/* Its worker became ready; it served an event: after a whole window of
+ * stable service the history is forgotten. Pure. */
+void restart_ready(struct restart *, uint64_t now);
+void restart_served(struct restart *, const struct restart_cfg *, uint64_t now);
+/* Whether the history still matters at now. Pure. */
+int restart_active(
+    const struct restart *, const struct restart_cfg *, uint64_t now);
+void restart_cfg_of(const struct ns_config *, struct restart_cfg *);
+/* An object's history in durod's table (kept while objects come and go);
+ * NULL when there is none (and create is 0) or memory ran out. */
+struct restart *restarts_get(struct durod *, const struct object *, int create);
+void restarts_free(struct durod *);
+
 /* ---- router.c: gateway dispatch for object routes ---- */
 
 void router_dispatch(void *durod, struct request *);
@@ -640,6 +680,11 @@ struct exit_reason {
 };
 
 void exit_decode(int wstatus, enum kill_cause, struct exit_reason *);
+/* Whether it counts towards the restart intensity (restart.c): an exit
+ * code, a signal, a sandbox or limit kill, or durod's kill for a timeout
+ * or a protocol violation; not a clean exit, a hibernate grace, shutdown
+ * or delete. */
+int exit_is_crash(const struct exit_reason *);
 const char *kill_cause_name(enum kill_cause);
 
 /* ---- object.c: the object table ---- */
@@ -666,6 +711,7 @@ struct object {
 	struct request *inflight;
 	uint64_t events_served;
 	struct request *delete_req; /* an admin delete waiting for the reap */
+	uint64_t backoff_until;     /* ms: in OBJ_BACKOFF until then */
 	int sync_waiting; /* an alarm_sync awaits its ack: 1, or -1 (failed) */
 	uint64_t
 	    sync_gen; /* the regsync generation it waits for, 0: none yet */

@@ -30,6 +30,21 @@ kill_cause_name(enum kill_cause c)
 	return (cause_names[c]);
 }
 
+int
+exit_is_crash(const struct exit_reason *r)
+{
+	switch (r->kind) {
+	case EXIT_CLEAN:
+		return (0);
+	case EXIT_KILLED:
+		/* durod's own kills count only when the worker earned them. */
+		return (r->cause == KILL_START_TIMEOUT ||
+		        r->cause == KILL_TIMEOUT || r->cause == KILL_VIOLATION);
+	default:
+		return (1);
+	}
+}
+
 void
 exit_decode(int wstatus, enum kill_cause cause, struct exit_reason *r)
 {

@@ -16,6 +16,7 @@ static const char *const state_names[OBJ_NSTATES] = {
     [OBJ_IDLE] = "idle",
     [OBJ_BUSY] = "busy",
     [OBJ_STOPPING] = "stopping",
+    [OBJ_BACKOFF] = "backoff",
 };
 
 static const char *const event_names[OEV_NEVENTS] = {
@@ -59,10 +60,17 @@ after_turn(const struct lc_in *in)
 	return (go(OBJ_IDLE, ACT_ARM_IDLE));
 }
 
-/* The worker is gone (reaped): start again only if someone is waiting. */
+/*
+ * The worker is gone (reaped): start again only if someone is waiting,
+ * unless it crashed too often (restart.c), when the object backs off and
+ * whoever waits gets 503.
+ */
 static struct lc_out
 after_exit(const struct lc_in *in, unsigned actions)
 {
+	if (in->backoff && !in->draining_hard)
+		return (go(
+		    OBJ_BACKOFF, actions | ACT_FAIL_QUEUE | ACT_ARM_BACKOFF));
 	if (in->queued && !in->draining_hard)
 		return (go(OBJ_STARTING, actions | ACT_SPAWN));
 	return (go(OBJ_HIBERNATED, actions | ACT_FAIL_QUEUE | ACT_FREE));
@@ -88,6 +96,9 @@ lifecycle_next(enum obj_state s, enum obj_event e, const struct lc_in *in)
 			 * again and again: tell its callers now. */
 			return (go(OBJ_STOPPING, ACT_KILL | ACT_FAIL_QUEUE));
 		case OEV_EXIT:
+			if (in->backoff && !in->draining_hard)
+				return (go(OBJ_BACKOFF,
+				    ACT_FAIL_QUEUE | ACT_ARM_BACKOFF));
 			return (go(OBJ_HIBERNATED, ACT_FAIL_QUEUE | ACT_FREE));
 		default:
 			return (go(s, 0)); /* EVENT queues; HIBERNATE waits */
@@ -131,6 +142,18 @@ lifecycle_next(enum obj_state s, enum obj_event e, const struct lc_in *in)
 		default:
 			return (
 			    go(s, 0)); /* EVENT queues for the next worker */
+		}
+	case OBJ_BACKOFF:
+		switch (e) {
+		case OEV_TIMEOUT:   /* the backoff is over */
+		case OEV_HIBERNATE: /* shutdown */
+			return (go(OBJ_HIBERNATED, ACT_FAIL_QUEUE | ACT_FREE));
+		case OEV_EVENT:
+			/* object_run.c answers 503 before queueing; anything
+			 * queued regardless gets 503 too. */
+			return (go(s, ACT_FAIL_QUEUE));
+		default:
+			return (go(s, 0));
 		}
 	case OBJ_NSTATES:
 		break;

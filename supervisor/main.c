@@ -303,6 +303,7 @@ durod_free(struct durod *d)
 	regsync_close(d->regsync);
 	registry_close(d->reg);
 	ns_sandbox_free(d);
+	restarts_free(d);
 	if (d->kmsg > 0)
 		close(d->kmsg);
 	for (size_t i = 0; d->ns != NULL && i < d->cfg->nnamespaces; i++)

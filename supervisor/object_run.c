@@ -171,6 +171,69 @@ delete_finish(struct object *o)
 	request_respond(r, 200, &json, 1, (const uint8_t *)body, (size_t)n);
 }
 
+/* ---- restarts ---- */
+
+static uint64_t
+now_ms(void)
+{
+	return ((uint64_t)(ev_time() * 1000));
+}
+
+static uint32_t
+backoff_left_ms(const struct object *o)
+{
+	uint64_t now = now_ms();
+
+	return (
+	    o->backoff_until > now ? (uint32_t)(o->backoff_until - now) : 1);
+}
+
+/* Seconds until the backoff ends, for Retry-After (at least 1). */
+static unsigned
+backoff_left_s(const struct object *o)
+{
+	return ((backoff_left_ms(o) + 999) / 1000);
+}
+
+/* A reaped worker: count a crash; too many and the object backs off
+ * (lifecycle_next reads o->backoff_until on this exit). */
+static void
+note_exit(struct object *o, const struct exit_reason *r)
+{
+	struct restart_cfg c;
+	struct restart *h;
+	uint64_t delay, now = now_ms();
+
+	o->backoff_until = 0;
+	if (!exit_is_crash(r) || (h = restarts_get(o->d, o, 1)) == NULL)
+		return;
+	restart_cfg_of(o->ns->cfg, &c);
+	if ((delay = restart_crashed(h, &c, now)) == 0)
+		return;
+	o->backoff_until = now + delay;
+	log_warn("object %s/%s: more than %u crashes within %u ms: backing off "
+	         "for %llu ms",
+	    o->ns->cfg->name, o->idhex, c.max_restarts, c.window_ms,
+	    (unsigned long long)delay);
+}
+
+/* The worker is up, or served an event: its stability counts. */
+static void
+note_alive(struct object *o, int ready)
+{
+	struct restart_cfg c;
+	struct restart *h;
+
+	if ((h = restarts_get(o->d, o, 0)) == NULL)
+		return;
+	if (ready) {
+		restart_ready(h, now_ms());
+		return;
+	}
+	restart_cfg_of(o->ns->cfg, &c);
+	restart_served(h, &c, now_ms());
+}
+
 /* ---- actions ---- */
 
 static void
@@ -202,6 +265,7 @@ object_child_cb(struct ev_loop *loop, ev_child *w, int revents)
 	worker_ipc_close(o);
 	if (o->delete_req != NULL)
 		delete_finish(o);
+	note_exit(o, &r);
 	if (r.kind == EXIT_KILLED && r.cause == KILL_START_TIMEOUT)
 		snprintf(why, sizeof(why), "no ready within start_timeout_ms");
 	else
@@ -374,7 +438,14 @@ act_fail_queue(struct object *o, const char *why)
 	while ((r = TAILQ_FIRST(&o->queue)) != NULL) {
 		TAILQ_REMOVE(&o->queue, r, entry);
 		o->nqueued--;
-		if (o->d->draining_hard)
+		if (o->state == OBJ_BACKOFF)
+			request_error_retry(r, 503, backoff_left_s(o),
+			    "backoff",
+			    "the object's worker crashed too often; it "
+			    "restarts "
+			    "in %u s",
+			    backoff_left_s(o));
+		else if (o->d->draining_hard)
 			request_error_retry(r, 503, 1, "shutting_down",
 			    "durod is shutting down");
 		else
@@ -392,7 +463,8 @@ static void
 object_step(struct object *o, enum obj_event ev, const char *why)
 {
 	struct durod *d = o->d;
-	struct lc_in in = {o->nqueued > 0, d->draining, d->draining_hard};
+	struct lc_in in = {o->nqueued > 0, d->draining, d->draining_hard,
+	    ev == OEV_EXIT && o->backoff_until > now_ms()};
 	enum obj_state prev = o->state;
 	struct lc_out out = lifecycle_next(prev, ev, &in);
 	enum obj_event follow = OEV_NEVENTS;
@@ -424,6 +496,8 @@ object_step(struct object *o, enum obj_event ev, const char *why)
 		follow = OEV_VIOLATION;
 	if (out.actions & ACT_ARM_IDLE)
 		arm_timer(o, o->ns->cfg->idle_timeout_ms);
+	if (out.actions & ACT_ARM_BACKOFF)
+		arm_timer(o, backoff_left_ms(o));
 	if (out.actions & ACT_FREE) {
 		object_free(o);
 		durod_check_drained(d);
@@ -532,6 +606,13 @@ object_dispatch(struct durod *d, const struct namespace *ns,
 			return;
 		}
 	}
+	if (o->state == OBJ_BACKOFF) {
+		request_error_retry(r, 503, backoff_left_s(o), "backoff",
+		    "the object's worker crashed too often; it restarts in %u "
+		    "s",
+		    backoff_left_s(o));
+		return;
+	}
 	if (o->nqueued >= ns->cfg->max_queue) {
 		request_error_retry(r, 429, 1, "queue_full",
 		    "the object has %zu events queued (max_queue)", o->nqueued);
@@ -572,6 +653,7 @@ on_reply(struct object *o, const struct ipc_msg *m)
 
 	o->inflight = NULL;
 	o->events_served++;
+	note_alive(o, 0);
 	if (r->fire != NULL)
 		alarm_event_done(o, r, m);
 	else if (m->type == IPC_RESPONSE) {
@@ -606,6 +688,7 @@ object_on_message(struct object *o, const struct ipc_msg *m)
 			return (object_on_violation(o, why));
 		}
 		worker_ipc_connected(o);
+		note_alive(o, 1);
 		log_info("object %s/%s: worker %d ready in %.1f ms",
 		    o->ns->cfg->name, o->idhex, (int)o->pid,
 		    (ev_time() - o->spawned_at) * 1000);

@@ -12,9 +12,18 @@
 static struct lc_out
 step(enum obj_state s, enum obj_event e, int queued, int draining)
 {
-	struct lc_in in = {queued, draining, 0};
+	struct lc_in in = {queued, draining, 0, 0};
 
 	return (lifecycle_next(s, e, &in));
+}
+
+/* A worker's exit that restart.c says is one crash too many. */
+static struct lc_out
+crash_to_backoff(enum obj_state s, int queued)
+{
+	struct lc_in in = {queued, 0, 0, 1};
+
+	return (lifecycle_next(s, OEV_EXIT, &in));
 }
 
 static void
@@ -104,7 +113,39 @@ test_draining(void **state)
 static int
 has_worker(enum obj_state s)
 {
-	return (s != OBJ_HIBERNATED);
+	return (s != OBJ_HIBERNATED && s != OBJ_BACKOFF);
+}
+
+/* Too many crashes: no restart, the waiting callers get 503 (the queue
+ * is failed in backoff), a timer ends it, and then an event may spawn. */
+static void
+test_backoff(void **state)
+{
+	struct lc_out o;
+
+	o = crash_to_backoff(OBJ_BUSY, 1);
+	assert_int_equal(o.next, OBJ_BACKOFF);
+	assert_true(o.actions & ACT_FAIL_INFLIGHT);
+	assert_true(o.actions & ACT_FAIL_QUEUE);
+	assert_true(o.actions & ACT_ARM_BACKOFF);
+	assert_false(o.actions & ACT_SPAWN);
+	o = crash_to_backoff(OBJ_STARTING, 1);
+	assert_int_equal(o.next, OBJ_BACKOFF);
+	assert_false(o.actions & ACT_SPAWN);
+	o = crash_to_backoff(OBJ_STOPPING, 0);
+	assert_int_equal(o.next, OBJ_BACKOFF);
+	o = step(OBJ_BACKOFF, OEV_EVENT, 1, 0);
+	assert_int_equal(o.next, OBJ_BACKOFF);
+	assert_int_equal(o.actions, ACT_FAIL_QUEUE);
+	o = step(OBJ_BACKOFF, OEV_TIMEOUT, 0, 0);
+	assert_int_equal(o.next, OBJ_HIBERNATED);
+	assert_true(o.actions & ACT_FREE);
+	o = step(OBJ_BACKOFF, OEV_HIBERNATE, 0, 1);
+	assert_int_equal(o.next, OBJ_HIBERNATED);
+	/* Shutting down hard: no backoff, the object just goes. */
+	struct lc_in hard = {1, 1, 1, 1};
+	o = lifecycle_next(OBJ_BUSY, OEV_EXIT, &hard);
+	assert_int_equal(o.next, OBJ_HIBERNATED);
 }
 
 /*
@@ -118,9 +159,9 @@ test_exhaustive_invariants(void **state)
 {
 	for (int s = 0; s < OBJ_NSTATES; s++)
 		for (int e = 0; e < OEV_NEVENTS; e++)
-			for (int in = 0; in < 8; in++) {
-				struct lc_in i = {
-				    in & 1, (in >> 1) & 1, (in >> 2) & 1};
+			for (int in = 0; in < 16; in++) {
+				struct lc_in i = {in & 1, (in >> 1) & 1,
+				    (in >> 2) & 1, (in >> 3) & 1};
 				struct lc_out o = lifecycle_next(s, e, &i);
 				int alive_before =
 				    has_worker(s) && e != OEV_EXIT;
@@ -150,7 +191,8 @@ test_random_walk(void **state)
 	srandom(42);
 	for (int n = 0; n < 200000; n++) {
 		enum obj_event e = (enum obj_event)(random() % OEV_NEVENTS);
-		struct lc_in in = {queued > 0, (int)(random() % 8 == 0), 0};
+		struct lc_in in = {queued > 0, (int)(random() % 8 == 0), 0,
+		    e == OEV_EXIT && random() % 4 == 0};
 		struct lc_out o;
 
 		if (e == OEV_EXIT && workers == 0)
@@ -180,6 +222,7 @@ main(void)
 	    cmocka_unit_test(test_activation_path),
 	    cmocka_unit_test(test_failures),
 	    cmocka_unit_test(test_draining),
+	    cmocka_unit_test(test_backoff),
 	    cmocka_unit_test(test_exhaustive_invariants),
 	    cmocka_unit_test(test_random_walk),
 	};

@@ -66,6 +66,9 @@
  *	garbage  dial, and send a malformed message instead of ready
  *	sync     dial, and send an alarm_sync before ready (no event in
  *	         flight)
+ *	crash-while:PATH
+ *	         abort() before dialing while PATH exists, else run normally
+ *	         (a crash loop that ends when its cause goes away)
  */
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -800,7 +803,10 @@ main(void)
 	struct duro *d;
 	int rv;
 
-	if (how != NULL && *how != '\0')
+	if (how != NULL && strncmp(how, "crash-while:", 12) == 0) {
+		if (access(how + 12, F_OK) == 0)
+			abort();
+	} else if (how != NULL && *how != '\0')
 		return (misbehave_start(how));
 	if ((rv = duro_open(&d)) != 0)
 		return (duro_exit_status(rv));
