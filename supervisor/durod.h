@@ -131,6 +131,7 @@ enum obj_state {
 	OBJ_BUSY,       /* one event in flight (turn-based delivery) */
 	OBJ_STOPPING,   /* told to hibernate or killed; waiting for the reap */
 	OBJ_BACKOFF,    /* crashed too often: no worker, events get 503 */
+	OBJ_WAITING,    /* events queued, no worker: waits for a free slot */
 	OBJ_NSTATES
 };
 
@@ -142,6 +143,7 @@ enum obj_event {
 	OEV_EXIT,    /* the worker process was reaped */
 	OEV_VIOLATION, /* the worker broke the protocol */
 	OEV_HIBERNATE, /* durod wants it asleep (shutdown, capacity) */
+	OEV_SLOT,      /* a live worker was reaped: room for one more */
 	OEV_NEVENTS
 };
 
@@ -164,6 +166,7 @@ struct lc_in {
 	int draining;      /* durod is shutting down: no new turns once idle */
 	int draining_hard; /* ... and no new workers either */
 	int backoff;       /* the exit just reaped puts the object in backoff */
+	int at_capacity;   /* max_active_objects workers are alive */
 };
 
 struct lc_out {
@@ -332,8 +335,9 @@ struct durod {
 	char *data_dir;          /* absolute */
 	struct object *objects;  /* uthash table by (ns, id) */
 	struct object_list idle; /* idle workers, least recently used first */
-	size_t nobjects;         /* in the table */
-	size_t nlive;            /* with a worker process, reaped or not */
+	struct object_list waiting; /* objects waiting for a slot, in order */
+	size_t nobjects;            /* in the table */
+	size_t nlive;               /* with a worker process, reaped or not */
 	size_t max_live; /* max_active_objects, or less if fds are short */
 	uint64_t next_ipc_id;
 	int draining;
@@ -718,6 +722,7 @@ struct object {
 	TAILQ_ENTRY(object) sync_entry;
 
 	TAILQ_ENTRY(object) idle_entry; /* in d->idle while OBJ_IDLE */
+	TAILQ_ENTRY(object) wait_entry; /* in d->waiting while OBJ_WAITING */
 	char key[64 + DURO_ID_BYTES];   /* namespace name (zero padded), id */
 	UT_hash_handle hh;
 };

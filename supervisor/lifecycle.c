@@ -17,6 +17,7 @@ static const char *const state_names[OBJ_NSTATES] = {
     [OBJ_BUSY] = "busy",
     [OBJ_STOPPING] = "stopping",
     [OBJ_BACKOFF] = "backoff",
+    [OBJ_WAITING] = "waiting",
 };
 
 static const char *const event_names[OEV_NEVENTS] = {
@@ -27,6 +28,7 @@ static const char *const event_names[OEV_NEVENTS] = {
     [OEV_EXIT] = "exit",
     [OEV_VIOLATION] = "violation",
     [OEV_HIBERNATE] = "hibernate",
+    [OEV_SLOT] = "slot",
 };
 
 const char *
@@ -81,6 +83,10 @@ lifecycle_next(enum obj_state s, enum obj_event e, const struct lc_in *in)
 {
 	switch (s) {
 	case OBJ_HIBERNATED:
+		/* At max_active_objects a new worker waits for a reaped one:
+		 * the cap is never exceeded, even briefly. */
+		if (e == OEV_EVENT && in->at_capacity)
+			return (go(OBJ_WAITING, 0));
 		if (e == OEV_EVENT)
 			return (go(OBJ_STARTING, ACT_SPAWN));
 		if (e == OEV_HIBERNATE)
@@ -154,6 +160,23 @@ lifecycle_next(enum obj_state s, enum obj_event e, const struct lc_in *in)
 			return (go(s, ACT_FAIL_QUEUE));
 		default:
 			return (go(s, 0));
+		}
+	case OBJ_WAITING:
+		switch (e) {
+		case OEV_SLOT:
+			if (in->draining_hard)
+				return (go(
+				    OBJ_HIBERNATED, ACT_FAIL_QUEUE | ACT_FREE));
+			return (go(OBJ_STARTING, ACT_SPAWN));
+		case OEV_HIBERNATE:
+			/* Accepted work is served while draining, unless
+			 * durod stops hard. */
+			if (in->draining_hard)
+				return (go(
+				    OBJ_HIBERNATED, ACT_FAIL_QUEUE | ACT_FREE));
+			return (go(s, 0));
+		default:
+			return (go(s, 0)); /* EVENT queues */
 		}
 	case OBJ_NSTATES:
 		break;

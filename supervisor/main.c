@@ -359,6 +359,7 @@ main(int argc, char **argv)
 	d.loop = ev_default_loop(EVFLAG_AUTO);
 	d.pid = getpid();
 	TAILQ_INIT(&d.idle);
+	TAILQ_INIT(&d.waiting);
 	signal(SIGPIPE, SIG_IGN);
 	size_for_nofile(&d);
 	if (open_state(&d, err, sizeof(err)) != 0 ||

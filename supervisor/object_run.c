@@ -32,6 +32,10 @@ set_state(struct object *o, enum obj_state next)
 		TAILQ_REMOVE(&d->idle, o, idle_entry);
 	if (next == OBJ_IDLE)
 		TAILQ_INSERT_TAIL(&d->idle, o, idle_entry);
+	if (o->state == OBJ_WAITING)
+		TAILQ_REMOVE(&d->waiting, o, wait_entry);
+	if (next == OBJ_WAITING)
+		TAILQ_INSERT_TAIL(&d->waiting, o, wait_entry);
 	ev_timer_stop(d->loop, &o->timer);
 	o->state = next;
 }
@@ -234,6 +238,19 @@ note_alive(struct object *o, int ready)
 	restart_served(h, &c, now_ms());
 }
 
+/* ---- capacity ---- */
+
+/* A worker was reaped: the objects waiting for a slot take the free ones,
+ * first come first served. */
+static void
+capacity_kick(struct durod *d)
+{
+	struct object *o;
+
+	while (d->nlive < d->max_live && (o = TAILQ_FIRST(&d->waiting)) != NULL)
+		object_step(o, OEV_SLOT, "a slot is free");
+}
+
 /* ---- actions ---- */
 
 static void
@@ -271,6 +288,7 @@ object_child_cb(struct ev_loop *loop, ev_child *w, int revents)
 	else
 		snprintf(why, sizeof(why), "the worker exited (%s)", r.text);
 	object_step(o, OEV_EXIT, why);
+	capacity_kick(d);
 }
 
 static void
@@ -464,7 +482,8 @@ object_step(struct object *o, enum obj_event ev, const char *why)
 {
 	struct durod *d = o->d;
 	struct lc_in in = {o->nqueued > 0, d->draining, d->draining_hard,
-	    ev == OEV_EXIT && o->backoff_until > now_ms()};
+	    ev == OEV_EXIT && o->backoff_until > now_ms(),
+	    d->nlive >= d->max_live};
 	enum obj_state prev = o->state;
 	struct lc_out out = lifecycle_next(prev, ev, &in);
 	enum obj_event follow = OEV_NEVENTS;
@@ -592,7 +611,9 @@ object_dispatch(struct durod *d, const struct namespace *ns,
 {
 	struct object *o = object_byid(d, ns, id);
 
-	if (o == NULL) {
+	/* An activation at the cap: ask an idle worker to make room (the
+	 * object then waits for the slot, lifecycle.c), or refuse. */
+	if (o == NULL || o->state == OBJ_HIBERNATED) {
 		if (make_room(d) != 0) {
 			request_error_retry(r, 503, 1, "at_capacity",
 			    "all %zu live workers are busy "
@@ -600,6 +621,8 @@ object_dispatch(struct durod *d, const struct namespace *ns,
 			    d->max_live);
 			return;
 		}
+	}
+	if (o == NULL) {
 		if ((o = object_make(d, ns, id, name)) == NULL) {
 			request_error_retry(r, 503, 1, "out_of_memory",
 			    "durod is out of memory");

@@ -133,10 +133,13 @@ class UniqueWorkers:
         self.stop = threading.Event()
         self.violations = []
         self.samples = 0
+        self.most = 0  # the most live workers seen at once
 
     def _run(self):
         while not self.stop.is_set():
             seen = {}
+            self.most = max(self.most, sum(1 for p in children_of(self.durod_pid)
+                                           if pid_alive(p)))
             for pid in children_of(self.durod_pid):
                 obj = worker_object(pid)
                 # Still the same process, still alive: not a pid that

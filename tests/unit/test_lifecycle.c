@@ -12,7 +12,7 @@
 static struct lc_out
 step(enum obj_state s, enum obj_event e, int queued, int draining)
 {
-	struct lc_in in = {queued, draining, 0, 0};
+	struct lc_in in = {queued, draining, 0, 0, 0};
 
 	return (lifecycle_next(s, e, &in));
 }
@@ -21,7 +21,7 @@ step(enum obj_state s, enum obj_event e, int queued, int draining)
 static struct lc_out
 crash_to_backoff(enum obj_state s, int queued)
 {
-	struct lc_in in = {queued, 0, 0, 1};
+	struct lc_in in = {queued, 0, 0, 1, 0};
 
 	return (lifecycle_next(s, OEV_EXIT, &in));
 }
@@ -113,7 +113,32 @@ test_draining(void **state)
 static int
 has_worker(enum obj_state s)
 {
-	return (s != OBJ_HIBERNATED && s != OBJ_BACKOFF);
+	return (s != OBJ_HIBERNATED && s != OBJ_BACKOFF && s != OBJ_WAITING);
+}
+
+/* At the cap an activation waits for a slot instead of spawning. */
+static void
+test_waiting(void **state)
+{
+	struct lc_in full = {1, 0, 0, 0, 1}, hard = {1, 1, 1, 0, 0};
+	struct lc_out o;
+
+	o = lifecycle_next(OBJ_HIBERNATED, OEV_EVENT, &full);
+	assert_int_equal(o.next, OBJ_WAITING);
+	assert_int_equal(o.actions, 0);
+	o = lifecycle_next(OBJ_WAITING, OEV_EVENT, &full);
+	assert_int_equal(o.next, OBJ_WAITING);
+	o = step(OBJ_WAITING, OEV_SLOT, 1, 0);
+	assert_int_equal(o.next, OBJ_STARTING);
+	assert_int_equal(o.actions, ACT_SPAWN);
+	/* Draining serves what was accepted; stopping hard does not. */
+	o = step(OBJ_WAITING, OEV_HIBERNATE, 1, 1);
+	assert_int_equal(o.next, OBJ_WAITING);
+	o = lifecycle_next(OBJ_WAITING, OEV_HIBERNATE, &hard);
+	assert_int_equal(o.next, OBJ_HIBERNATED);
+	assert_true(o.actions & ACT_FAIL_QUEUE);
+	o = lifecycle_next(OBJ_WAITING, OEV_SLOT, &hard);
+	assert_int_equal(o.next, OBJ_HIBERNATED);
 }
 
 /* Too many crashes: no restart, the waiting callers get 503 (the queue
@@ -143,7 +168,7 @@ test_backoff(void **state)
 	o = step(OBJ_BACKOFF, OEV_HIBERNATE, 0, 1);
 	assert_int_equal(o.next, OBJ_HIBERNATED);
 	/* Shutting down hard: no backoff, the object just goes. */
-	struct lc_in hard = {1, 1, 1, 1};
+	struct lc_in hard = {1, 1, 1, 1, 0};
 	o = lifecycle_next(OBJ_BUSY, OEV_EXIT, &hard);
 	assert_int_equal(o.next, OBJ_HIBERNATED);
 }
@@ -159,9 +184,10 @@ test_exhaustive_invariants(void **state)
 {
 	for (int s = 0; s < OBJ_NSTATES; s++)
 		for (int e = 0; e < OEV_NEVENTS; e++)
-			for (int in = 0; in < 16; in++) {
+			for (int in = 0; in < 32; in++) {
 				struct lc_in i = {in & 1, (in >> 1) & 1,
-				    (in >> 2) & 1, (in >> 3) & 1};
+				    (in >> 2) & 1, (in >> 3) & 1,
+				    (in >> 4) & 1};
 				struct lc_out o = lifecycle_next(s, e, &i);
 				int alive_before =
 				    has_worker(s) && e != OEV_EXIT;
@@ -192,7 +218,7 @@ test_random_walk(void **state)
 	for (int n = 0; n < 200000; n++) {
 		enum obj_event e = (enum obj_event)(random() % OEV_NEVENTS);
 		struct lc_in in = {queued > 0, (int)(random() % 8 == 0), 0,
-		    e == OEV_EXIT && random() % 4 == 0};
+		    e == OEV_EXIT && random() % 4 == 0, (int)(random() % 2)};
 		struct lc_out o;
 
 		if (e == OEV_EXIT && workers == 0)
@@ -223,6 +249,7 @@ main(void)
 	    cmocka_unit_test(test_failures),
 	    cmocka_unit_test(test_draining),
 	    cmocka_unit_test(test_backoff),
+	    cmocka_unit_test(test_waiting),
 	    cmocka_unit_test(test_exhaustive_invariants),
 	    cmocka_unit_test(test_random_walk),
 	};
