@@ -21,7 +21,7 @@ FUZZ_SECONDS ?= 300
 DEB_PACKAGES = build-essential pkg-config clang libclang-rt-14-dev \
 	libev-dev libsqlite3-dev libnng-dev libcjson-dev libseccomp-dev \
 	libcmocka-dev libhttp-parser-dev libssl-dev uthash-dev \
-	curl python3 wrk
+	curl python3 wrk prometheus
 
 IPC_SRC  = ipc/ipc_codec.c ipc/ipc_text.c ipc/ipc_alarm.c ipc/ipc_nng.c
 IPC_OBJ  = $(IPC_SRC:%.c=$(BUILD)/%.o)
@@ -50,6 +50,9 @@ UNIT_DEPS_http_in   = $(BUILD)/supervisor/http_in.o $(IPC_OBJ)
 UNIT_DEPS_objid     = $(BUILD)/supervisor/objid.o
 UNIT_DEPS_lifecycle = $(BUILD)/supervisor/lifecycle.o
 UNIT_DEPS_restart   = $(BUILD)/supervisor/restart.o
+UNIT_DEPS_metrics   = $(BUILD)/supervisor/metrics.o
+UNIT_DEPS_admin_db  = $(BUILD)/supervisor/admin_db.o $(BUILD)/supervisor/admin_db_sql.o \
+	$(BUILD)/supervisor/admin_db_copy.o $(BUILD)/ipc/ipc_text.o
 UNIT_DEPS_router    = $(BUILD)/supervisor/router_parse.o $(BUILD)/supervisor/objid.o $(IPC_OBJ)
 UNIT_DEPS_libduro   = $(BUILD)/tests/unit/fake_durod.o $(LIBDURO)
 UNIT_DEPS_storage   = $(BUILD)/tests/unit/fake_durod.o $(LIBDURO)
@@ -57,11 +60,12 @@ UNIT_DEPS_alarm     = $(BUILD)/tests/unit/fake_durod.o $(LIBDURO)
 UNIT_DEPS_alarm_sched = $(BUILD)/supervisor/alarm_sched.o
 UNIT_DEPS_policy    = $(BUILD)/sandbox/policy.o $(BUILD)/sandbox/policy_seccomp.o
 UNIT_DEPS_sandbox   = $(BUILD)/sandbox/prepare.o $(BUILD)/sandbox/apply.o $(BUILD)/sandbox/probe.o
+UNIT_DEPS_duroctl   = $(DUROCTL_PURE)
 
 .PHONY: all deps run test unit integration fuzz asan clean format format-check bench \
 	install
 
-all: $(BUILD)/durod $(LIBDURO) $(EXAMPLES) $(TEST_WORKERS) $(UNIT_BIN)
+all: $(BUILD)/durod $(BUILD)/duroctl $(LIBDURO) $(EXAMPLES) $(TEST_WORKERS) $(UNIT_BIN)
 
 deps:
 	@sh tests/deps.sh $(DEB_PACKAGES)
@@ -76,6 +80,18 @@ $(LIBDURO): $(DURO_OBJ) $(IPC_OBJ)
 
 $(BUILD)/durod: $(BUILD)/supervisor/main.o $(SUP_OBJ) $(SANDBOX_OBJ) $(IPC_OBJ)
 	$(CC) $(CFLAGS) -o $@ $^ $(SUP_LIBS) $(LDFLAGS)
+
+# duroctl, the admin API's command line. Its objects go to obj-duroctl/
+# ($(BUILD)/duroctl is the binary); the pure ones are unit-tested.
+DUROCTL_OBJ  = $(patsubst duroctl/%.c,$(BUILD)/obj-duroctl/%.o,$(wildcard duroctl/*.c))
+DUROCTL_PURE = $(patsubst %,$(BUILD)/obj-duroctl/%.o,ctl_args ctl_buf ctl_format ctl_json)
+
+$(BUILD)/obj-duroctl/%.o: duroctl/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -MMD -MP -c -o $@ $<
+
+$(BUILD)/duroctl: $(DUROCTL_OBJ)
+	$(CC) $(CFLAGS) -o $@ $^ -lhttp_parser -lcjson $(LDFLAGS)
 
 WORKER_LIBS = -lsqlite3 -lcjson $(LDLIBS_NNG)
 
@@ -143,9 +159,10 @@ INSTALL_DIRS = $(PREFIX)/bin $(PREFIX)/include $(PREFIX)/lib/pkgconfig \
 	$(PREFIX)/libexec/duro $(PREFIX)/share/duro/policies $(UNITDIR) \
 	$(SYSCONFDIR)/duro
 
-install: $(BUILD)/durod $(LIBDURO) $(EXAMPLES)
+install: $(BUILD)/durod $(BUILD)/duroctl $(LIBDURO) $(EXAMPLES)
 	install -d $(INSTALL_DIRS:%=$(DESTDIR)%)
 	install -m 755 $(BUILD)/durod $(DESTDIR)$(PREFIX)/bin/durod
+	install -m 755 $(BUILD)/duroctl $(DESTDIR)$(PREFIX)/bin/duroctl
 	install -m 644 worker/duro.h $(DESTDIR)$(PREFIX)/include/duro.h
 	install -m 644 $(LIBDURO) $(DESTDIR)$(PREFIX)/lib/libduro.a
 	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(VERSION)|g' \

@@ -269,6 +269,7 @@ alarm_deliver(struct alarms *a, const struct alarm_entry *e)
 	}
 	f->d = a->d;
 	f->ns = ns;
+	nsgen_ref(ns->gen); /* a reload may replace ns meanwhile */
 	memcpy(f->id, e->id, DURO_ID_BYTES);
 	f->scheduled_ms = e->scheduled_ms;
 	f->every_ms = e->every_ms;
@@ -286,6 +287,7 @@ alarm_deliver(struct alarms *a, const struct alarm_entry *e)
 	r->query = "";
 	a->inflight++;
 	a->delivered++;
+	metrics_alarm(a->d->metrics, ns->cfg->name, METRICS_ALARM_FIRED);
 	oname = object_name_of(a, ns, e->id);
 	object_dispatch(a->d, ns, e->id, oname, r);
 	free(oname);
@@ -313,6 +315,18 @@ alarm_timer_cb(struct ev_loop *loop, ev_periodic *w, int revents)
 
 /* ---- start and stop ---- */
 
+void
+alarms_configure(struct durod *d)
+{
+	struct alarms *a = d->alarms;
+
+	a->window_rows = d->cfg->alarm_window_rows;
+	a->window_ms = d->cfg->alarm_window_ms;
+	a->max_inflight = d->max_live / 2 > INFLIGHT_MAX ? INFLIGHT_MAX
+	                  : d->max_live / 2 > 0          ? d->max_live / 2
+	                                                 : 1;
+}
+
 int
 alarms_open(struct durod *d, char *err, size_t errlen)
 {
@@ -336,11 +350,8 @@ alarms_open(struct durod *d, char *err, size_t errlen)
 	}
 	a->d = d;
 	a->armed_at = UINT64_MAX;
-	a->window_rows = d->cfg->alarm_window_rows;
-	a->window_ms = d->cfg->alarm_window_ms;
-	a->max_inflight = d->max_live / 2 > INFLIGHT_MAX ? INFLIGHT_MAX
-	                  : d->max_live / 2 > 0          ? d->max_live / 2
-	                                                 : 1;
+	d->alarms = a;
+	alarms_configure(d);
 	TAILQ_INIT(&a->waiting);
 	ev_init(&a->timer, alarm_timer_cb);
 	a->timer.data = a;
@@ -546,11 +557,27 @@ fire_free(struct alarms *a, struct request *r)
 	if (alarm_index_get(a->index, f->ns->cfg->name, f->id, f->name, &row) ==
 	    1)
 		mirror_put(a, f->ns->cfg->name, f->id, f->name, &row);
+	nsgen_unref(f->ns->gen);
 	free(r->fire->name);
 	free(r->fire);
 	free(r);
 	a->inflight--;
 	alarm_arm(a);
+}
+
+/* An "alarm" event about fire f: result "done", "retry" or "given_up". */
+static struct event *
+alarm_event(const struct alarm_fire *f, const char *idhex, const char *result,
+    const char *why)
+{
+	struct event *e = event_new("alarm", NULL);
+
+	event_object(e, f->ns->cfg->name, idhex);
+	event_str(e, "alarm", f->name);
+	event_str(e, "result", result);
+	event_num(e, "retry", f->retry);
+	event_str(e, "error", why);
+	return (e);
 }
 
 /* A failed attempt: retry with backoff, or give up. */
@@ -561,6 +588,7 @@ alarm_failed(struct alarms *a, const struct alarm_fire *f, int unsupported,
 	const struct ns_config *c = f->ns->cfg;
 	struct alarm_row row;
 	char idhex[DURO_ID_HEX + 1];
+	struct event *e;
 	uint32_t jitter;
 	uint64_t delay;
 
@@ -570,9 +598,11 @@ alarm_failed(struct alarms *a, const struct alarm_fire *f, int unsupported,
 		return; /* set anew or deleted meanwhile: nothing to retry */
 	if (unsupported || f->retry >= c->alarm_max_retries) {
 		a->given_up++;
-		log_warn("object %s/%s: alarm \"%s\" given up after %u "
-		         "retries: %s",
-		    c->name, idhex, display_name(f->name), f->retry, why);
+		metrics_alarm(a->d->metrics, c->name, METRICS_ALARM_GIVEN_UP);
+		e = alarm_event(f, idhex, "given_up", why);
+		event_emit(a->d->events, e, LOG_WARN,
+		    "alarm \"%s\" given up after %u retries: %s",
+		    display_name(f->name), f->retry, why);
 		index_retire(a, f);
 		return;
 	}
@@ -583,9 +613,13 @@ alarm_failed(struct alarms *a, const struct alarm_fire *f, int unsupported,
 	    c->alarm_retry_base_ms, row.retry, (double)jitter / 4294967296.0);
 	row.due_ms = wall_ms() + delay;
 	a->retried++;
-	log_warn("object %s/%s: alarm \"%s\" failed (%s); retry %u in %llu ms",
-	    c->name, idhex, display_name(f->name), why, row.retry,
-	    (unsigned long long)delay);
+	metrics_alarm(a->d->metrics, c->name, METRICS_ALARM_RETRIED);
+	e = alarm_event(f, idhex, "retry", why);
+	event_num(e, "next_retry", row.retry);
+	event_num(e, "ms", (double)delay);
+	event_emit(a->d->events, e, LOG_WARN,
+	    "alarm \"%s\" failed (%s); retry %u in %llu ms",
+	    display_name(f->name), why, row.retry, (unsigned long long)delay);
 	index_put(a, f->ns, f->id, f->name, &row);
 }
 
@@ -606,6 +640,7 @@ alarm_event_done(struct object *o, struct request *r, const struct ipc_msg *m)
 {
 	struct alarms *a = o->d->alarms;
 	const struct alarm_fire *f = r->fire;
+	struct event *e;
 	char why[600];
 
 	if (m->type == IPC_ERROR) {
@@ -615,9 +650,11 @@ alarm_event_done(struct object *o, struct request *r, const struct ipc_msg *m)
 	} else {
 		index_retire(a, f);
 		alarm_apply(o, m);
-		log_info("object %s/%s: alarm \"%s\" done, %lld ms after its "
-		         "time (retry %u)",
-		    o->ns->cfg->name, o->idhex, display_name(f->name),
+		e = alarm_event(f, o->idhex, "done", NULL);
+		event_num(e, "late_ms", (double)(wall_ms() - f->scheduled_ms));
+		event_emit(a->d->events, e, LOG_INFO,
+		    "alarm \"%s\" done, %lld ms after its time (retry %u)",
+		    display_name(f->name),
 		    (long long)(wall_ms() - f->scheduled_ms), f->retry);
 	}
 	fire_free(a, r);
@@ -636,6 +673,30 @@ alarm_stats(const struct durod *d, struct alarm_stats *st)
 	st->delivered = a->delivered;
 	st->retried = a->retried;
 	st->given_up = a->given_up;
+}
+
+int
+alarm_next_due(struct durod *d, const struct namespace *ns,
+    const uint8_t id[DURO_ID_BYTES], uint64_t *due_ms)
+{
+	return (alarm_index_next(d->alarms->index, ns->cfg->name, id, due_ms));
+}
+
+int
+alarm_import(struct durod *d, const struct namespace *ns,
+    const uint8_t id[DURO_ID_BYTES], const struct dbjob_alarm *al, size_t n)
+{
+	struct alarm_row row;
+	int rv = 0;
+
+	alarm_forget_object(d, ns, id);
+	for (size_t i = 0; i < n; i++) {
+		row.due_ms = row.scheduled_ms = (uint64_t)al[i].at_ms;
+		row.every_ms = (uint64_t)al[i].every_ms;
+		row.retry = 0;
+		rv |= index_put(d->alarms, ns, id, al[i].name, &row);
+	}
+	return (rv);
 }
 
 void

@@ -17,7 +17,7 @@
 
 #include "durod.h"
 
-enum { Q_GET, Q_PUT, Q_DEL, Q_DEL_OBJECT, Q_SCAN, Q_COUNT, Q_N };
+enum { Q_GET, Q_PUT, Q_DEL, Q_DEL_OBJECT, Q_SCAN, Q_COUNT, Q_NEXT, Q_N };
 
 static const char *const queries[Q_N] = {
     [Q_GET] = "SELECT due_ms, scheduled_ms, every_ms, retry FROM alarms "
@@ -32,6 +32,7 @@ static const char *const queries[Q_N] = {
                "FROM alarms WHERE due_ms >= ?1 AND due_ms < ?2 "
                "ORDER BY due_ms LIMIT ?3",
     [Q_COUNT] = "SELECT count(*) FROM alarms",
+    [Q_NEXT] = "SELECT min(due_ms) FROM alarms WHERE ns = ?1 AND id = ?2",
 };
 
 struct alarm_index {
@@ -153,6 +154,22 @@ alarm_index_del_object(
     struct alarm_index *ix, const char *ns, const uint8_t id[DURO_ID_BYTES])
 {
 	return (run_write(ix, bind_key(ix, Q_DEL_OBJECT, ns, id, NULL)));
+}
+
+int
+alarm_index_next(struct alarm_index *ix, const char *ns,
+    const uint8_t id[DURO_ID_BYTES], uint64_t *due_ms)
+{
+	sqlite3_stmt *st = bind_key(ix, Q_NEXT, ns, id, NULL);
+	int found = 0;
+
+	if (sqlite3_step(st) == SQLITE_ROW &&
+	    sqlite3_column_type(st, 0) != SQLITE_NULL) {
+		*due_ms = (uint64_t)sqlite3_column_int64(st, 0);
+		found = 1;
+	}
+	sqlite3_reset(st);
+	return (found);
 }
 
 long

@@ -98,6 +98,7 @@ static const struct cfg_key top_keys[] = {
     KEY_INT(struct config, max_body_bytes, 16777216, 1, 1073741824),
     KEY_INT(struct config, alarm_window_rows, 65536, 1, 10000000),
     KEY_INT(struct config, alarm_window_ms, 600000, 1, 86400000),
+    KEY_CHOICE(struct config, log_format, "text", "text json"),
     KEY_REQ(struct config, namespaces, CFG_NAMESPACES),
 };
 
@@ -747,6 +748,59 @@ config_free(struct config *cfg)
 		return;
 	table_free(top_keys, NITEMS(top_keys), cfg);
 	free(cfg);
+}
+
+/* NULL-terminated string vectors, either possibly NULL. */
+static int
+strv_equal(char *const *a, char *const *b)
+{
+	for (; a != NULL && b != NULL && *a != NULL && *b != NULL; a++, b++)
+		if (strcmp(*a, *b) != 0)
+			return (0);
+	return ((a == NULL || *a == NULL) && (b == NULL || *b == NULL));
+}
+
+/* Member k of two structs of the table's type: equal? */
+static int
+key_equal(const struct cfg_key *k, const void *a, const void *b)
+{
+	const void *pa = (const char *)a + k->offset;
+	const void *pb = (const char *)b + k->offset;
+	const char *sa, *sb;
+
+	switch (k->type) {
+	case CFG_INT:
+		return (memcmp(pa, pb, k->size) == 0);
+	case CFG_ARGV:
+	case CFG_ENV:
+		return (strv_equal(
+		    *(char *const *const *)pa, *(char *const *const *)pb));
+	case CFG_NAMESPACES:
+		return (0); /* not compared here */
+	default:
+		sa = *(const char *const *)pa;
+		sb = *(const char *const *)pb;
+		return (sa == sb ||
+		        (sa != NULL && sb != NULL && strcmp(sa, sb) == 0));
+	}
+}
+
+int
+config_ns_equal(const struct ns_config *a, const struct ns_config *b)
+{
+	for (size_t i = 0; i < NITEMS(ns_keys); i++)
+		if (!key_equal(&ns_keys[i], a, b))
+			return (0);
+	return (1);
+}
+
+int
+config_top_equal(const struct config *a, const struct config *b,
+    const char *key)
+{
+	const struct cfg_key *k = key_byname(top_keys, NITEMS(top_keys), key);
+
+	return (k != NULL && key_equal(k, a, b));
 }
 
 const struct ns_config *

@@ -69,6 +69,7 @@ struct config {
 	 * at most alarm_window_rows of them (tuning; see alarm.c). */
 	uint32_t alarm_window_rows;
 	uint32_t alarm_window_ms;
+	char *log_format; /* "text" or "json" */
 	struct ns_config *namespaces;
 	size_t nnamespaces;
 };
@@ -85,6 +86,11 @@ int config_load(
 void config_free(struct config *);
 const struct ns_config *config_ns_byname(
     const struct config *, const char *name, size_t len);
+/* Every key of two namespaces equal (the name included)? */
+int config_ns_equal(const struct ns_config *, const struct ns_config *);
+/* One top-level key (e.g. "listen") equal in both? */
+int config_top_equal(
+    const struct config *, const struct config *, const char *key);
 /* Split "host:port" (host may be "[v6]"); returns 0 or -1. */
 int config_split_hostport(const char *s, char *host, size_t hostlen, int *port);
 
@@ -167,6 +173,8 @@ struct lc_in {
 	int draining_hard; /* ... and no new workers either */
 	int backoff;       /* the exit just reaped puts the object in backoff */
 	int at_capacity;   /* max_active_objects workers are alive */
+	int recycle; /* its namespace changed: no turn more for this worker */
+	int held;    /* an admin operation owns its storage: no new worker */
 };
 
 struct lc_out {
@@ -181,7 +189,17 @@ const char *lifecycle_event_name(enum obj_event);
 
 /* ---- log.c: one line per event on stderr ---- */
 
+enum log_level { LOG_INFO, LOG_WARN, LOG_ERROR, LOG_FATAL };
+
 void log_init(const char *progname);
+/* log_format "json": every line one JSON object (see log.c). */
+void log_set_json(int on);
+int log_json(void);
+const char *log_level_name(enum log_level);
+void log_msg(enum log_level, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* A line already formatted as JSON (events.c). */
+void log_line_json(const char *line);
 void log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -266,6 +284,10 @@ struct request {
 	/* An alarm event instead of an HTTP request (http and conn are
 	 * NULL): its answer goes to alarm.c, not to a client. */
 	struct alarm_fire *fire;
+	/* Counted in metrics when answered (object routes only), under
+	 * namespace ns_label ("" when no namespace matched). */
+	struct metrics *metrics;
+	char ns_label[65];
 	TAILQ_ENTRY(request) entry; /* in its object's queue */
 };
 TAILQ_HEAD(request_queue, request);
@@ -288,6 +310,8 @@ struct gateway *gateway_open(struct ev_loop *, const char *listen,
  * current answer; requests that arrive meanwhile get 503. */
 void gateway_drain(struct gateway *);
 size_t gateway_nconns(const struct gateway *);
+/* For connections accepted from now on (a reload). */
+void gateway_set_max_body(struct gateway *, uint64_t max_body_bytes);
 void gateway_close(struct gateway *);
 /* Answer a request. headers/body are copied; the request is freed. */
 void request_respond(struct request *, int status,
@@ -301,6 +325,32 @@ void request_error_retry(struct request *, int status, unsigned retry_after_s,
     const char *code, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));
 
+/*
+ * Streamed answers (gateway_stream.c): the head now, the body in chunks.
+ * A push producer writes when it has data and must drop a client that
+ * falls max_pending bytes behind; a pull producer writes from more(),
+ * called when the previous piece has been sent. gone() says the client
+ * went away: the stream is freed, do not touch it again.
+ */
+struct stream;
+struct stream_ops {
+	void (*more)(struct stream *, void *arg); /* NULL: push producer */
+	void (*gone)(void *arg);
+};
+/* Answer r (freed) with a chunked body to follow. NULL when the client is
+ * gone or memory ran out (then nothing else happens). */
+struct stream *request_stream(struct request *r, int status,
+    const struct ipc_header *h, size_t nh, const struct stream_ops *,
+    void *arg, size_t max_pending);
+/* Queue a piece: 0, or -1 when the client is max_pending behind (or
+ * memory ran out): then end or abort the stream. */
+int stream_write(struct stream *, const void *, size_t);
+size_t stream_pending(const struct stream *);
+/* The last chunk: the connection carries on (keep-alive). */
+void stream_end(struct stream *);
+/* Close the connection: the client sees a body cut short. */
+void stream_abort(struct stream *);
+
 /* ---- durod's runtime state (main.c owns the one instance) ---- */
 
 struct object;
@@ -308,14 +358,26 @@ struct ipc_link;
 struct ipc_inbox;
 TAILQ_HEAD(object_list, object);
 
-/* A configured namespace plus what durod derived from it at startup.
- * (clang-format takes "namespace" for C++'s keyword.) */
+/* A file as it was when its namespace was loaded: a reload compares. */
+struct file_id {
+	dev_t dev;
+	ino_t ino;
+	off_t size;
+	struct timespec mtime;
+};
+
+/* A configured namespace plus what durod derived from it when its config
+ * was loaded (nsgen.c). (clang-format takes "namespace" for C++'s.) */
 /* clang-format off */
 struct namespace {
 	const struct ns_config *cfg;
+	struct nsgen *gen; /* the generation it belongs to */
 	uint8_t key[DURO_KEY_BYTES]; /* from the registry */
 	char *exec_path;             /* exec[0] resolved against PATH */
+	struct file_id exec_id;
 	const struct sb_policy *policy; /* NULL: "none", no sandbox */
+	char *policy_path; /* its file, or NULL */
+	struct file_id policy_id;
 	char **sb_execs; /* what its workers may execute (NULL-terminated) */
 	char **sb_reads; /* and read, besides the policy's paths */
 	int drop_ids; /* its workers run as uid/gid (policy user, group) */
@@ -324,10 +386,37 @@ struct namespace {
 };
 /* clang-format on */
 
+/* ---- nsgen.c: the configured namespaces, one generation per config ---- */
+
+struct registry;
+
+struct nsgen {
+	struct config *cfg;
+	struct namespace *ns; /* cfg->nnamespaces */
+	struct sb_policy **policies; /* loaded, one per policy name used */
+	size_t npolicies;
+	unsigned refs; /* objects and alarm events using it, +1 if current */
+};
+
+/* Resolve programs and load policies for cfg, which the generation owns
+ * from now on (freed on failure too). NULL with err on failure. */
+struct nsgen *nsgen_new(struct config *cfg, const struct sb_kernel *,
+    char *err, size_t errlen);
+/* Each namespace's key from the registry (made on first use). */
+int nsgen_keys(struct nsgen *, struct registry *, char *err, size_t errlen);
+void nsgen_ref(struct nsgen *);
+void nsgen_unref(struct nsgen *); /* the last one frees it */
+const struct namespace *nsgen_byname(
+    const struct nsgen *, const char *name, size_t len);
+/* Would a worker started under b differ from one started under a (its
+ * config, its program's file, its policy's file)? */
+int nsgen_differs(const struct namespace *a, const struct namespace *b);
+
 struct durod {
 	struct ev_loop *loop;
-	struct config *cfg;
-	struct namespace *ns; /* cfg->nnamespaces entries */
+	struct config *cfg; /* the current one: gen->cfg */
+	struct nsgen *gen;  /* the current namespaces */
+	const char *cfg_path; /* reloaded on SIGHUP */
 	struct registry *reg;
 	struct gateway *gateway;
 	struct gateway *admin;
@@ -350,9 +439,11 @@ struct durod {
 	ev_prepare flush; /* the registry's group commit, before sleeping */
 	struct sb_kernel kernel; /* what the kernel can enforce */
 	int kmsg; /* sb_audit_open(): the syscalls of seccomp kills, or -1 */
-	struct sb_policy **policies; /* loaded, one per policy name used */
-	size_t npolicies;
 	struct regsync *regsync;
+	struct events *events;
+	struct metrics *metrics;
+	struct dbjobs *dbjobs;
+	ev_tstamp started; /* wall clock, for uptime */
 	ev_async synced; /* regsync's thread made a commit durable */
 	ev_signal sig_term, sig_int, sig_hup;
 	ev_timer drain_timer;
@@ -360,6 +451,11 @@ struct durod {
 	double drain_deadline; /* seconds before stopping workers hard */
 };
 
+/* SIGHUP (reload.c): the config again, swapped in only when valid. */
+void durod_reload(struct durod *);
+/* Apply the config's limits: max_active_objects (within the open files
+ * limit) and max_body_bytes. */
+void durod_apply_limits(struct durod *);
 const struct namespace *durod_ns_byname(
     const struct durod *, const char *name, size_t len);
 /* Commit the registry's pending writes now (durod does before the loop
@@ -376,13 +472,33 @@ void registry_close(struct registry *);
 /* The namespace's key, made (random) and stored on first use. */
 int registry_ns_key(struct registry *, const char *ns,
     uint8_t key[DURO_KEY_BYTES], char *err, size_t errlen);
-/* Remember the name of a named object (idempotent). */
+/* Remember an object (at its worker's spawn), with its name when it has
+ * one (idempotent; a name learnt later is added). */
 int registry_note_name(struct registry *, const char *ns,
     const uint8_t id[DURO_ID_BYTES], const char *name);
 /* Forget a deleted object. */
 int registry_forget(
     struct registry *, const char *ns, const uint8_t id[DURO_ID_BYTES]);
 /* The name of a named object, malloc'd, or NULL (unnamed or unknown). */
+/* A worker of the object exited having served n events (crashed or
+ * not): the totals GET /objects/<ns>/<id> reports. */
+int registry_note_exit(struct registry *, const char *ns,
+    const uint8_t id[DURO_ID_BYTES], uint64_t served, int crashed);
+struct registry_counts {
+	uint64_t events;
+	uint64_t crashes;
+	uint64_t first_seen_ms;
+	int known; /* the registry has the object */
+};
+int registry_counts_byid(struct registry *, const char *ns,
+    const uint8_t id[DURO_ID_BYTES], struct registry_counts *);
+/* Known objects after (ns, id) in (ns, id) order, of one namespace or
+ * all (ns NULL): f is called for each, at most limit times. Returns the
+ * number of rows or -1. */
+long registry_list(struct registry *, const char *only_ns,
+    const char *after_ns, const uint8_t after_id[DURO_ID_BYTES], size_t limit,
+    void (*f)(void *, const char *ns, const uint8_t *id, const char *name),
+    void *arg);
 char *registry_name_byid(
     struct registry *, const char *ns, const uint8_t id[DURO_ID_BYTES]);
 /*
@@ -509,6 +625,8 @@ int alarm_index_del_object(
     struct alarm_index *, const char *ns, const uint8_t id[DURO_ID_BYTES]);
 /* fn for each row with from <= due_ms < until, by due time, at most limit
  * (0: all); returns how many, or -1. */
+int alarm_index_next(struct alarm_index *, const char *ns,
+    const uint8_t id[DURO_ID_BYTES], uint64_t *due_ms);
 long alarm_index_scan(struct alarm_index *, uint64_t from, uint64_t until,
     size_t limit, alarm_scan_fn fn, void *arg);
 long alarm_index_count(struct alarm_index *);
@@ -529,6 +647,8 @@ struct alarm_fire {
 	int final;
 };
 
+/* The config's alarm settings (again, after a reload). */
+void alarms_configure(struct durod *);
 /* Load the index's first window and start the timer; 0 or -1 with err. */
 int alarms_open(struct durod *, char *err, size_t errlen);
 /* Draining: deliver no more alarms (those in flight finish or fail). */
@@ -559,6 +679,13 @@ struct alarm_stats {
 	uint64_t delivered, retried, given_up; /* since start */
 };
 void alarm_stats(const struct durod *, struct alarm_stats *);
+/* The object's earliest wake-up in the index: 1 and *due_ms, or 0. */
+int alarm_next_due(struct durod *, const struct namespace *,
+    const uint8_t id[DURO_ID_BYTES], uint64_t *due_ms);
+/* An imported database's alarms replace the object's in the index. */
+struct dbjob_alarm;
+int alarm_import(struct durod *, const struct namespace *,
+    const uint8_t id[DURO_ID_BYTES], const struct dbjob_alarm *, size_t n);
 /* A deleted object's alarms leave the index. */
 void alarm_forget_object(
     struct durod *, const struct namespace *, const uint8_t id[DURO_ID_BYTES]);
@@ -613,13 +740,174 @@ void restart_cfg_of(const struct ns_config *, struct restart_cfg *);
 struct restart *restarts_get(struct durod *, const struct object *, int create);
 void restarts_free(struct durod *);
 
+/* ---- metrics.c: counters and histograms for GET /metrics ---- */
+
+/*
+ * What durod counts, per namespace (label "namespace"; "" for requests
+ * that reached no namespace). Series live as long as durod: a namespace
+ * removed by a reload keeps its counters. Not thread-safe: the loop only.
+ */
+struct metrics;
+struct metrics *metrics_new(void);
+void metrics_free(struct metrics *);
+/* An answer with this HTTP status, seconds after the request arrived. */
+void metrics_request(
+    struct metrics *, const char *ns, int status, double seconds);
+/* A worker was spawned (an activation). */
+void metrics_spawn(struct metrics *, const char *ns);
+/* A worker said ready, seconds after its spawn. */
+void metrics_ready(struct metrics *, const char *ns, double seconds);
+/* A worker was reaped; reason is exit_reason_label()'s. */
+void metrics_exit(struct metrics *, const char *ns, const char *reason);
+/* A crash that counts towards the restart intensity. */
+void metrics_restart(struct metrics *, const char *ns);
+/* The object entered backoff. */
+void metrics_backoff(struct metrics *, const char *ns);
+/* A worker was told to hibernate (idle, capacity, recycle, shutdown). */
+void metrics_hibernation(struct metrics *, const char *ns);
+enum metrics_alarm {
+	METRICS_ALARM_FIRED,   /* an alarm event was delivered */
+	METRICS_ALARM_RETRIED, /* a failed one was scheduled again */
+	METRICS_ALARM_GIVEN_UP,
+};
+void metrics_alarm(struct metrics *, const char *ns, enum metrics_alarm);
+/* Gauges, sampled by the caller at render time, one entry per namespace. */
+struct metrics_gauges {
+	const char *ns;
+	size_t live_workers; /* worker processes alive */
+	size_t objects;      /* objects in durod's table (any state) */
+	size_t backoff;      /* of which in backoff */
+	size_t websockets;   /* open WebSocket connections */
+};
+/* The Prometheus text exposition format (0.0.4), malloc'd, or NULL when
+ * out of memory. */
+char *metrics_render(const struct metrics *, const struct metrics_gauges *,
+    size_t ngauges, size_t event_subscribers, double start_time,
+    size_t *len);
+
+/* ---- admin_db.c: an object's database for the admin API ---- */
+
+/*
+ * Read-only SQL, export and import of one object's db.sqlite, each on its
+ * own thread (at most DBJOB_MAX at once) so a long query never stalls
+ * durod; the result comes back on the loop. Files the job leaves in the
+ * object's directory get the directory's owner (workers may run as
+ * another user).
+ */
+#define DBJOB_MAX 4
+
+enum dbjob_kind { DBJOB_SQL, DBJOB_EXPORT, DBJOB_IMPORT };
+
+struct dbjob_alarm {
+	char *name;
+	int64_t at_ms;
+	int64_t every_ms;
+};
+
+struct dbjob {
+	/* in: set by the caller (dbjob_new zeroes; strings are owned) */
+	enum dbjob_kind kind;
+	char *dir;           /* the object's directory, absolute */
+	char *tmp_dir;       /* DBJOB_EXPORT: where its temporary copy goes */
+	char *sql;           /* DBJOB_SQL: one statement */
+	uint8_t *data;       /* DBJOB_IMPORT: the database file, as sent */
+	size_t data_len;
+	uint32_t timeout_ms; /* DBJOB_SQL: interrupted after this long */
+	size_t max_rows;     /* DBJOB_SQL: more rows set "truncated" */
+	/* out: an HTTP status and a JSON body, the result or
+	 * {"error": code, "message": ...} */
+	int status;
+	char *body;
+	size_t body_len;
+	int fd;        /* DBJOB_EXPORT, 200: the copy (unlinked), else -1 */
+	uint64_t size; /* its size in bytes */
+	struct dbjob_alarm *alarms; /* DBJOB_IMPORT, 200: its _duro_alarms */
+	size_t nalarms;
+	/* private */
+	void (*done)(struct dbjob *, void *);
+	void *arg;
+	struct dbjobs *jobs;
+	TAILQ_ENTRY(dbjob) entry;
+};
+
+struct dbjob *dbjob_new(enum dbjob_kind);
+void dbjob_free(struct dbjob *); /* closes fd, frees everything */
+/* Do the job on the calling thread (blocking); fills the out fields. */
+void dbjob_run(struct dbjob *);
+
+struct dbjobs;
+struct dbjobs *dbjobs_open(struct ev_loop *);
+/* Waits for running jobs; their done callbacks are not called. */
+void dbjobs_close(struct dbjobs *);
+/* Run the job on a thread; done(job, arg) is called on the loop after.
+ * Returns 0, or -1 when DBJOB_MAX jobs are running or no thread could
+ * start (the job is untouched). */
+int dbjobs_start(struct dbjobs *, struct dbjob *,
+    void (*done)(struct dbjob *, void *), void *arg);
+
+/* Internal to admin_db*.c, on the job's thread. dbjob_fail sets the
+ * error body (the first error wins) and returns -1. */
+struct dbjob_dir {
+	int fd; /* the object's directory */
+	int switched;
+	uid_t prev_uid; /* the file-system ids before dbjob_enter */
+	gid_t prev_gid;
+};
+int dbjob_fail(struct dbjob *, int status, const char *code, const char *fmt,
+    ...) __attribute__((format(printf, 4, 5)));
+uint64_t dbjob_now_ms(void); /* monotonic */
+int dbjob_enter(struct dbjob *, struct dbjob_dir *);
+void dbjob_leave(struct dbjob_dir *);
+void dbjob_settings(struct sqlite3 *, const uint64_t *deadline);
+int dbjob_open(struct dbjob *, const struct dbjob_dir *,
+    const uint64_t *deadline, struct sqlite3 **);
+void dbjob_close(struct dbjob *, struct sqlite3 *);
+void dbjob_sql(struct dbjob *);
+void dbjob_export(struct dbjob *);
+void dbjob_import(struct dbjob *);
+
+/* ---- events.c: lifecycle events: a log line each, and GET /events ---- */
+
+struct events;
+struct events *events_open(void);
+/* Ends every subscriber's stream cleanly (shutdown). */
+void events_close(struct events *);
+/* GET /events[?ns=NS]: r's client follows the events from now on. */
+void events_subscribe(struct events *, struct request *r, const char *ns);
+size_t events_nsubscribers(const struct events *);
+
+/*
+ * One event: event_new(kind, o) fills ts, event, and with o its ns, id,
+ * name and pid; event_str/num add details; event_emit logs it at level
+ * with a printf message and publishes it, then frees it. All accept the
+ * NULL event_new returns when memory ran out (the log line still goes).
+ */
+struct event;
+struct event *event_new(const char *kind, const struct object *o);
+void event_object(struct event *, const char *ns, const char *idhex);
+void event_str(struct event *, const char *key, const char *value);
+void event_num(struct event *, const char *key, double value);
+void event_emit(struct events *, struct event *, enum log_level,
+    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
 /* ---- router.c: gateway dispatch for object routes ---- */
 
 void router_dispatch(void *durod, struct request *);
 
-/* ---- admin.c: the admin listener (health for now) ---- */
+/* ---- admin.c: the admin listener ---- */
 
 void admin_dispatch(void *durod, struct request *);
+/* Answer o as JSON (takes it; NULL means out of memory). */
+struct cJSON;
+void admin_json(struct request *, int status, struct cJSON *o);
+/* A query parameter, percent-decoded: 1 if present, 0, -1 if bad. */
+int admin_query(const char *query, const char *key, char *out, size_t len);
+
+/* ---- admin_objects.c: /objects and /objects/<ns>/<object>[/action] ---- */
+
+void admin_objects_list(struct durod *, struct request *, const char *query);
+void admin_object(struct durod *, struct request *, const char *rest,
+    size_t len, const char *query);
 
 /* ---- spawn.c: start a worker process without copying durod ---- */
 
@@ -642,14 +930,15 @@ char *spawn_resolve(const char *prog);
 /* ---- ns_sandbox.c: each namespace's policy, and a spawn's plan ---- */
 
 /*
- * At startup (and for --check): probe the kernel, load each policy the
+ * For each config (startup, --check, reload): load each policy the
  * namespaces name from policy_dir (once per name), and note what each
  * namespace's workers may execute and read. "none" means no sandbox and
  * is logged loudly. Returns 0, or -1 with err naming the namespace and
  * the policy file's error.
  */
-int ns_sandbox_load(struct durod *, char *err, size_t errlen);
-void ns_sandbox_free(struct durod *);
+int ns_sandbox_load(
+    struct nsgen *, const struct sb_kernel *, char *err, size_t errlen);
+void ns_sandbox_free(struct nsgen *);
 /* The plan for one spawn of o's worker: 0 and the plan, or 0 with *none
  * set when the namespace runs unconfined, or -1 with err. */
 int ns_sandbox_plan(const struct object *, struct sb_plan *, int *none,
@@ -665,6 +954,7 @@ enum kill_cause {
 	KILL_VIOLATION,     /* broke the protocol */
 	KILL_SHUTDOWN,      /* durod is stopping hard */
 	KILL_DELETE,        /* the object is being deleted */
+	KILL_RESTART,       /* an operator asked for a restart */
 };
 
 enum exit_kind {
@@ -690,6 +980,9 @@ void exit_decode(int wstatus, enum kill_cause, struct exit_reason *);
  * or delete. */
 int exit_is_crash(const struct exit_reason *);
 const char *kill_cause_name(enum kill_cause);
+/* A short label for metrics and events: "clean", "exit_code", "signal",
+ * "sandbox", "limit", or the kill cause's name. */
+const char *exit_reason_label(const struct exit_reason *);
 
 /* ---- object.c: the object table ---- */
 
@@ -714,6 +1007,11 @@ struct object {
 	size_t nqueued;
 	struct request *inflight;
 	uint64_t events_served;
+	uint64_t life_served; /* by the current worker */
+	int recycle; /* a reload changed its namespace: stop after this turn */
+	int held;    /* an admin import owns its storage (object_hold) */
+	void (*held_cb)(struct object *, void *); /* once no worker is left */
+	void *held_arg;
 	struct request *delete_req; /* an admin delete waiting for the reap */
 	uint64_t backoff_until;     /* ms: in OBJ_BACKOFF until then */
 	int sync_waiting; /* an alarm_sync awaits its ack: 1, or -1 (failed) */
@@ -732,12 +1030,18 @@ struct object *object_byid(
 struct object *object_new(struct durod *, const struct namespace *,
     const uint8_t id[DURO_ID_BYTES], const char *name);
 void object_free(struct object *);
+/* Move o to ns, a namespace of the same name in another generation. */
+void object_set_ns(struct object *, const struct namespace *);
 /* Run f on every object (safe against f freeing it). */
 void object_foreach(struct durod *, void (*f)(struct object *));
 
 /* ---- object_store.c: the object's directory ---- */
 
 int object_dir(const struct object *, char *buf, size_t len);
+int object_dir_of(const struct durod *, const char *ns, const char *idhex,
+    char *buf, size_t len);
+/* The bytes of its database files (db.sqlite, -wal, -shm). */
+uint64_t object_dir_bytes(const char *dir);
 int object_dir_make(const struct object *, char *err, size_t errlen);
 int object_dir_remove(const struct object *, char *err, size_t errlen);
 int object_dir_exists(const struct object *);
@@ -752,8 +1056,26 @@ void object_dispatch(struct durod *, const struct namespace *,
  * delete is already running. Events queued meanwhile get a fresh object. */
 void object_delete(struct durod *, const struct namespace *,
     const uint8_t id[DURO_ID_BYTES], struct request *r);
+/*
+ * Hold an object for an admin operation on its storage (import): its
+ * worker, if any, stops after its turn, no new one starts, events queue.
+ * cb(o, arg) runs once no worker is left (maybe at once). NULL when out
+ * of memory or already held or being deleted.
+ */
+struct object *object_hold(struct durod *, const struct namespace *,
+    const uint8_t id[DURO_ID_BYTES], void (*cb)(struct object *, void *),
+    void *arg);
+/* End the hold: queued events start a worker (o may be freed). */
+void object_release(struct object *);
+/* POST .../restart: stop its worker (now if idle, else after its turn),
+ * or end a backoff. 1 if something was done, 0 if it had no worker. */
+int object_restart(struct object *);
 /* Durod wants it asleep (shutdown). */
 void object_hibernate(struct object *);
+/* After a reload: move to the new generation's namespace, recycle the
+ * worker when its namespace changed (once its turn is over), or drain
+ * when its namespace was removed. */
+void object_reload(struct object *);
 /* SIGKILL its worker now (second SIGTERM, drain timeout). */
 void object_kill_hard(struct object *);
 /* From worker_ipc.c: a message, or a protocol violation. */

@@ -20,6 +20,7 @@ static const char *const cause_names[] = {
     [KILL_VIOLATION] = "protocol_violation",
     [KILL_SHUTDOWN] = "shutdown",
     [KILL_DELETE] = "deleted",
+    [KILL_RESTART] = "restart",
 };
 
 const char *
@@ -28,6 +29,26 @@ kill_cause_name(enum kill_cause c)
 	if ((size_t)c >= sizeof(cause_names) / sizeof(cause_names[0]))
 		return ("?");
 	return (cause_names[c]);
+}
+
+const char *
+exit_reason_label(const struct exit_reason *r)
+{
+	switch (r->kind) {
+	case EXIT_CLEAN:
+		return ("clean");
+	case EXIT_CODE:
+		return ("exit_code");
+	case EXIT_SIGNAL:
+		return ("signal");
+	case EXIT_SANDBOX:
+		return ("sandbox");
+	case EXIT_LIMIT:
+		return ("limit");
+	case EXIT_KILLED:
+		break;
+	}
+	return (kill_cause_name(r->cause));
 }
 
 int

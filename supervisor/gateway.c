@@ -34,70 +34,9 @@
 #include <unistd.h>
 
 #include "durod.h"
+#include "gateway_impl.h"
 
-#define GW_READ_MIN (16 * 1024)   /* free input space for each read */
-#define GW_OUT_HIGH (1024 * 1024) /* above: stop reading and parsing */
-#define GW_BUF_KEEP (64 * 1024)   /* emptied buffers above are freed */
-#define GW_ACCEPT_BATCH 64        /* accepts per wakeup, to stay fair */
-#define GW_ACCEPT_PAUSE_S 0.1     /* after EMFILE: let fds free up */
-#define GW_LINGER_S 2.0           /* after our FIN: drain the client */
-#define GW_WARN_EVERY_S 10.0
-
-/* What the connection's one timer is measuring. */
-enum conn_timer {
-	T_NONE,
-	T_FRESH, /* new connection, first request not begun */
-	T_HEAD,  /* a request begun, its headers not complete */
-	T_BODY,  /* its body arriving: no progress for idle_timeout_s */
-	T_IDLE,  /* keep-alive between requests */
-	T_STALL, /* answers queued, client not reading them */
-	T_LINGER,
-};
-
-struct conn {
-	struct gateway *gw;
-	TAILQ_ENTRY(conn) entry;
-	int fd;
-	ev_io read_w, write_w;
-	ev_timer timer_w;
-	enum conn_timer tkind;
-
-	struct http_in *in;
-	char *ibuf; /* unparsed input is ibuf[ioff..ilen) */
-	size_t ioff, ilen, icap;
-	char *obuf; /* unsent output is obuf[ooff..olen) */
-	size_t ooff, olen, ocap;
-	struct request *inflight;
-	unsigned nrequests;
-
-	unsigned started : 1;       /* bytes of the next request parsed */
-	unsigned sent_continue : 1; /* "100 Continue" sent for it */
-	unsigned final : 1;         /* the request in flight is the last */
-	unsigned eof : 1;           /* the client shut down its side */
-	unsigned closing : 1;       /* close once the output is flushed */
-	unsigned lingering : 1;     /* our FIN sent, discarding input */
-	unsigned dead : 1;          /* close as soon as it is safe */
-	unsigned busy : 1;          /* inside conn_kick(): do not free */
-	unsigned activity : 1;      /* bytes moved since the last update */
-};
-
-struct gateway {
-	struct ev_loop *loop;
-	int fd;
-	ev_io accept_w;
-	ev_timer pause_w;
-	ev_tstamp last_warn;
-	struct gateway_limits limits;
-	gateway_dispatch_fn dispatch;
-	void *arg;
-	TAILQ_HEAD(conn_list, conn) conns;
-	size_t nconns;
-	int draining;
-};
-
-static void conn_kick(struct conn *);
-
-static size_t
+size_t
 out_pending(const struct conn *c)
 {
 	return (c->olen - c->ooff);
@@ -110,7 +49,7 @@ in_pending(const struct conn *c)
 }
 
 /* Room for n more output bytes, compacting or growing the buffer. */
-static int
+int
 out_reserve(struct conn *c, size_t n)
 {
 	size_t cap;
@@ -135,14 +74,14 @@ out_reserve(struct conn *c, size_t n)
 }
 
 /* Append to output already reserved with out_reserve(). */
-static void
+void
 out_put(struct conn *c, const void *p, size_t n)
 {
 	memcpy(c->obuf + c->olen, p, n);
 	c->olen += n;
 }
 
-static void
+void
 out_puts(struct conn *c, const char *s)
 {
 	out_put(c, s, strlen(s));
@@ -176,25 +115,24 @@ status_reason(int status)
 }
 
 /*
- * Queue one whole answer or nothing. keep_alive_echo tells an HTTP/1.0
- * keep-alive client that the connection stays open, which it otherwise
- * has to assume is not.
+ * Queue an answer's head: the status line, the caller's headers, then the
+ * framing (Content-Length, or chunked when the body follows in pieces).
+ * keep_alive_echo tells an HTTP/1.0 keep-alive client that the connection
+ * stays open, which it otherwise has to assume is not.
  */
-static int
-conn_queue_answer(struct conn *c, int status, const struct ipc_header *h,
-    size_t nh, const uint8_t *body, size_t body_len, int head_only, int last,
+int
+conn_queue_head(struct conn *c, int status, const struct ipc_header *h,
+    size_t nh, uint64_t body_len, int chunked, int head_only, int last,
     int keep_alive_echo)
 {
 	char line[64];
-	size_t need = 256, send_len;
+	size_t need = 256;
 	int framed = status >= 200 && status != 204 && status != 304;
 
-	/* HEAD: the length the GET would have had, and no body. */
-	send_len = framed && !head_only ? body_len : 0;
 	for (size_t i = 0; i < nh; i++)
 		if (header_is_sendable(&h[i]))
 			need += strlen(h[i].name) + strlen(h[i].value) + 4;
-	if (send_len > SIZE_MAX - need || out_reserve(c, need + send_len) != 0)
+	if (out_reserve(c, need) != 0)
 		return (-1);
 	snprintf(line, sizeof(line), "HTTP/1.1 %d %s\r\n", status,
 	    status_reason(status));
@@ -207,9 +145,11 @@ conn_queue_answer(struct conn *c, int status, const struct ipc_header *h,
 		out_puts(c, h[i].value);
 		out_puts(c, "\r\n");
 	}
-	if (framed) {
-		snprintf(
-		    line, sizeof(line), "Content-Length: %zu\r\n", body_len);
+	if (framed && chunked && !head_only)
+		out_puts(c, "Transfer-Encoding: chunked\r\n");
+	else if (framed) {
+		snprintf(line, sizeof(line), "Content-Length: %llu\r\n",
+		    (unsigned long long)body_len);
 		out_puts(c, line);
 	}
 	if (last)
@@ -217,6 +157,26 @@ conn_queue_answer(struct conn *c, int status, const struct ipc_header *h,
 	else if (keep_alive_echo)
 		out_puts(c, "Connection: keep-alive\r\n");
 	out_puts(c, "\r\n");
+	return (0);
+}
+
+/* Queue one whole answer or nothing; HEAD: the length the GET would have
+ * had, and no body. */
+static int
+conn_queue_answer(struct conn *c, int status, const struct ipc_header *h,
+    size_t nh, const uint8_t *body, size_t body_len, int head_only, int last,
+    int keep_alive_echo)
+{
+	int framed = status >= 200 && status != 204 && status != 304;
+	size_t send_len = framed && !head_only ? body_len : 0, olen = c->olen;
+
+	if (conn_queue_head(c, status, h, nh, body_len, 0, head_only, last,
+	        keep_alive_echo) != 0)
+		return (-1);
+	if (send_len > 0 && out_reserve(c, send_len) != 0) {
+		c->olen = olen; /* all or nothing */
+		return (-1);
+	}
 	if (send_len > 0)
 		out_put(c, body, send_len);
 	return (0);
@@ -270,6 +230,8 @@ conn_close(struct conn *c)
 	close(c->fd);
 	if (c->inflight != NULL)
 		c->inflight->conn = NULL;
+	if (c->stream != NULL)
+		stream_gone(c);
 	http_in_free(c->in);
 	free(c->ibuf);
 	free(c->obuf);
@@ -330,7 +292,7 @@ static int
 conn_can_parse(const struct conn *c)
 {
 	return (!c->dead && !c->closing && !c->final && c->inflight == NULL &&
-	        out_pending(c) <= GW_OUT_HIGH);
+	        c->stream == NULL && out_pending(c) <= GW_OUT_HIGH);
 }
 
 static void
@@ -420,7 +382,7 @@ conn_update(struct conn *c)
 	/* Pipelined bytes behind a request in flight: up to one request. */
 	rd = !c->eof && !c->dead && !c->closing && !c->final &&
 	     out_pending(c) <= GW_OUT_HIGH &&
-	     (c->inflight == NULL ||
+	     ((c->inflight == NULL && c->stream == NULL) ||
 	         in_pending(c) <= l->max_header_bytes + l->max_body_bytes);
 	if (rd)
 		ev_io_start(c->gw->loop, &c->read_w);
@@ -429,7 +391,7 @@ conn_update(struct conn *c)
 
 	if (out_pending(c) > 0)
 		conn_timer_set(c, T_STALL, l->idle_timeout_s, act);
-	else if (c->inflight != NULL)
+	else if (c->inflight != NULL || c->stream != NULL)
 		conn_timer_set(c, T_NONE, 0, 0);
 	else if (c->started && !http_in_reading_body(c->in))
 		conn_timer_set(c, T_HEAD, l->header_timeout_s, 0);
@@ -466,7 +428,7 @@ conn_linger(struct conn *c)
  * Move the connection forward after any event: parse and dispatch what is
  * buffered, write what is queued, then close, linger or wait.
  */
-static void
+void
 conn_kick(struct conn *c)
 {
 	if (c->busy)
@@ -488,7 +450,7 @@ conn_kick(struct conn *c)
 	}
 	if (c->lingering)
 		return;
-	if (c->inflight == NULL && out_pending(c) == 0) {
+	if (c->inflight == NULL && c->stream == NULL && out_pending(c) == 0) {
 		if (c->closing) {
 			conn_linger(c);
 			return;
@@ -499,7 +461,14 @@ conn_kick(struct conn *c)
 			return;
 		}
 	}
+	/* A stream's client hung up: nobody reads the rest. */
+	if (c->eof && c->stream != NULL) {
+		conn_close(c);
+		return;
+	}
 	conn_update(c);
+	if (c->stream != NULL)
+		stream_arm(c);
 }
 
 static int
@@ -569,7 +538,11 @@ gateway_read_cb(struct ev_loop *loop, ev_io *w, int revents)
 static void
 gateway_write_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
-	conn_kick(w->data);
+	struct conn *c = w->data;
+
+	if (c->stream != NULL && out_pending(c) == 0)
+		stream_pull(c);
+	conn_kick(c);
 }
 
 static void
@@ -786,6 +759,12 @@ gateway_drain(struct gateway *gw)
 	}
 }
 
+void
+gateway_set_max_body(struct gateway *gw, uint64_t max_body_bytes)
+{
+	gw->limits.max_body_bytes = max_body_bytes;
+}
+
 size_t
 gateway_nconns(const struct gateway *gw)
 {
@@ -827,6 +806,9 @@ request_respond(struct request *r, int status, const struct ipc_header *headers,
 		    r, 502, "bad_response", "answered with status %d", status);
 		return;
 	}
+	if (r->metrics != NULL)
+		metrics_request(
+		    r->metrics, r->ns_label, status, ev_time() - r->received);
 	if (c != NULL) {
 		c->inflight = NULL;
 		last = c->final || c->gw->draining;

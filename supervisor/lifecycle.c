@@ -51,10 +51,16 @@ go(enum obj_state next, unsigned actions)
 	return (out);
 }
 
-/* With the worker ready and nothing in flight: work, rest or wind down. */
+/*
+ * With the worker ready and nothing in flight: work, rest or wind down.
+ * A worker of a namespace a reload changed stops now, queue or not: the
+ * queue waits for the worker started (on its exit) with the new config.
+ */
 static struct lc_out
 after_turn(const struct lc_in *in)
 {
+	if (in->recycle)
+		return (go(OBJ_STOPPING, ACT_HIBERNATE));
 	if (in->queued)
 		return (go(OBJ_BUSY, ACT_DELIVER));
 	if (in->draining)
@@ -73,6 +79,8 @@ after_exit(const struct lc_in *in, unsigned actions)
 	if (in->backoff && !in->draining_hard)
 		return (go(
 		    OBJ_BACKOFF, actions | ACT_FAIL_QUEUE | ACT_ARM_BACKOFF));
+	if (in->queued && !in->draining_hard && in->held)
+		return (go(OBJ_WAITING, actions));
 	if (in->queued && !in->draining_hard)
 		return (go(OBJ_STARTING, actions | ACT_SPAWN));
 	return (go(OBJ_HIBERNATED, actions | ACT_FAIL_QUEUE | ACT_FREE));
@@ -85,7 +93,7 @@ lifecycle_next(enum obj_state s, enum obj_event e, const struct lc_in *in)
 	case OBJ_HIBERNATED:
 		/* At max_active_objects a new worker waits for a reaped one:
 		 * the cap is never exceeded, even briefly. */
-		if (e == OEV_EVENT && in->at_capacity)
+		if (e == OEV_EVENT && (in->at_capacity || in->held))
 			return (go(OBJ_WAITING, 0));
 		if (e == OEV_EVENT)
 			return (go(OBJ_STARTING, ACT_SPAWN));
@@ -105,6 +113,8 @@ lifecycle_next(enum obj_state s, enum obj_event e, const struct lc_in *in)
 			if (in->backoff && !in->draining_hard)
 				return (go(OBJ_BACKOFF,
 				    ACT_FAIL_QUEUE | ACT_ARM_BACKOFF));
+			if (in->held && in->queued && !in->draining_hard)
+				return (go(OBJ_WAITING, 0));
 			return (go(OBJ_HIBERNATED, ACT_FAIL_QUEUE | ACT_FREE));
 		default:
 			return (go(s, 0)); /* EVENT queues; HIBERNATE waits */
@@ -167,6 +177,8 @@ lifecycle_next(enum obj_state s, enum obj_event e, const struct lc_in *in)
 			if (in->draining_hard)
 				return (go(
 				    OBJ_HIBERNATED, ACT_FAIL_QUEUE | ACT_FREE));
+			if (in->held)
+				return (go(s, 0));
 			return (go(OBJ_STARTING, ACT_SPAWN));
 		case OEV_HIBERNATE:
 			/* Accepted work is served while draining, unless

@@ -30,11 +30,7 @@ usage(void)
 const struct namespace *
 durod_ns_byname(const struct durod *d, const char *name, size_t len)
 {
-	for (size_t i = 0; i < d->cfg->nnamespaces; i++)
-		if (strlen(d->ns[i].cfg->name) == len &&
-		    memcmp(d->ns[i].cfg->name, name, len) == 0)
-			return (&d->ns[i]);
-	return (NULL);
+	return (nsgen_byname(d->gen, name, len));
 }
 
 /* mkdir -p, then the absolute path (malloc'd) or NULL. */
@@ -58,29 +54,6 @@ make_dir(const char *path)
 	if (mkdir(buf, 0755) != 0 && errno != EEXIST)
 		return (NULL);
 	return (realpath(buf, NULL));
-}
-
-/* Resolve every namespace's program now, so a typo fails at startup. */
-static int
-resolve_namespaces(struct durod *d, char *err, size_t errlen)
-{
-	if ((d->ns = calloc(d->cfg->nnamespaces, sizeof(*d->ns))) == NULL) {
-		snprintf(err, errlen, "out of memory");
-		return (-1);
-	}
-	for (size_t i = 0; i < d->cfg->nnamespaces; i++) {
-		const struct ns_config *c = &d->cfg->namespaces[i];
-		d->ns[i].cfg = c;
-		if ((d->ns[i].exec_path = spawn_resolve(c->exec[0])) == NULL ||
-		    access(d->ns[i].exec_path, X_OK) != 0) {
-			snprintf(err, errlen,
-			    "namespaces.%s.exec[0]: %s: not found or "
-			    "not executable",
-			    c->name, c->exec[0]);
-			return (-1);
-		}
-	}
-	return (ns_sandbox_load(d, err, errlen));
 }
 
 /*
@@ -122,11 +95,20 @@ open_state(struct durod *d, char *err, size_t errlen)
 	snprintf(path, sizeof(path), "%s/registry.sqlite", d->data_dir);
 	if ((d->reg = registry_open(path, err, errlen)) == NULL)
 		return (-1);
-	for (size_t i = 0; i < d->cfg->nnamespaces; i++)
-		if (registry_ns_key(d->reg, d->ns[i].cfg->name, d->ns[i].key,
-		        err, errlen) != 0)
-			return (-1);
-	return (0);
+	return (nsgen_keys(d->gen, d->reg, err, errlen));
+}
+
+/* The admin API takes a whole database in an import: up to the largest
+ * storage_limit_mb (held in memory once, like any request body). */
+static uint64_t
+admin_max_body(const struct config *cfg)
+{
+	uint64_t mb = 1;
+
+	for (size_t i = 0; i < cfg->nnamespaces; i++)
+		if (cfg->namespaces[i].storage_limit_mb > mb)
+			mb = cfg->namespaces[i].storage_limit_mb;
+	return ((mb + 1) * 1024 * 1024);
 }
 
 static int
@@ -143,7 +125,7 @@ open_listeners(struct durod *d, char *err, size_t errlen)
 	if ((d->gateway = gateway_open(d->loop, d->cfg->listen, &lim,
 	         router_dispatch, d, err, errlen)) == NULL)
 		return (-1);
-	lim.max_body_bytes = 64 * 1024;
+	lim.max_body_bytes = admin_max_body(d->cfg);
 	lim.max_conns = 256;
 	if ((d->admin = gateway_open(d->loop, d->cfg->admin_listen, &lim,
 	         admin_dispatch, d, err, errlen)) == NULL)
@@ -158,25 +140,31 @@ open_listeners(struct durod *d, char *err, size_t errlen)
 #define FDS_RESERVED 1024
 
 /*
- * Workers hold descriptors in durod: allow as many as we may, and cap
- * live workers at what fits, so running out shows as capacity (LRU
- * hibernation, then 503) rather than failed starts.
+ * Workers hold descriptors in durod: allow as many as we may (once, at
+ * start), and cap live workers at what fits, so running out shows as
+ * capacity (LRU hibernation, then 503) rather than failed starts.
  */
 static void
-size_for_nofile(struct durod *d)
+raise_nofile(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		(void)setrlimit(RLIMIT_NOFILE, &rl);
+	}
+}
+
+void
+durod_apply_limits(struct durod *d)
 {
 	struct rlimit rl;
 	size_t fit;
 
 	d->max_live = d->cfg->max_active_objects;
-	if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
-		return;
-	if (rl.rlim_cur < rl.rlim_max) {
-		rl.rlim_cur = rl.rlim_max;
-		(void)setrlimit(RLIMIT_NOFILE, &rl);
-		(void)getrlimit(RLIMIT_NOFILE, &rl);
-	}
-	if (rl.rlim_cur == RLIM_INFINITY)
+	gateway_set_max_body(d->gateway, d->cfg->max_body_bytes);
+	gateway_set_max_body(d->admin, admin_max_body(d->cfg));
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY)
 		return;
 	fit = rl.rlim_cur > FDS_RESERVED * 2
 	          ? (rl.rlim_cur - FDS_RESERVED) / FDS_PER_WORKER
@@ -220,8 +208,10 @@ durod_drain_cb(struct ev_loop *loop, ev_timer *w, int revents)
 static void
 durod_hup_cb(struct ev_loop *loop, ev_signal *w, int revents)
 {
-	log_warn("SIGHUP: reloading the config is not implemented yet; "
-	         "ignored (restart durod to apply a new config)");
+	struct durod *d = w->data;
+
+	if (!d->draining)
+		durod_reload(d);
 }
 
 static void
@@ -250,6 +240,8 @@ durod_signal_cb(struct ev_loop *loop, ev_signal *w, int revents)
 			deadline = t;
 	}
 	d->drain_deadline = deadline;
+	events_close(d->events);
+	d->events = NULL;
 	gateway_drain(d->gateway);
 	gateway_drain(d->admin);
 	alarms_stop(d);
@@ -300,18 +292,17 @@ durod_free(struct durod *d)
 	if (d->admin != NULL)
 		gateway_close(d->admin);
 	alarms_close(d);
+	if (d->dbjobs != NULL)
+		dbjobs_close(d->dbjobs);
 	regsync_close(d->regsync);
 	registry_close(d->reg);
-	ns_sandbox_free(d);
 	restarts_free(d);
+	metrics_free(d->metrics);
 	if (d->kmsg > 0)
 		close(d->kmsg);
-	for (size_t i = 0; d->ns != NULL && i < d->cfg->nnamespaces; i++)
-		free(d->ns[i].exec_path);
-	free(d->ns);
+	nsgen_unref(d->gen);
 	free(d->data_dir);
 	free(d->run_dir);
-	config_free(d->cfg);
 }
 
 int
@@ -323,6 +314,7 @@ main(int argc, char **argv)
 	    {NULL, 0, NULL, 0},
 	};
 	struct durod d = {0};
+	struct config *cfg = NULL;
 	const char *cfgpath = NULL;
 	char err[512], path[PATH_MAX];
 	int ch, check = 0;
@@ -338,8 +330,10 @@ main(int argc, char **argv)
 	if (cfgpath == NULL || optind != argc)
 		usage();
 	log_init("durod");
-	if (config_load(cfgpath, &d.cfg, err, sizeof(err)) != 0 ||
-	    resolve_namespaces(&d, err, sizeof(err)) != 0) {
+	d.cfg_path = cfgpath;
+	sb_probe(&d.kernel);
+	if (config_load(cfgpath, &cfg, err, sizeof(err)) != 0 ||
+	    (d.gen = nsgen_new(cfg, &d.kernel, err, sizeof(err))) == NULL) {
 		/* I/O errors already name the file; parse errors name a path
 		 * inside it. */
 		if (strncmp(err, cfgpath, strlen(cfgpath)) == 0)
@@ -354,17 +348,28 @@ main(int argc, char **argv)
 		durod_free(&d);
 		return (0);
 	}
+	d.cfg = d.gen->cfg;
+	log_set_json(strcmp(d.cfg->log_format, "json") == 0);
+	log_info("sandbox: the kernel has Landlock %s%.0d, seccomp filters %s",
+	    d.kernel.landlock_abi > 0 ? "ABI " : "(none)",
+	    d.kernel.landlock_abi, d.kernel.seccomp ? "yes" : "no");
 
 	/* libev first: it must own SIGCHLD before nng starts any thread. */
 	d.loop = ev_default_loop(EVFLAG_AUTO);
 	d.pid = getpid();
+	d.started = ev_time();
+	if ((d.metrics = metrics_new()) == NULL ||
+	    (d.events = events_open()) == NULL ||
+	    (d.dbjobs = dbjobs_open(d.loop)) == NULL)
+		fatalx("out of memory");
 	TAILQ_INIT(&d.idle);
 	TAILQ_INIT(&d.waiting);
 	signal(SIGPIPE, SIG_IGN);
-	size_for_nofile(&d);
+	raise_nofile();
 	if (open_state(&d, err, sizeof(err)) != 0 ||
 	    open_listeners(&d, err, sizeof(err)) != 0)
 		fatalx("%s", err);
+	durod_apply_limits(&d);
 	if (worker_ipc_init(&d) != 0)
 		fatalx("worker ipc: out of memory");
 	d.kmsg = sb_audit_open();

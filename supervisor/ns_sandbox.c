@@ -23,33 +23,33 @@
 #include "durod.h"
 
 static struct sb_policy *
-policy_byname(struct durod *d, const char *name)
+policy_byname(struct nsgen *g, const char *name)
 {
-	for (size_t i = 0; i < d->npolicies; i++)
-		if (strcmp(sb_policy_name(d->policies[i]), name) == 0)
-			return (d->policies[i]);
+	for (size_t i = 0; i < g->npolicies; i++)
+		if (strcmp(sb_policy_name(g->policies[i]), name) == 0)
+			return (g->policies[i]);
 	return (NULL);
 }
 
 static int
-policy_get(struct durod *d, const char *name, struct sb_policy **out, char *err,
-    size_t errlen)
+policy_get(struct nsgen *g, const struct sb_kernel *kernel, const char *name,
+    struct sb_policy **out, char *err, size_t errlen)
 {
 	struct sb_policy **np;
 	char path[PATH_MAX];
 
-	if ((*out = policy_byname(d, name)) != NULL)
+	if ((*out = policy_byname(g, name)) != NULL)
 		return (0);
-	if ((np = reallocarray(d->policies, d->npolicies + 1, sizeof(*np))) ==
+	if ((np = reallocarray(g->policies, g->npolicies + 1, sizeof(*np))) ==
 	    NULL) {
 		snprintf(err, errlen, "out of memory");
 		return (-1);
 	}
-	d->policies = np;
-	snprintf(path, sizeof(path), "%s/%s.json", d->cfg->policy_dir, name);
-	if (sb_policy_load(path, &d->kernel, out, err, errlen) != 0)
+	g->policies = np;
+	snprintf(path, sizeof(path), "%s/%s.json", g->cfg->policy_dir, name);
+	if (sb_policy_load(path, kernel, out, err, errlen) != 0)
 		return (-1);
-	d->policies[d->npolicies++] = *out;
+	g->policies[g->npolicies++] = *out;
 	return (0);
 }
 
@@ -101,17 +101,14 @@ ns_paths(struct namespace *ns)
 }
 
 int
-ns_sandbox_load(struct durod *d, char *err, size_t errlen)
+ns_sandbox_load(struct nsgen *g, const struct sb_kernel *kernel, char *err,
+    size_t errlen)
 {
 	struct sb_policy *p;
 	char why[512];
 
-	sb_probe(&d->kernel);
-	log_info("sandbox: the kernel has Landlock %s%.0d, seccomp filters %s",
-	    d->kernel.landlock_abi > 0 ? "ABI " : "(none)",
-	    d->kernel.landlock_abi, d->kernel.seccomp ? "yes" : "no");
-	for (size_t i = 0; i < d->cfg->nnamespaces; i++) {
-		struct namespace *ns = &d->ns[i];
+	for (size_t i = 0; i < g->cfg->nnamespaces; i++) {
+		struct namespace *ns = &g->ns[i];
 		if (strcmp(ns->cfg->policy, "none") == 0) {
 			log_warn(
 			    "namespace %s: policy \"none\": its workers run "
@@ -120,12 +117,19 @@ ns_sandbox_load(struct durod *d, char *err, size_t errlen)
 			    ns->cfg->name);
 			continue;
 		}
-		if (policy_get(d, ns->cfg->policy, &p, why, sizeof(why)) != 0) {
+		if (policy_get(g, kernel, ns->cfg->policy, &p, why,
+		        sizeof(why)) != 0) {
 			snprintf(err, errlen, "namespaces.%s.policy: %s",
 			    ns->cfg->name, why);
 			return (-1);
 		}
 		ns->policy = p;
+		if (asprintf(&ns->policy_path, "%s/%s.json", g->cfg->policy_dir,
+		        ns->cfg->policy) < 0) {
+			ns->policy_path = NULL;
+			snprintf(err, errlen, "out of memory");
+			return (-1);
+		}
 		ns->drop_ids = sb_policy_ids(p, &ns->uid, &ns->gid);
 		if (ns->drop_ids && geteuid() != 0) {
 			snprintf(err, errlen,
@@ -151,17 +155,18 @@ strv_free(char **v)
 }
 
 void
-ns_sandbox_free(struct durod *d)
+ns_sandbox_free(struct nsgen *g)
 {
-	for (size_t i = 0; d->ns != NULL && i < d->cfg->nnamespaces; i++) {
-		strv_free(d->ns[i].sb_execs);
-		strv_free(d->ns[i].sb_reads);
+	for (size_t i = 0; i < g->cfg->nnamespaces; i++) {
+		strv_free(g->ns[i].sb_execs);
+		strv_free(g->ns[i].sb_reads);
+		free(g->ns[i].policy_path);
 	}
-	for (size_t i = 0; i < d->npolicies; i++)
-		sb_policy_free(d->policies[i]);
-	free(d->policies);
-	d->policies = NULL;
-	d->npolicies = 0;
+	for (size_t i = 0; i < g->npolicies; i++)
+		sb_policy_free(g->policies[i]);
+	free(g->policies);
+	g->policies = NULL;
+	g->npolicies = 0;
 }
 
 int

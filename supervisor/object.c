@@ -46,6 +46,7 @@ object_new(struct durod *d, const struct namespace *ns,
 	}
 	o->d = d;
 	o->ns = ns;
+	nsgen_ref(ns->gen);
 	o->state = OBJ_HIBERNATED;
 	memcpy(o->id, id, DURO_ID_BYTES);
 	objid_to_hex(id, o->idhex);
@@ -65,8 +66,19 @@ object_free(struct object *o)
 	alarm_unwait(o);
 	HASH_DEL(d->objects, o);
 	d->nobjects--;
+	nsgen_unref(o->ns->gen);
 	free(o->name);
 	free(o);
+}
+
+void
+object_set_ns(struct object *o, const struct namespace *ns)
+{
+	struct nsgen *old = o->ns->gen;
+
+	nsgen_ref(ns->gen);
+	o->ns = ns;
+	nsgen_unref(old);
 }
 
 void

@@ -170,7 +170,7 @@ delete_finish(struct object *o)
 		request_error(r, 404, "not_found", "object has no storage");
 		return;
 	}
-	log_info("object %s/%s: deleted", o->ns->cfg->name, o->idhex);
+	event_emit(o->d->events, event_new("delete", o), LOG_INFO, "deleted");
 	n = snprintf(body, sizeof(body), "{\"deleted\":\"%s\"}", o->idhex);
 	request_respond(r, 200, &json, 1, (const uint8_t *)body, (size_t)n);
 }
@@ -206,6 +206,7 @@ note_exit(struct object *o, const struct exit_reason *r)
 {
 	struct restart_cfg c;
 	struct restart *h;
+	struct event *e;
 	uint64_t delay, now = now_ms();
 
 	o->backoff_until = 0;
@@ -215,10 +216,13 @@ note_exit(struct object *o, const struct exit_reason *r)
 	if ((delay = restart_crashed(h, &c, now)) == 0)
 		return;
 	o->backoff_until = now + delay;
-	log_warn("object %s/%s: more than %u crashes within %u ms: backing off "
-	         "for %llu ms",
-	    o->ns->cfg->name, o->idhex, c.max_restarts, c.window_ms,
-	    (unsigned long long)delay);
+	metrics_backoff(o->d->metrics, o->ns->cfg->name);
+	e = event_new("backoff", o);
+	event_num(e, "ms", (double)delay);
+	event_num(e, "crashes", h->count);
+	event_emit(o->d->events, e, LOG_WARN,
+	    "more than %u crashes within %u ms: backing off for %llu ms",
+	    c.max_restarts, c.window_ms, (unsigned long long)delay);
 }
 
 /* The worker is up, or served an event: its stability counts. */
@@ -238,6 +242,131 @@ note_alive(struct object *o, int ready)
 	restart_served(h, &c, now_ms());
 }
 
+/* ---- reloads ---- */
+
+/* The object's namespace is gone from the current config: it drains. */
+static int
+ns_removed(const struct object *o)
+{
+	return (o->ns->gen != o->d->gen &&
+	        durod_ns_byname(o->d, o->ns->cfg->name,
+	            strlen(o->ns->cfg->name)) == NULL);
+}
+
+/* Before a spawn: a new worker runs under the current config. */
+static void
+ns_renew(struct object *o)
+{
+	const struct namespace *now;
+
+	o->recycle = 0;
+	if (o->ns->gen == o->d->gen ||
+	    (now = durod_ns_byname(o->d, o->ns->cfg->name,
+	         strlen(o->ns->cfg->name))) == NULL)
+		return;
+	object_set_ns(o, now);
+}
+
+void
+object_reload(struct object *o)
+{
+	const struct namespace *now;
+
+	if (o->ns->gen == o->d->gen)
+		return;
+	now = durod_ns_byname(o->d, o->ns->cfg->name, strlen(o->ns->cfg->name));
+	if (now == NULL) {
+		/* Removed: serve what is queued, then hibernate. */
+		if (o->state == OBJ_IDLE)
+			object_step(o, OEV_HIBERNATE, "namespace removed");
+		return;
+	}
+	if (o->pid == 0 || !nsgen_differs(o->ns, now)) {
+		object_set_ns(o, now);
+		return;
+	}
+	/* Changed: this worker takes no new turn (lifecycle.c); the next
+	 * one, started for whatever is queued, runs the new config. */
+	o->recycle = 1;
+	if (o->state == OBJ_IDLE)
+		object_step(o, OEV_HIBERNATE, "recycle");
+}
+
+/* ---- events ---- */
+
+/* A reaped worker: "exit" when it ended cleanly or durod ended it,
+ * "sandbox_kill" or "crash" otherwise. */
+static void
+event_exit(struct object *o, const struct exit_reason *r)
+{
+	int quiet = r->kind == EXIT_CLEAN || r->kind == EXIT_KILLED;
+	const char *kind = r->kind == EXIT_SANDBOX ? "sandbox_kill"
+	                   : quiet                 ? "exit"
+	                                           : "crash";
+	struct event *e = event_new(kind, o);
+
+	metrics_exit(o->d->metrics, o->ns->cfg->name, exit_reason_label(r));
+	if (exit_is_crash(r))
+		metrics_restart(o->d->metrics, o->ns->cfg->name);
+	event_str(e, "reason", r->text);
+	event_str(e, "kind", exit_reason_label(r));
+	event_num(e, "code", r->code);
+	event_str(e, "state", lifecycle_state_name(o->state));
+	event_num(e, "uptime_ms", (ev_time() - o->spawned_at) * 1000);
+	if (quiet)
+		event_emit(o->d->events, e, LOG_INFO, "worker %d exited (%s)",
+		    (int)o->pid, r->text);
+	else
+		event_emit(o->d->events, e, LOG_WARN,
+		    "worker %d crashed (%s) in state %s", (int)o->pid, r->text,
+		    lifecycle_state_name(o->state));
+}
+
+static void
+event_ready(struct object *o)
+{
+	double s = ev_time() - o->spawned_at;
+	struct event *e = event_new("ready", o);
+
+	metrics_ready(o->d->metrics, o->ns->cfg->name, s);
+	event_num(e, "ms", s * 1000);
+	event_emit(o->d->events, e, LOG_INFO, "worker %d ready in %.1f ms",
+	    (int)o->pid, s * 1000);
+}
+
+/* Why a worker is told to hibernate, for its event. */
+static const char *
+hibernate_reason(const struct object *o, enum obj_event ev, const char *why)
+{
+	if (ev == OEV_TIMEOUT)
+		return ("idle");
+	if (o->d->draining)
+		return ("shutdown");
+	return (why); /* OEV_HIBERNATE: its caller says why */
+}
+
+/* ---- admin holds and restarts ---- */
+
+/* The held object has no worker now: the holder may go on. */
+static void
+held_ready(struct object *o)
+{
+	void (*cb)(struct object *, void *) = o->held_cb;
+
+	o->held_cb = NULL;
+	cb(o, o->held_arg);
+}
+
+/* Ask its worker to stop: at once when idle, else after its turn. */
+static void
+worker_wind_down(struct object *o, const char *why)
+{
+	if (o->state == OBJ_IDLE)
+		object_step(o, OEV_HIBERNATE, why);
+	else if (o->state == OBJ_BUSY || o->state == OBJ_STARTING)
+		o->recycle = 1;
+}
+
 /* ---- capacity ---- */
 
 /* A worker was reaped: the objects waiting for a slot take the free ones,
@@ -245,10 +374,14 @@ note_alive(struct object *o, int ready)
 static void
 capacity_kick(struct durod *d)
 {
-	struct object *o;
+	struct object *o, *next;
 
-	while (d->nlive < d->max_live && (o = TAILQ_FIRST(&d->waiting)) != NULL)
-		object_step(o, OEV_SLOT, "a slot is free");
+	for (o = TAILQ_FIRST(&d->waiting); o != NULL && d->nlive < d->max_live;
+	     o = next) {
+		next = TAILQ_NEXT(o, wait_entry);
+		if (!o->held)
+			object_step(o, OEV_SLOT, "a slot is free");
+	}
 }
 
 /* ---- actions ---- */
@@ -260,6 +393,7 @@ object_child_cb(struct ev_loop *loop, ev_child *w, int revents)
 	struct durod *d = o->d;
 	struct exit_reason r;
 	char why[160], call[48];
+	int held;
 
 	ev_child_stop(loop, w);
 	exit_decode(w->rstatus, o->kill_cause, &r);
@@ -268,13 +402,7 @@ object_child_cb(struct ev_loop *loop, ev_child *w, int revents)
 		snprintf(r.text, sizeof(r.text),
 		    "sandbox violation: forbidden system call %s (SIGSYS)",
 		    call);
-	if (r.kind == EXIT_CLEAN || r.kind == EXIT_KILLED)
-		log_info("object %s/%s: worker %d exited (%s)",
-		    o->ns->cfg->name, o->idhex, (int)o->pid, r.text);
-	else
-		log_warn("object %s/%s: worker %d crashed (%s) in state %s",
-		    o->ns->cfg->name, o->idhex, (int)o->pid, r.text,
-		    lifecycle_state_name(o->state));
+	event_exit(o, &r);
 	o->pid = 0;
 	o->kill_cause = KILL_NONE;
 	d->nlive--;
@@ -283,11 +411,17 @@ object_child_cb(struct ev_loop *loop, ev_child *w, int revents)
 	if (o->delete_req != NULL)
 		delete_finish(o);
 	note_exit(o, &r);
+	registry_note_exit(d->reg, o->ns->cfg->name, o->id, o->life_served,
+	    exit_is_crash(&r));
+	o->life_served = 0;
 	if (r.kind == EXIT_KILLED && r.cause == KILL_START_TIMEOUT)
 		snprintf(why, sizeof(why), "no ready within start_timeout_ms");
 	else
 		snprintf(why, sizeof(why), "the worker exited (%s)", r.text);
+	held = o->held; /* then o is not freed */
 	object_step(o, OEV_EXIT, why);
+	if (held && o->held_cb != NULL)
+		held_ready(o);
 	capacity_kick(d);
 }
 
@@ -328,6 +462,8 @@ act_spawn(struct object *o, char *why, size_t whylen)
 	pid_t pid = 0;
 	int rv, none;
 
+	ns_renew(o);
+
 	if (object_dir_make(o, why, whylen) != 0 ||
 	    worker_ipc_open(o, why, whylen) != 0)
 		return (-1);
@@ -364,13 +500,12 @@ act_spawn(struct object *o, char *why, size_t whylen)
 	if (rv != 0)
 		return (1); /* it exists but exec failed: a start failure */
 	arm_timer(o, o->ns->cfg->start_timeout_ms);
-	if (o->name != NULL &&
-	    registry_note_name(d->reg, o->ns->cfg->name, o->id, o->name) != 0)
-		log_warn(
-		    "object %s/%s: could not record its name in the registry",
+	if (registry_note_name(d->reg, o->ns->cfg->name, o->id, o->name) != 0)
+		log_warn("object %s/%s: could not record it in the registry",
 		    o->ns->cfg->name, o->idhex);
-	log_info("object %s/%s: spawned worker %d", o->ns->cfg->name, o->idhex,
-	    (int)pid);
+	metrics_spawn(d->metrics, o->ns->cfg->name);
+	event_emit(d->events, event_new("spawn", o), LOG_INFO,
+	    "spawned worker %d", (int)pid);
 	return (0);
 }
 
@@ -420,11 +555,16 @@ act_deliver(struct object *o, char *why, size_t whylen)
 }
 
 static int
-act_hibernate(struct object *o, char *why, size_t whylen)
+act_hibernate(struct object *o, const char *reason, char *why, size_t whylen)
 {
+	struct event *e = event_new("hibernate", o);
 	struct ipc_msg m;
 	int rv;
 
+	metrics_hibernation(o->d->metrics, o->ns->cfg->name);
+	event_str(e, "why", reason);
+	event_emit(o->d->events, e, LOG_INFO, "hibernating worker %d (%s)",
+	    (int)o->pid, reason);
 	memset(&m, 0, sizeof(m));
 	m.type = IPC_HIBERNATE;
 	arm_timer(o, o->ns->cfg->hibernate_grace_ms);
@@ -481,9 +621,9 @@ static void
 object_step(struct object *o, enum obj_event ev, const char *why)
 {
 	struct durod *d = o->d;
-	struct lc_in in = {o->nqueued > 0, d->draining, d->draining_hard,
-	    ev == OEV_EXIT && o->backoff_until > now_ms(),
-	    d->nlive >= d->max_live};
+	struct lc_in in = {o->nqueued > 0, d->draining || ns_removed(o),
+	    d->draining_hard, ev == OEV_EXIT && o->backoff_until > now_ms(),
+	    d->nlive >= d->max_live, o->recycle, o->held};
 	enum obj_state prev = o->state;
 	struct lc_out out = lifecycle_next(prev, ev, &in);
 	enum obj_event follow = OEV_NEVENTS;
@@ -500,13 +640,15 @@ object_step(struct object *o, enum obj_event ev, const char *why)
 	if (out.actions & ACT_FAIL_QUEUE)
 		act_fail_queue(o, why);
 	if ((out.actions & ACT_HIBERNATE) &&
-	    act_hibernate(o, err, sizeof(err)) != 0)
+	    act_hibernate(o, hibernate_reason(o, ev, why), err, sizeof(err)) != 0)
 		follow = OEV_VIOLATION;
 	if (out.actions & ACT_SPAWN) {
 		int rv = act_spawn(o, err, sizeof(err));
 		if (rv != 0) {
-			log_warn("object %s/%s: %s", o->ns->cfg->name, o->idhex,
-			    err);
+			struct event *e = event_new("start_failed", o);
+			metrics_exit(d->metrics, o->ns->cfg->name,
+			    "start_failed");
+			event_emit(d->events, e, LOG_WARN, "%s", err);
 			follow = rv < 0 ? OEV_EXIT : OEV_VIOLATION;
 		}
 	}
@@ -517,7 +659,8 @@ object_step(struct object *o, enum obj_event ev, const char *why)
 		arm_timer(o, o->ns->cfg->idle_timeout_ms);
 	if (out.actions & ACT_ARM_BACKOFF)
 		arm_timer(o, backoff_left_ms(o));
-	if (out.actions & ACT_FREE) {
+	/* An object held by an admin operation stays in the table. */
+	if ((out.actions & ACT_FREE) && !o->held) {
 		object_free(o);
 		durod_check_drained(d);
 		return;
@@ -599,8 +742,6 @@ make_room(struct durod *d)
 		return (0);
 	if ((lru = TAILQ_FIRST(&d->idle)) == NULL)
 		return (-1);
-	log_info("object %s/%s: hibernating (max_active_objects reached)",
-	    lru->ns->cfg->name, lru->idhex);
 	object_step(lru, OEV_HIBERNATE, "capacity");
 	return (0);
 }
@@ -646,6 +787,60 @@ object_dispatch(struct durod *d, const struct namespace *ns,
 	object_step(o, OEV_EVENT, "event");
 }
 
+struct object *
+object_hold(struct durod *d, const struct namespace *ns,
+    const uint8_t id[DURO_ID_BYTES], void (*cb)(struct object *, void *),
+    void *arg)
+{
+	struct object *o = object_byid(d, ns, id);
+
+	if (o == NULL && (o = object_make(d, ns, id, NULL)) == NULL)
+		return (NULL);
+	if (o->held || o->delete_req != NULL)
+		return (NULL);
+	o->held = 1;
+	o->held_cb = cb;
+	o->held_arg = arg;
+	if (o->pid == 0)
+		held_ready(o);
+	else
+		worker_wind_down(o, "admin import");
+	return (o);
+}
+
+void
+object_release(struct object *o)
+{
+	o->held = 0;
+	o->held_cb = NULL;
+	if (o->state == OBJ_WAITING && o->d->nlive < o->d->max_live)
+		object_step(o, OEV_SLOT, "released");
+	else if (o->state == OBJ_HIBERNATED && o->nqueued == 0)
+		object_free(o);
+}
+
+int
+object_restart(struct object *o)
+{
+	struct restart *h;
+
+	if (o->pid == 0 && o->state != OBJ_BACKOFF)
+		return (0);
+	event_emit(o->d->events, event_new("restart", o), LOG_INFO,
+	    "restart asked by the admin API (%s)",
+	    lifecycle_state_name(o->state));
+	if (o->state == OBJ_BACKOFF) {
+		/* The operator says the cause is gone: forget the crashes. */
+		if ((h = restarts_get(o->d, o, 0)) != NULL)
+			memset(h, 0, sizeof(*h));
+		o->backoff_until = 0;
+		object_step(o, OEV_TIMEOUT, "restart"); /* o may be freed */
+		return (1);
+	}
+	worker_wind_down(o, "restart");
+	return (1);
+}
+
 void
 object_hibernate(struct object *o)
 {
@@ -676,6 +871,7 @@ on_reply(struct object *o, const struct ipc_msg *m)
 
 	o->inflight = NULL;
 	o->events_served++;
+	o->life_served++;
 	note_alive(o, 0);
 	if (r->fire != NULL)
 		alarm_event_done(o, r, m);
@@ -712,9 +908,7 @@ object_on_message(struct object *o, const struct ipc_msg *m)
 		}
 		worker_ipc_connected(o);
 		note_alive(o, 1);
-		log_info("object %s/%s: worker %d ready in %.1f ms",
-		    o->ns->cfg->name, o->idhex, (int)o->pid,
-		    (ev_time() - o->spawned_at) * 1000);
+		event_ready(o);
 		return (object_step(o, OEV_READY, "ready"));
 	case IPC_RESPONSE:
 	case IPC_DONE:

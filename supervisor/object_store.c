@@ -20,12 +20,36 @@
 #include "durod.h"
 
 int
-object_dir(const struct object *o, char *buf, size_t len)
+object_dir_of(const struct durod *d, const char *ns, const char *idhex,
+    char *buf, size_t len)
 {
-	int n = snprintf(buf, len, "%s/%s/%.2s/%s", o->d->data_dir,
-	    o->ns->cfg->name, o->idhex, o->idhex);
+	int n = snprintf(
+	    buf, len, "%s/%s/%.2s/%s", d->data_dir, ns, idhex, idhex);
 
 	return (n < 0 || (size_t)n >= len ? -1 : 0);
+}
+
+int
+object_dir(const struct object *o, char *buf, size_t len)
+{
+	return (object_dir_of(o->d, o->ns->cfg->name, o->idhex, buf, len));
+}
+
+uint64_t
+object_dir_bytes(const char *dir)
+{
+	static const char *const files[] = {
+	    "db.sqlite", "db.sqlite-wal", "db.sqlite-shm"};
+	char path[4200];
+	struct stat st;
+	uint64_t n = 0;
+
+	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+		snprintf(path, sizeof(path), "%s/%s", dir, files[i]);
+		if (stat(path, &st) == 0)
+			n += (uint64_t)st.st_size;
+	}
+	return (n);
 }
 
 /* mkdir of the last component, making the parents on ENOENT. */

@@ -26,6 +26,8 @@ struct registry {
 	sqlite3_stmt *put_name;
 	sqlite3_stmt *del_object;
 	sqlite3_stmt *get_name;
+	sqlite3_stmt *put_counts, *get_counts, *del_counts;
+	sqlite3_stmt *list;
 	int in_txn; /* a group-commit transaction is open */
 };
 
@@ -45,7 +47,11 @@ static const char schema[] =
     "  every_ms INTEGER NOT NULL, retry INTEGER NOT NULL,"
     "  PRIMARY KEY (ns, id, name)"
     ");"
-    "CREATE INDEX IF NOT EXISTS alarms_due ON alarms (due_ms);";
+    "CREATE INDEX IF NOT EXISTS alarms_due ON alarms (due_ms);"
+    "CREATE TABLE IF NOT EXISTS object_counts ("
+    "  ns TEXT NOT NULL, id BLOB NOT NULL, events INTEGER NOT NULL,"
+    "  crashes INTEGER NOT NULL, PRIMARY KEY (ns, id)"
+    ") WITHOUT ROWID;";
 
 struct registry *
 registry_open(const char *path, char *err, size_t errlen)
@@ -72,10 +78,31 @@ registry_open(const char *path, char *err, size_t errlen)
 	        "INTEGER))",
 	        -1, &r->put_key, NULL) != SQLITE_OK ||
 	    sqlite3_prepare_v2(r->db,
-	        "INSERT OR IGNORE INTO objects (ns, id, name, first_seen_ms) "
+	        "INSERT INTO objects (ns, id, name, first_seen_ms) "
 	        "VALUES (?1, ?2, ?3, CAST((julianday('now') - 2440587.5) * "
-	        "86400000 AS INTEGER))",
+	        "86400000 AS INTEGER)) ON CONFLICT (ns, id) DO UPDATE SET "
+	        "name = excluded.name WHERE name IS NULL AND excluded.name "
+	        "IS NOT NULL",
 	        -1, &r->put_name, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(r->db,
+	        "INSERT INTO object_counts (ns, id, events, crashes) VALUES "
+	        "(?1, ?2, ?3, ?4) ON CONFLICT (ns, id) DO UPDATE SET "
+	        "events = events + excluded.events, "
+	        "crashes = crashes + excluded.crashes",
+	        -1, &r->put_counts, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(r->db,
+	        "SELECT o.first_seen_ms, c.events, c.crashes FROM objects o "
+	        "LEFT JOIN object_counts c USING (ns, id) "
+	        "WHERE o.ns = ?1 AND o.id = ?2",
+	        -1, &r->get_counts, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(r->db,
+	        "DELETE FROM object_counts WHERE ns = ?1 AND id = ?2", -1,
+	        &r->del_counts, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(r->db,
+	        "SELECT ns, id, name FROM objects WHERE "
+	        "(?1 IS NULL OR ns = ?1) AND (ns, id) > (?2, ?3) "
+	        "ORDER BY ns, id LIMIT ?4",
+	        -1, &r->list, NULL) != SQLITE_OK ||
 	    sqlite3_prepare_v2(r->db,
 	        "DELETE FROM objects WHERE ns = ?1 AND id = ?2", -1,
 	        &r->del_object, NULL) != SQLITE_OK ||
@@ -102,6 +129,10 @@ registry_close(struct registry *r)
 	sqlite3_finalize(r->put_name);
 	sqlite3_finalize(r->del_object);
 	sqlite3_finalize(r->get_name);
+	sqlite3_finalize(r->put_counts);
+	sqlite3_finalize(r->get_counts);
+	sqlite3_finalize(r->del_counts);
+	sqlite3_finalize(r->list);
 	sqlite3_close(r->db);
 	free(r);
 }
@@ -215,7 +246,81 @@ registry_forget(
 	sqlite3_bind_blob(r->del_object, 2, id, DURO_ID_BYTES, SQLITE_STATIC);
 	rc = sqlite3_step(r->del_object);
 	sqlite3_reset(r->del_object);
+	if (rc != SQLITE_DONE)
+		return (-1);
+	sqlite3_bind_text(r->del_counts, 1, ns, -1, SQLITE_STATIC);
+	sqlite3_bind_blob(r->del_counts, 2, id, DURO_ID_BYTES, SQLITE_STATIC);
+	rc = sqlite3_step(r->del_counts);
+	sqlite3_reset(r->del_counts);
 	return (rc == SQLITE_DONE ? 0 : -1);
+}
+
+int
+registry_note_exit(struct registry *r, const char *ns,
+    const uint8_t id[DURO_ID_BYTES], uint64_t served, int crashed)
+{
+	int rc;
+
+	if (registry_write_begin(r) != 0)
+		return (-1);
+	sqlite3_bind_text(r->put_counts, 1, ns, -1, SQLITE_STATIC);
+	sqlite3_bind_blob(r->put_counts, 2, id, DURO_ID_BYTES, SQLITE_STATIC);
+	sqlite3_bind_int64(r->put_counts, 3, (sqlite3_int64)served);
+	sqlite3_bind_int64(r->put_counts, 4, crashed ? 1 : 0);
+	rc = sqlite3_step(r->put_counts);
+	sqlite3_reset(r->put_counts);
+	return (rc == SQLITE_DONE ? 0 : -1);
+}
+
+int
+registry_counts_byid(struct registry *r, const char *ns,
+    const uint8_t id[DURO_ID_BYTES], struct registry_counts *c)
+{
+	int rc;
+
+	memset(c, 0, sizeof(*c));
+	sqlite3_bind_text(r->get_counts, 1, ns, -1, SQLITE_STATIC);
+	sqlite3_bind_blob(r->get_counts, 2, id, DURO_ID_BYTES, SQLITE_STATIC);
+	if ((rc = sqlite3_step(r->get_counts)) == SQLITE_ROW) {
+		c->known = 1;
+		c->first_seen_ms =
+		    (uint64_t)sqlite3_column_int64(r->get_counts, 0);
+		c->events = (uint64_t)sqlite3_column_int64(r->get_counts, 1);
+		c->crashes = (uint64_t)sqlite3_column_int64(r->get_counts, 2);
+	}
+	sqlite3_reset(r->get_counts);
+	return (rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : -1);
+}
+
+long
+registry_list(struct registry *r, const char *only_ns, const char *after_ns,
+    const uint8_t after_id[DURO_ID_BYTES], size_t limit,
+    void (*f)(void *, const char *, const uint8_t *, const char *),
+    void *arg)
+{
+	static const uint8_t zero[DURO_ID_BYTES];
+	long n = 0;
+	int rc;
+
+	if (only_ns != NULL)
+		sqlite3_bind_text(r->list, 1, only_ns, -1, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(r->list, 1);
+	sqlite3_bind_text(
+	    r->list, 2, after_ns != NULL ? after_ns : "", -1, SQLITE_STATIC);
+	sqlite3_bind_blob(r->list, 3, after_id != NULL ? after_id : zero,
+	    after_ns != NULL ? DURO_ID_BYTES : 0, SQLITE_STATIC);
+	sqlite3_bind_int64(r->list, 4, (sqlite3_int64)limit);
+	while ((rc = sqlite3_step(r->list)) == SQLITE_ROW) {
+		if (sqlite3_column_bytes(r->list, 1) != DURO_ID_BYTES)
+			continue;
+		f(arg, (const char *)sqlite3_column_text(r->list, 0),
+		    sqlite3_column_blob(r->list, 1),
+		    (const char *)sqlite3_column_text(r->list, 2));
+		n++;
+	}
+	sqlite3_reset(r->list);
+	return (rc == SQLITE_DONE ? n : -1);
 }
 
 char *

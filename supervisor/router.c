@@ -42,6 +42,7 @@ router_dispatch(void *arg, struct request *r)
 	uint8_t id[DURO_ID_BYTES];
 	int status;
 
+	r->metrics = d->metrics;
 	if ((status = route_parse(r->http->target, &rt)) != 0) {
 		request_error(r, status, rt.err_code, "%s", rt.err_message);
 		return;
@@ -52,6 +53,7 @@ router_dispatch(void *arg, struct request *r)
 		    (int)(rt.ns_len > 64 ? 64 : rt.ns_len), rt.ns);
 		return;
 	}
+	snprintf(r->ns_label, sizeof(r->ns_label), "%s", ns->cfg->name);
 	switch (rt.kind) {
 	case ROUTE_NEW:
 		route_new(ns, r);

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """sd_notify: under $NOTIFY_SOCKET durod sends "READY=1\\nMAINPID=<pid>"
 once it can serve (GET /health already answers 200 when the datagram
-arrives) and "STOPPING=1" when SIGTERM starts the drain; both to a socket
+arrives), "RELOADING=1" then "READY=1" around a SIGHUP reload, and
+"STOPPING=1" when SIGTERM starts the drain; both to a socket
 path and to an abstract name ("@name"). A socket nobody listens on is
 logged once and does not stop durod."""
 import os
@@ -63,10 +64,15 @@ def scenario(t, sock, notify_socket):
               f"MAINPID is {state.get('MAINPID')!r}, durod is {d.pid}")
         check(d.incr(d.client(), "/counter/a") == 1, "counter after READY=1")
 
-        # A SIGHUP (an init's reload) must not end durod: until config
-        # reloading lands it is logged and ignored.
+        # SIGHUP reloads: RELOADING=1 (with the monotonic time systemd's
+        # notify-reload wants), then READY=1 once the config is in.
         os.kill(d.pid, signal.SIGHUP)
-        d.wait_log(r"SIGHUP: reloading the config is not implemented yet")
+        state = recv_state(sock, "RELOADING=1")
+        check(state.get("RELOADING") == "1" and
+              state.get("MONOTONIC_USEC", "").isdigit(),
+              f"after SIGHUP: {state!r}, expected RELOADING=1, MONOTONIC_USEC")
+        state = recv_state(sock, "READY=1 after the reload")
+        check(state == {"READY": "1"}, f"after the reload: {state!r}")
         check(d.proc.poll() is None, "durod died of SIGHUP")
         check(d.incr(d.client(), "/counter/a") == 2, "counter after SIGHUP")
 

@@ -12,7 +12,7 @@
 static struct lc_out
 step(enum obj_state s, enum obj_event e, int queued, int draining)
 {
-	struct lc_in in = {queued, draining, 0, 0, 0};
+	struct lc_in in = {queued, draining, 0, 0, 0, 0, 0};
 
 	return (lifecycle_next(s, e, &in));
 }
@@ -21,7 +21,7 @@ step(enum obj_state s, enum obj_event e, int queued, int draining)
 static struct lc_out
 crash_to_backoff(enum obj_state s, int queued)
 {
-	struct lc_in in = {queued, 0, 0, 1, 0};
+	struct lc_in in = {queued, 0, 0, 1, 0, 0, 0};
 
 	return (lifecycle_next(s, OEV_EXIT, &in));
 }
@@ -120,7 +120,7 @@ has_worker(enum obj_state s)
 static void
 test_waiting(void **state)
 {
-	struct lc_in full = {1, 0, 0, 0, 1}, hard = {1, 1, 1, 0, 0};
+	struct lc_in full = {1, 0, 0, 0, 1, 0, 0}, hard = {1, 1, 1, 0, 0, 0, 0};
 	struct lc_out o;
 
 	o = lifecycle_next(OBJ_HIBERNATED, OEV_EVENT, &full);
@@ -168,9 +168,52 @@ test_backoff(void **state)
 	o = step(OBJ_BACKOFF, OEV_HIBERNATE, 0, 1);
 	assert_int_equal(o.next, OBJ_HIBERNATED);
 	/* Shutting down hard: no backoff, the object just goes. */
-	struct lc_in hard = {1, 1, 1, 1, 0};
+	struct lc_in hard = {1, 1, 1, 1, 0, 0, 0};
 	o = lifecycle_next(OBJ_BUSY, OEV_EXIT, &hard);
 	assert_int_equal(o.next, OBJ_HIBERNATED);
+}
+
+/* A changed namespace: the worker stops after its turn, the queue waits
+ * for the next worker, which its exit starts. */
+static void
+test_recycle(void **state)
+{
+	struct lc_in in = {1, 0, 0, 0, 0, 1, 0};
+	struct lc_out o;
+
+	o = lifecycle_next(OBJ_BUSY, OEV_REPLY, &in);
+	assert_int_equal(o.next, OBJ_STOPPING);
+	assert_int_equal(o.actions, ACT_HIBERNATE);
+	o = lifecycle_next(OBJ_STARTING, OEV_READY, &in);
+	assert_int_equal(o.next, OBJ_STOPPING);
+	assert_int_equal(o.actions, ACT_HIBERNATE);
+	in.recycle = 0; /* the new worker is of the new config */
+	o = lifecycle_next(OBJ_STOPPING, OEV_EXIT, &in);
+	assert_int_equal(o.next, OBJ_STARTING);
+	assert_int_equal(o.actions, ACT_SPAWN);
+	o = lifecycle_next(OBJ_IDLE, OEV_HIBERNATE, &in);
+	assert_int_equal(o.next, OBJ_STOPPING);
+}
+
+/* An import holds the object: events wait, no worker starts until the
+ * hold ends (a slot). */
+static void
+test_held(void **state)
+{
+	struct lc_in in = {1, 0, 0, 0, 0, 0, 1};
+	struct lc_out o;
+
+	o = lifecycle_next(OBJ_HIBERNATED, OEV_EVENT, &in);
+	assert_int_equal(o.next, OBJ_WAITING);
+	o = lifecycle_next(OBJ_STOPPING, OEV_EXIT, &in);
+	assert_int_equal(o.next, OBJ_WAITING);
+	assert_int_equal(o.actions, 0);
+	o = lifecycle_next(OBJ_WAITING, OEV_SLOT, &in);
+	assert_int_equal(o.next, OBJ_WAITING);
+	in.held = 0;
+	o = lifecycle_next(OBJ_WAITING, OEV_SLOT, &in);
+	assert_int_equal(o.next, OBJ_STARTING);
+	assert_int_equal(o.actions, ACT_SPAWN);
 }
 
 /*
@@ -184,10 +227,11 @@ test_exhaustive_invariants(void **state)
 {
 	for (int s = 0; s < OBJ_NSTATES; s++)
 		for (int e = 0; e < OEV_NEVENTS; e++)
-			for (int in = 0; in < 32; in++) {
+			for (int in = 0; in < 128; in++) {
 				struct lc_in i = {in & 1, (in >> 1) & 1,
 				    (in >> 2) & 1, (in >> 3) & 1,
-				    (in >> 4) & 1};
+				    (in >> 4) & 1, (in >> 5) & 1,
+				    (in >> 6) & 1};
 				struct lc_out o = lifecycle_next(s, e, &i);
 				int alive_before =
 				    has_worker(s) && e != OEV_EXIT;
@@ -204,6 +248,8 @@ test_exhaustive_invariants(void **state)
 					assert_int_equal(s, OBJ_STARTING);
 				if (o.actions & ACT_DELIVER)
 					assert_true(i.queued);
+				if (i.held)
+					assert_false(o.actions & ACT_SPAWN);
 			}
 }
 
@@ -218,7 +264,8 @@ test_random_walk(void **state)
 	for (int n = 0; n < 200000; n++) {
 		enum obj_event e = (enum obj_event)(random() % OEV_NEVENTS);
 		struct lc_in in = {queued > 0, (int)(random() % 8 == 0), 0,
-		    e == OEV_EXIT && random() % 4 == 0, (int)(random() % 2)};
+		    e == OEV_EXIT && random() % 4 == 0, (int)(random() % 2),
+		    (int)(random() % 8 == 0), (int)(random() % 8 == 0)};
 		struct lc_out o;
 
 		if (e == OEV_EXIT && workers == 0)
@@ -248,6 +295,8 @@ main(void)
 	    cmocka_unit_test(test_activation_path),
 	    cmocka_unit_test(test_failures),
 	    cmocka_unit_test(test_draining),
+	    cmocka_unit_test(test_recycle),
+	    cmocka_unit_test(test_held),
 	    cmocka_unit_test(test_backoff),
 	    cmocka_unit_test(test_waiting),
 	    cmocka_unit_test(test_exhaustive_invariants),
