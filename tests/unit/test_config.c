@@ -391,6 +391,47 @@ test_ns_byname(void **state)
 	config_free(cfg);
 }
 
+/* What a reload compares: every namespace key, and one top-level key. */
+static void
+test_equal(void **state)
+{
+	const char *base = "{\"listen\": \"127.0.0.1:1\", \"namespaces\": "
+	                   "{\"a\": {" EXEC ", \"env\": {\"K\": \"v\"}}}}";
+	const char *same = "{\"listen\": \"127.0.0.1:1\", \"namespaces\": "
+	                   "{\"a\": {\"env\": {\"K\": \"v\"}, " EXEC "}}}";
+	const char *changed[] = {
+	    "{\"namespaces\": {\"a\": {" EXEC ", \"env\": {\"K\": \"w\"}}}}",
+	    "{\"namespaces\": {\"a\": {\"exec\": [\"/bin/false\"], "
+	    "\"env\": {\"K\": \"v\"}}}}",
+	    "{\"namespaces\": {\"a\": {" EXEC ", \"env\": {\"K\": \"v\"}, "
+	    "\"idle_timeout_ms\": 5}}}",
+	    "{\"namespaces\": {\"a\": {" EXEC ", \"env\": {\"K\": \"v\"}, "
+	    "\"read_paths\": [\"/tmp\"]}}}",
+	    "{\"namespaces\": {\"a\": {" EXEC ", \"env\": {\"K\": \"v\", "
+	    "\"L\": \"x\"}}}}",
+	};
+	struct config *a = parse_ok(base), *b = parse_ok(same), *c;
+
+	assert_true(config_ns_equal(&a->namespaces[0], &b->namespaces[0]));
+	assert_true(config_top_equal(a, b, "listen"));
+	assert_true(config_top_equal(a, b, "max_active_objects"));
+	assert_false(config_top_equal(a, b, "no_such_key"));
+	for (size_t i = 0; i < NITEMS(changed); i++) {
+		c = parse_ok(changed[i]);
+		if (config_ns_equal(&a->namespaces[0], &c->namespaces[0]))
+			fail_msg("equal to the base: %s", changed[i]);
+		assert_false(config_top_equal(a, c, "listen"));
+		config_free(c);
+	}
+	assert_string_equal(a->log_format, "text");
+	config_free(a);
+	config_free(b);
+	a = parse_ok("{\"log_format\": \"json\", \"namespaces\": {\"a\": {" EXEC
+	             "}}}");
+	assert_string_equal(a->log_format, "json");
+	config_free(a);
+}
+
 static void
 test_split_hostport(void **state)
 {
@@ -556,6 +597,7 @@ main(void)
 	    cmocka_unit_test(test_invalid_json),
 	    cmocka_unit_test(test_edges),
 	    cmocka_unit_test(test_ns_byname),
+	    cmocka_unit_test(test_equal),
 	    cmocka_unit_test(test_split_hostport),
 	    cmocka_unit_test(test_load_example),
 	    cmocka_unit_test(test_load_errors),
