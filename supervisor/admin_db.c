@@ -263,24 +263,27 @@ dbjob_open(struct dbjob *job, const struct dbjob_dir *d,
 	int rv;
 
 	*out = NULL;
-	if (fstatat(d->fd, "db.sqlite", &st, AT_SYMLINK_NOFOLLOW) != 0)
-		return (errno == ENOENT ? dbjob_fail(job, 404, "not_found",
-		                              "the object has no storage")
-		                        : dbjob_fail(job, 500, "storage",
-		                              "%s/db.sqlite: %s", job->dir,
-		                              strerror(errno)));
+	/*
+	 * db.sqlite must be a file, not a link (SQLITE_OPEN_NOFOLLOW would
+	 * say so too, but it also refuses a link anywhere above, and
+	 * durod's directories may well be under one). Never
+	 * SQLITE_OPEN_CREATE: the object's storage is the worker's to make.
+	 */
+	if (fstatat(d->fd, "db.sqlite", &st, AT_SYMLINK_NOFOLLOW) != 0) {
+		if (errno == ENOENT)
+			return (dbjob_fail(job, 404, "not_found",
+			    "the object has no storage"));
+		return (dbjob_fail(job, 500, "storage", "%s/db.sqlite: %s",
+		    job->dir, strerror(errno)));
+	}
 	if (!S_ISREG(st.st_mode))
 		return (dbjob_fail(job, 500, "storage",
 		    "%s/db.sqlite: not a regular file", job->dir));
 	if ((size_t)snprintf(path, sizeof(path), "%s/db.sqlite", job->dir) >=
 	    sizeof(path))
-		return (
-		    dbjob_fail(job, 500, "storage", "the path is too long"));
-	/* Never SQLITE_OPEN_CREATE: the object's storage is the worker's to
-	 * make. NOFOLLOW: db.sqlite may not be a symlink. */
-	rv = sqlite3_open_v2(path, out,
-	    SQLITE_OPEN_READONLY | SQLITE_OPEN_NOFOLLOW | SQLITE_OPEN_NOMUTEX,
-	    NULL);
+		return (dbjob_fail(job, 500, "storage", "path too long"));
+	rv = sqlite3_open_v2(
+	    path, out, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL);
 	if (rv != SQLITE_OK) {
 		dbjob_fail(job, 500, "storage", "%s: %s", path,
 		    *out != NULL ? sqlite3_errmsg(*out) : sqlite3_errstr(rv));

@@ -80,24 +80,28 @@ db_query(struct sqlite3 *db, const char *sql, char *out, size_t outlen)
  * The copy, opened before the job takes the object owner's ids since it
  * is durod's file in durod's directory. With no journal the backup needs
  * no file but this one: nothing to create while the ids are switched.
+ * (Not defensive: that mode refuses journal_mode=OFF, and nothing but
+ * the backup runs on this connection.)
  */
 static int
 export_target(struct dbjob *job, const char *path, struct sqlite3 **dst)
 {
+	char mode[16] = "";
 	int rv;
 
-	rv = sqlite3_open_v2(path, dst,
-	    SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOFOLLOW | SQLITE_OPEN_NOMUTEX,
-	    NULL);
-	if (rv == SQLITE_OK) {
-		dbjob_settings(*dst, NULL);
-		rv = db_query(*dst, "PRAGMA journal_mode=OFF", NULL, 0);
-	}
+	rv = sqlite3_open_v2(
+	    path, dst, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL);
+	if (rv == SQLITE_OK)
+		rv = db_query(
+		    *dst, "PRAGMA journal_mode=OFF", mode, sizeof(mode));
 	if (rv == SQLITE_OK)
 		rv = db_query(*dst, "PRAGMA synchronous=OFF", NULL, 0);
 	if (rv != SQLITE_OK)
 		return (dbjob_fail(job, 500, "storage", "%s: %s", path,
 		    *dst != NULL ? sqlite3_errmsg(*dst) : sqlite3_errstr(rv)));
+	if (strcasecmp(mode, "off") != 0)
+		return (dbjob_fail(job, 500, "storage",
+		    "%s: journal_mode is \"%s\", not off", path, mode));
 	return (0);
 }
 
@@ -148,9 +152,8 @@ export_standalone(struct dbjob *job, const char *path)
 	char mode[16];
 	int rv;
 
-	rv = sqlite3_open_v2(path, &db,
-	    SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOFOLLOW | SQLITE_OPEN_NOMUTEX,
-	    NULL);
+	rv = sqlite3_open_v2(
+	    path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL);
 	if (rv == SQLITE_OK) {
 		dbjob_settings(db, NULL);
 		rv = db_query(
@@ -398,39 +401,47 @@ import_alarms(struct dbjob *job, struct sqlite3 *db)
 	return (job->status >= 400 ? -1 : 0);
 }
 
+/* Once known good: WAL mode, set in the header, as a worker's. */
+static int
+import_wal(struct dbjob *job, struct sqlite3 *db)
+{
+	char mode[16];
+
+	if (db_query(db, "PRAGMA journal_mode=WAL", mode, sizeof(mode)) !=
+	    SQLITE_OK)
+		return (dbjob_fail(job, 500, "storage", "journal_mode=WAL: %s",
+		    sqlite3_errmsg(db)));
+	if (strcasecmp(mode, "wal") != 0)
+		return (dbjob_fail(job, 500, "storage",
+		    "journal_mode is \"%s\", not wal", mode));
+	return (0);
+}
+
 /*
- * Check the written file and make it what a worker expects: WAL mode
- * (set once in the header) and its alarms read. cell_size_check makes
- * SQLite look harder at every page it reads.
+ * Check the written file and make it what a worker expects, reading its
+ * alarms on the way. cell_size_check makes SQLite look harder at every
+ * page it reads.
  */
 static int
 import_prepare(struct dbjob *job, const char *path)
 {
 	struct sqlite3 *db = NULL;
-	char mode[16];
 	int rv;
 
-	rv = sqlite3_open_v2(path, &db,
-	    SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOFOLLOW | SQLITE_OPEN_NOMUTEX,
-	    NULL);
-	if (rv != SQLITE_OK) {
+	rv = sqlite3_open_v2(
+	    path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL);
+	if (rv == SQLITE_OK) {
+		dbjob_settings(db, NULL);
+		rv = db_query(db, "PRAGMA cell_size_check=ON", NULL, 0);
+	}
+	if (rv == SQLITE_OK)
+		rv = db_query(db, "PRAGMA synchronous=FULL", NULL, 0);
+	if (rv != SQLITE_OK)
 		dbjob_fail(job, 400, "bad_database", "cannot open it: %s",
 		    db != NULL ? sqlite3_errmsg(db) : sqlite3_errstr(rv));
-		dbjob_close(job, db);
-		return (-1);
-	}
-	dbjob_settings(db, NULL);
-	if (db_query(db, "PRAGMA cell_size_check=ON", NULL, 0) != SQLITE_OK ||
-	    db_query(db, "PRAGMA synchronous=FULL", NULL, 0) != SQLITE_OK)
-		dbjob_fail(job, 500, "storage", "%s", sqlite3_errmsg(db));
-	else if (import_quick_check(job, db) != 0 ||
-	         import_alarms(job, db) != 0)
-		;
-	else if (db_query(db, "PRAGMA journal_mode=WAL", mode, sizeof(mode)) !=
-	             SQLITE_OK ||
-	         strcasecmp(mode, "wal") != 0)
-		dbjob_fail(job, 500, "storage", "journal_mode=WAL: %s",
-		    mode[0] != '\0' ? mode : sqlite3_errmsg(db));
+	else if (import_quick_check(job, db) == 0 &&
+	         import_alarms(job, db) == 0)
+		import_wal(job, db);
 	/* The last connection checkpoints and removes the import's WAL. */
 	dbjob_close(job, db);
 	return (job->status >= 400 ? -1 : 0);
@@ -458,9 +469,7 @@ import_swap(struct dbjob *job, int dirfd)
 	    renameat(dirfd, IMPORT_NAME, dirfd, "db.sqlite") != 0 ||
 	    fsync(dirfd) != 0)
 		return (dbjob_fail(job, 500, "storage",
-		    "%s: replacing "
-		    "db.sqlite: %s",
-		    job->dir, strerror(errno)));
+		    "%s: replacing db.sqlite: %s", job->dir, strerror(errno)));
 	return (0);
 }
 

@@ -124,6 +124,8 @@ jb_room(struct jbuf *b, size_t n)
 		return (0);
 	for (cap = b->cap ? b->cap : 4096; cap < b->len + n; cap *= 2)
 		;
+	if (cap > b->max)
+		cap = b->max; /* at least len + n, checked above */
 	if ((p = realloc(b->p, cap)) == NULL)
 		return (ENOMEM);
 	b->p = p;
@@ -204,6 +206,12 @@ jb_text(struct jbuf *b, const unsigned char *s, size_t n)
 			break;
 		if (s[i] == '"' || s[i] == '\\')
 			snprintf(esc, sizeof(esc), "\\%c", s[i]);
+		else if (s[i] == '\n')
+			snprintf(esc, sizeof(esc), "\\n");
+		else if (s[i] == '\t')
+			snprintf(esc, sizeof(esc), "\\t");
+		else if (s[i] == '\r')
+			snprintf(esc, sizeof(esc), "\\r");
 		else if (s[i] < 0x20)
 			snprintf(esc, sizeof(esc), "\\u%04x", s[i]);
 		else
@@ -317,6 +325,13 @@ sql_progress_cb(void *arg)
 }
 
 static int
+sql_schema_table(const char *name)
+{
+	return (name != NULL && (strcmp(name, "sqlite_master") == 0 ||
+	                            strcmp(name, "sqlite_temp_master") == 0));
+}
+
+static int
 sql_pragma_ok(const char *name, const char *arg)
 {
 	for (size_t i = 0; i < sizeof(sql_pragmas) / sizeof(sql_pragmas[0]);
@@ -344,6 +359,16 @@ sql_authorize(void *arg, int action, const char *a1, const char *a2,
 	case SQLITE_RECURSIVE:
 	case SQLITE_FUNCTION:
 		return (SQLITE_OK);
+	case SQLITE_UPDATE:
+		/*
+		 * SQLite's own parse of a pragma function's table (SELECT ...
+		 * FROM pragma_table_info('t')) asks for these. An UPDATE of
+		 * the schema table by the query would still fail: defensive
+		 * mode, sqlite3_stmt_readonly() and the read-only file.
+		 */
+		if (sql_schema_table(a1))
+			return (SQLITE_OK);
+		break;
 	case SQLITE_PRAGMA:
 		if (sql_pragma_ok(a1, a2))
 			return (SQLITE_OK);
@@ -352,18 +377,22 @@ sql_authorize(void *arg, int action, const char *a1, const char *a2,
 		    a2 != NULL ? " with a value" : "");
 		return (SQLITE_DENY);
 	default:
-		if (action >= 0 &&
-		    (size_t)action <
-		        sizeof(sql_actions) / sizeof(*sql_actions) &&
-		    sql_actions[action] != NULL)
-			snprintf(r->denied, sizeof(r->denied),
-			    "%s is not allowed in a read-only query",
-			    sql_actions[action]);
-		else
-			snprintf(r->denied, sizeof(r->denied),
-			    "only reading is allowed (action %d)", action);
-		return (SQLITE_DENY);
+		break;
 	}
+	if ((action == SQLITE_INSERT || action == SQLITE_DELETE) &&
+	    sql_schema_table(a1))
+		snprintf(r->denied, sizeof(r->denied),
+		    "changing the schema is not allowed in a read-only query");
+	else if (action >= 0 &&
+	         (size_t)action < sizeof(sql_actions) / sizeof(*sql_actions) &&
+	         sql_actions[action] != NULL)
+		snprintf(r->denied, sizeof(r->denied),
+		    "%s is not allowed in a read-only query",
+		    sql_actions[action]);
+	else
+		snprintf(r->denied, sizeof(r->denied),
+		    "only reading is allowed (action %d)", action);
+	return (SQLITE_DENY);
 }
 
 /* ---- the query ---- */
@@ -381,10 +410,19 @@ sql_fail(struct sqlrun *r, int rv)
 	if (prim == SQLITE_BUSY)
 		return (dbjob_fail(job, 504, "timeout",
 		    "the database stayed locked past %u ms", r->timeout_ms));
-	if (prim == SQLITE_AUTH && r->denied[0] != '\0')
+	/* A denial fails the prepare, with SQLITE_AUTH or another code
+	 * (SQLITE_SCHEMA for CREATE TABLE) and "not authorized". */
+	if (r->denied[0] != '\0')
 		return (dbjob_fail(job, 400, "not_read_only", "%s", r->denied));
 	if (prim == SQLITE_NOMEM)
 		return (dbjob_fail(job, 500, "internal", "out of memory"));
+	/* The file's fault, not the query's. */
+	if (prim == SQLITE_CANTOPEN || prim == SQLITE_IOERR ||
+	    prim == SQLITE_CORRUPT || prim == SQLITE_NOTADB ||
+	    prim == SQLITE_READONLY || prim == SQLITE_PERM ||
+	    prim == SQLITE_PROTOCOL)
+		return (dbjob_fail(
+		    job, 500, "storage", "%s", sqlite3_errmsg(r->db)));
 	return (dbjob_fail(job, 400, "sql_error", "%s", sqlite3_errmsg(r->db)));
 }
 

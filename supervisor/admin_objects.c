@@ -402,7 +402,15 @@ static struct dbjob *
 job_for(struct durod *d, struct request *r, const struct objaddr *a,
     enum dbjob_kind kind)
 {
-	struct dbjob *j = dbjob_new(kind);
+	struct object *o = object_byid(d, a->ns, a->id);
+	struct dbjob *j;
+
+	/* An import swaps the file under any reader: one job at a time. */
+	if (o != NULL && o->held) {
+		request_error(r, 409, "conflict", "the object is being imported");
+		return (NULL);
+	}
+	j = dbjob_new(kind);
 
 	if (j == NULL || (j->dir = malloc(4096)) == NULL ||
 	    object_dir_of(d, a->ns->cfg->name, a->idhex, j->dir, 4096) != 0) {
@@ -620,7 +628,8 @@ admin_import(struct durod *d, struct request *r, const struct objaddr *a)
 	im->d = d;
 	im->r = r;
 	im->job = j;
-	if (object_hold(d, a->ns, a->id, import_ready, im) == NULL) {
+	if (object_hold(d, a->ns, a->id, a->name[0] != '\0' ? a->name : NULL,
+	        import_ready, im) == NULL) {
 		dbjob_free(j);
 		free(im);
 		request_error(r, 409, "conflict",

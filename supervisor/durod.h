@@ -1063,8 +1063,8 @@ void object_delete(struct durod *, const struct namespace *,
  * of memory or already held or being deleted.
  */
 struct object *object_hold(struct durod *, const struct namespace *,
-    const uint8_t id[DURO_ID_BYTES], void (*cb)(struct object *, void *),
-    void *arg);
+    const uint8_t id[DURO_ID_BYTES], const char *name,
+    void (*cb)(struct object *, void *), void *arg);
 /* End the hold: queued events start a worker (o may be freed). */
 void object_release(struct object *);
 /* POST .../restart: stop its worker (now if idle, else after its turn),

@@ -715,9 +715,9 @@ object_delete(struct durod *d, const struct namespace *ns,
 		    r, 503, 1, "out_of_memory", "durod is out of memory");
 		return;
 	}
-	if (o->delete_req != NULL) {
-		request_error(
-		    r, 409, "conflict", "this object is already being deleted");
+	if (o->delete_req != NULL || o->held) {
+		request_error(r, 409, "conflict", "this object is already %s",
+		    o->held ? "being imported" : "being deleted");
 		return;
 	}
 	o->delete_req = r;
@@ -789,12 +789,12 @@ object_dispatch(struct durod *d, const struct namespace *ns,
 
 struct object *
 object_hold(struct durod *d, const struct namespace *ns,
-    const uint8_t id[DURO_ID_BYTES], void (*cb)(struct object *, void *),
-    void *arg)
+    const uint8_t id[DURO_ID_BYTES], const char *name,
+    void (*cb)(struct object *, void *), void *arg)
 {
 	struct object *o = object_byid(d, ns, id);
 
-	if (o == NULL && (o = object_make(d, ns, id, NULL)) == NULL)
+	if (o == NULL && (o = object_make(d, ns, id, name)) == NULL)
 		return (NULL);
 	if (o->held || o->delete_req != NULL)
 		return (NULL);
