@@ -14,7 +14,7 @@ import harness
 from harness import check
 
 PREFIX = "/usr/local"
-FILES = ["bin/durod", "include/duro.h", "lib/libduro.a", "lib/pkgconfig/duro.pc",
+FILES = ["bin/durod", "bin/duroctl", "include/duro.h", "lib/libduro.a", "lib/pkgconfig/duro.pc",
          "libexec/duro/counter", "libexec/duro/ledger",
          "share/duro/policies/native.json", "share/duro/policies/interpreter.json",
          "lib/systemd/system/durod.service", "etc/duro/duro.json"]
@@ -24,7 +24,7 @@ def make_install(build, dest):
     # -o: install what the test run was built with, never rebuild it here
     # (other tests are using the build directory).
     b = build.dir
-    keep = [f"{b}/durod", f"{b}/libduro.a", f"{b}/examples/counter", f"{b}/examples/ledger"]
+    keep = [f"{b}/durod", f"{b}/duroctl", f"{b}/libduro.a", f"{b}/examples/counter", f"{b}/examples/ledger"]
     cmd = ["make", "-s", "-C", harness.REPO, f"BUILD={b}", f"DESTDIR={dest}",
            f"PREFIX={PREFIX}", "install"]
     for f in keep:
@@ -43,10 +43,14 @@ def test(t):
         with t.sub("the installed files"):
             missing = [f for f in FILES if not os.path.isfile(os.path.join(root, f))]
             check(not missing, f"not installed: {missing}")
-            for f in ("bin/durod", "libexec/duro/counter"):
+            for f in ("bin/durod", "bin/duroctl", "libexec/duro/counter"):
                 check(os.access(os.path.join(root, f), os.X_OK), f"{f} is not executable")
             with open(os.path.join(root, "lib/systemd/system/durod.service")) as f:
                 unit = f.read()
+            check("ExecReload=/bin/kill -HUP $MAINPID" in unit, "the unit's ExecReload")
+            p = subprocess.run([os.path.join(root, "bin/duroctl"), "--help"],
+                               capture_output=True, timeout=30)
+            check(p.returncode == 0 and b"status" in p.stdout, "duroctl --help")
             check(f"ExecStart={PREFIX}/bin/durod -c {PREFIX}/etc/duro/duro.json" in unit,
                   "the unit's ExecStart does not name the installed paths")
 
