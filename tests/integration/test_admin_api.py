@@ -210,7 +210,16 @@ def test(t):
         j = expect_json(a.request("POST", "/objects/counter/.name/a/restart"), 200,
                         "restart")
         check(j["restarted"] is True and j["pid"] == pid, f"restart: {j}")
-        every.until(lambda e: e["event"] == "exit" and e["id"] == oid, "exit")
+        hb = every.until(lambda e: e["event"] == "hibernate" and e["id"] == oid,
+                         "hibernate")
+        check(hb["why"] == "restart" and hb["pid"] == pid, f"hibernate event {hb}")
+        ex = every.until(lambda e: e["event"] == "exit" and e["id"] == oid, "exit")
+        check(ex["kind"] == "clean" and ex["reason"] == "exit 0", f"exit event {ex}")
+        m = get_metrics(a)
+        check(metric(m, "duro_hibernations_total", namespace="counter") == 1,
+              "hibernations_total")
+        check(metric(m, "duro_worker_exits_total", namespace="counter",
+                     reason="clean") == 1, "clean exits")
         check(d.incr(c, "/counter/a") == 2, "incr after the restart")
         j = expect_json(a.request("GET", "/objects/counter/.name/a"), 200, "inspect")
         check(j["pid"] != pid and j["events_served"] == 2, f"after restart: {j}")
