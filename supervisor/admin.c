@@ -63,7 +63,8 @@ admin_health(struct durod *d, struct request *r)
 	alarm_stats(d, &st);
 	cJSON_AddStringToObject(o, "status", d->draining ? "draining" : "ok");
 	cJSON_AddNumberToObject(o, "pid", (double)d->pid);
-	cJSON_AddNumberToObject(o, "uptime_s", (double)(long)(ev_time() - d->started));
+	cJSON_AddNumberToObject(
+	    o, "uptime_s", (double)(long)(ev_time() - d->started));
 	cJSON_AddNumberToObject(o, "objects", (double)d->nobjects);
 	cJSON_AddNumberToObject(o, "live_workers", (double)d->nlive);
 	cJSON_AddNumberToObject(o, "namespaces", (double)d->cfg->nnamespaces);

@@ -47,15 +47,15 @@ struct objaddr {
 
 /* "<ns>/<id>[/action]" or "<ns>/.name/<name>[/action]": 0 or answered. */
 static int
-objaddr_parse(struct durod *d, struct request *r, const char *rest,
-    size_t len, struct objaddr *a)
+objaddr_parse(struct durod *d, struct request *r, const char *rest, size_t len,
+    struct objaddr *a)
 {
 	const char *end = rest + len, *slash = memchr(rest, '/', len), *seg;
 	size_t seglen, nlen;
 
 	memset(a, 0, sizeof(*a));
-	if (slash == NULL ||
-	    (a->ns = durod_ns_byname(d, rest, (size_t)(slash - rest))) == NULL) {
+	if (slash == NULL || (a->ns = durod_ns_byname(
+	                          d, rest, (size_t)(slash - rest))) == NULL) {
 		request_error(r, 404, "unknown_namespace", "no such namespace");
 		return (-1);
 	}
@@ -66,8 +66,8 @@ objaddr_parse(struct durod *d, struct request *r, const char *rest,
 		seg = slash + 1;
 		slash = memchr(seg, '/', (size_t)(end - seg));
 		seglen = (size_t)((slash != NULL ? slash : end) - seg);
-		if (ipc_pct_decode(seg, seglen, 0, a->name, DURO_NAME_MAX,
-		        &nlen) != 0 ||
+		if (ipc_pct_decode(
+		        seg, seglen, 0, a->name, DURO_NAME_MAX, &nlen) != 0 ||
 		    nlen == 0 || a->name[0] == '.' ||
 		    !ipc_is_utf8(a->name, nlen)) {
 			request_error(r, 400, "bad_name",
@@ -93,7 +93,8 @@ objaddr_parse(struct durod *d, struct request *r, const char *rest,
 static int
 action_is(const struct objaddr *a, const char *s)
 {
-	return (a->action_len == strlen(s) && memcmp(a->action, s, a->action_len) == 0);
+	return (a->action_len == strlen(s) &&
+	        memcmp(a->action, s, a->action_len) == 0);
 }
 
 static int
@@ -193,8 +194,7 @@ listing_row(void *arg, const char *ns, const uint8_t *id, const char *name)
 	memcpy(l->last_id, id, DURO_ID_BYTES);
 	if ((nsp = durod_ns_byname(l->d, ns, strlen(ns))) != NULL)
 		o = object_byid(l->d, nsp, id);
-	if (state_matches(l->filter,
-	        o != NULL ? o->state : OBJ_HIBERNATED) &&
+	if (state_matches(l->filter, o != NULL ? o->state : OBJ_HIBERNATED) &&
 	    !l->more)
 		listing_add(l, ns, id, name, o);
 }
@@ -233,7 +233,8 @@ listing_live(struct listing *l, const char *ns, const char *after_ns,
 	qsort(v, n, sizeof(*v), object_cmp);
 	for (size_t i = 0; i < n && !l->more; i++) {
 		o = v[i];
-		snprintf(l->last_ns, sizeof(l->last_ns), "%s", o->ns->cfg->name);
+		snprintf(
+		    l->last_ns, sizeof(l->last_ns), "%s", o->ns->cfg->name);
 		memcpy(l->last_id, o->id, DURO_ID_BYTES);
 		listing_add(l, o->ns->cfg->name, o->id, o->name, o);
 	}
@@ -310,8 +311,8 @@ admin_objects_list(struct durod *d, struct request *r, const char *query)
 			ai = l.last_id;
 		} while (!l.more && l.scanned > 0);
 	} else
-		listing_live(&l, has_ns ? ns : NULL, has_after ? after_ns : NULL,
-		    has_after ? after_id : NULL);
+		listing_live(&l, has_ns ? ns : NULL,
+		    has_after ? after_ns : NULL, has_after ? after_id : NULL);
 	if (l.more && l.n > 0) {
 		cJSON *last = cJSON_GetArrayItem(l.objects, (int)l.n - 1);
 		snprintf(cursor, sizeof(cursor), "%s/%s",
@@ -366,12 +367,14 @@ admin_inspect(struct durod *d, struct request *r, const struct objaddr *a)
 		    j, "backoff_until_ms", (double)o->backoff_until);
 	else
 		cJSON_AddNullToObject(j, "backoff_until_ms");
-	cJSON_AddNumberToObject(j, "queued", o != NULL ? (double)o->nqueued : 0);
+	cJSON_AddNumberToObject(
+	    j, "queued", o != NULL ? (double)o->nqueued : 0);
 	if (alarm_next_due(d, a->ns, a->id, &due))
 		cJSON_AddNumberToObject(j, "next_alarm_ms", (double)due);
 	else
 		cJSON_AddNullToObject(j, "next_alarm_ms");
-	cJSON_AddNumberToObject(j, "storage_bytes", (double)object_dir_bytes(dir));
+	cJSON_AddNumberToObject(
+	    j, "storage_bytes", (double)object_dir_bytes(dir));
 	cJSON_AddBoolToObject(j, "known", rc.known || o != NULL);
 	admin_json(r, 200, j);
 }
@@ -407,7 +410,8 @@ job_for(struct durod *d, struct request *r, const struct objaddr *a,
 
 	/* An import swaps the file under any reader: one job at a time. */
 	if (o != NULL && o->held) {
-		request_error(r, 409, "conflict", "the object is being imported");
+		request_error(
+		    r, 409, "conflict", "the object is being imported");
 		return (NULL);
 	}
 	j = dbjob_new(kind);
@@ -433,8 +437,8 @@ job_answer(struct request *r, struct dbjob *j)
 		request_error(r, j->status >= 400 ? j->status : 500, "internal",
 		    "the job gave no answer");
 	else
-		request_respond(r, j->status, &json, 1, (uint8_t *)j->body,
-		    j->body_len);
+		request_respond(
+		    r, j->status, &json, 1, (uint8_t *)j->body, j->body_len);
 	dbjob_free(j);
 }
 
@@ -567,8 +571,8 @@ import_done(struct dbjob *j, void *arg)
 		if (alarm_import(d, o->ns, o->id, j->alarms, j->nalarms) != 0)
 			log_warn("object %s/%s: import: alarms not indexed",
 			    o->ns->cfg->name, o->idhex);
-		(void)registry_note_name(d->reg, o->ns->cfg->name, o->id,
-		    o->name);
+		(void)registry_note_name(
+		    d->reg, o->ns->cfg->name, o->id, o->name);
 		durod_flush(d);
 		event_emit(d->events, event_new("import", o), LOG_INFO,
 		    "database imported (%zu bytes, %zu alarms)", j->data_len,
@@ -609,8 +613,8 @@ admin_import(struct durod *d, struct request *r, const struct objaddr *a)
 	struct dbjob *j;
 
 	if (r->http->body_len == 0) {
-		request_error(
-		    r, 400, "bad_database", "send the database file as the body");
+		request_error(r, 400, "bad_database",
+		    "send the database file as the body");
 		return;
 	}
 	if ((im = calloc(1, sizeof(*im))) == NULL ||

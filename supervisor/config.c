@@ -795,8 +795,8 @@ config_ns_equal(const struct ns_config *a, const struct ns_config *b)
 }
 
 int
-config_top_equal(const struct config *a, const struct config *b,
-    const char *key)
+config_top_equal(
+    const struct config *a, const struct config *b, const char *key)
 {
 	const struct cfg_key *k = key_byname(top_keys, NITEMS(top_keys), key);
 

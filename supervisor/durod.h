@@ -340,8 +340,8 @@ struct stream_ops {
 /* Answer r (freed) with a chunked body to follow. NULL when the client is
  * gone or memory ran out (then nothing else happens). */
 struct stream *request_stream(struct request *r, int status,
-    const struct ipc_header *h, size_t nh, const struct stream_ops *,
-    void *arg, size_t max_pending);
+    const struct ipc_header *h, size_t nh, const struct stream_ops *, void *arg,
+    size_t max_pending);
 /* Queue a piece: 0, or -1 when the client is max_pending behind (or
  * memory ran out): then end or abort the stream. */
 int stream_write(struct stream *, const void *, size_t);
@@ -392,7 +392,7 @@ struct registry;
 
 struct nsgen {
 	struct config *cfg;
-	struct namespace *ns; /* cfg->nnamespaces */
+	struct namespace *ns;        /* cfg->nnamespaces */
 	struct sb_policy **policies; /* loaded, one per policy name used */
 	size_t npolicies;
 	unsigned refs; /* objects and alarm events using it, +1 if current */
@@ -400,8 +400,8 @@ struct nsgen {
 
 /* Resolve programs and load policies for cfg, which the generation owns
  * from now on (freed on failure too). NULL with err on failure. */
-struct nsgen *nsgen_new(struct config *cfg, const struct sb_kernel *,
-    char *err, size_t errlen);
+struct nsgen *nsgen_new(
+    struct config *cfg, const struct sb_kernel *, char *err, size_t errlen);
 /* Each namespace's key from the registry (made on first use). */
 int nsgen_keys(struct nsgen *, struct registry *, char *err, size_t errlen);
 void nsgen_ref(struct nsgen *);
@@ -414,8 +414,8 @@ int nsgen_differs(const struct namespace *a, const struct namespace *b);
 
 struct durod {
 	struct ev_loop *loop;
-	struct config *cfg; /* the current one: gen->cfg */
-	struct nsgen *gen;  /* the current namespaces */
+	struct config *cfg;   /* the current one: gen->cfg */
+	struct nsgen *gen;    /* the current namespaces */
 	const char *cfg_path; /* reloaded on SIGHUP */
 	struct registry *reg;
 	struct gateway *gateway;
@@ -444,7 +444,7 @@ struct durod {
 	struct metrics *metrics;
 	struct dbjobs *dbjobs;
 	ev_tstamp started; /* wall clock, for uptime */
-	ev_async synced; /* regsync's thread made a commit durable */
+	ev_async synced;   /* regsync's thread made a commit durable */
 	ev_signal sig_term, sig_int, sig_hup;
 	ev_timer drain_timer;
 	ev_tstamp drain_started;
@@ -495,8 +495,8 @@ int registry_counts_byid(struct registry *, const char *ns,
 /* Known objects after (ns, id) in (ns, id) order, of one namespace or
  * all (ns NULL): f is called for each, at most limit times. Returns the
  * number of rows or -1. */
-long registry_list(struct registry *, const char *only_ns,
-    const char *after_ns, const uint8_t after_id[DURO_ID_BYTES], size_t limit,
+long registry_list(struct registry *, const char *only_ns, const char *after_ns,
+    const uint8_t after_id[DURO_ID_BYTES], size_t limit,
     void (*f)(void *, const char *ns, const uint8_t *id, const char *name),
     void *arg);
 char *registry_name_byid(
@@ -782,8 +782,7 @@ struct metrics_gauges {
 /* The Prometheus text exposition format (0.0.4), malloc'd, or NULL when
  * out of memory. */
 char *metrics_render(const struct metrics *, const struct metrics_gauges *,
-    size_t ngauges, size_t event_subscribers, double start_time,
-    size_t *len);
+    size_t ngauges, size_t event_subscribers, double start_time, size_t *len);
 
 /* ---- admin_db.c: an object's database for the admin API ---- */
 
@@ -807,10 +806,10 @@ struct dbjob_alarm {
 struct dbjob {
 	/* in: set by the caller (dbjob_new zeroes; strings are owned) */
 	enum dbjob_kind kind;
-	char *dir;           /* the object's directory, absolute */
-	char *tmp_dir;       /* DBJOB_EXPORT: where its temporary copy goes */
-	char *sql;           /* DBJOB_SQL: one statement */
-	uint8_t *data;       /* DBJOB_IMPORT: the database file, as sent */
+	char *dir;     /* the object's directory, absolute */
+	char *tmp_dir; /* DBJOB_EXPORT: where its temporary copy goes */
+	char *sql;     /* DBJOB_SQL: one statement */
+	uint8_t *data; /* DBJOB_IMPORT: the database file, as sent */
 	size_t data_len;
 	uint32_t timeout_ms; /* DBJOB_SQL: interrupted after this long */
 	size_t max_rows;     /* DBJOB_SQL: more rows set "truncated" */

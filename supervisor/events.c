@@ -111,8 +111,8 @@ events_subscribe(struct events *ev, struct request *r, const char *ns)
 	s->ev = ev;
 	TAILQ_INSERT_TAIL(&ev->subs, s, entry);
 	ev->nsubs++;
-	if ((s->stream = request_stream(r, 200, h, 2, &subscriber_ops, s,
-	         EVENTS_MAX_PENDING)) == NULL)
+	if ((s->stream = request_stream(
+	         r, 200, h, 2, &subscriber_ops, s, EVENTS_MAX_PENDING)) == NULL)
 		subscriber_free(s);
 }
 
@@ -204,7 +204,8 @@ event_emit(struct events *ev, struct event *e, enum log_level level,
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	if (e != NULL) {
-		cJSON_AddStringToObject(e->json, "level", log_level_name(level));
+		cJSON_AddStringToObject(
+		    e->json, "level", log_level_name(level));
 		cJSON_AddStringToObject(e->json, "message", msg);
 		line = cJSON_PrintUnformatted(e->json);
 	}

@@ -101,8 +101,8 @@ ns_paths(struct namespace *ns)
 }
 
 int
-ns_sandbox_load(struct nsgen *g, const struct sb_kernel *kernel, char *err,
-    size_t errlen)
+ns_sandbox_load(
+    struct nsgen *g, const struct sb_kernel *kernel, char *err, size_t errlen)
 {
 	struct sb_policy *p;
 	char why[512];

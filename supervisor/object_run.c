@@ -248,9 +248,9 @@ note_alive(struct object *o, int ready)
 static int
 ns_removed(const struct object *o)
 {
-	return (o->ns->gen != o->d->gen &&
-	        durod_ns_byname(o->d, o->ns->cfg->name,
-	            strlen(o->ns->cfg->name)) == NULL);
+	return (
+	    o->ns->gen != o->d->gen && durod_ns_byname(o->d, o->ns->cfg->name,
+	                                   strlen(o->ns->cfg->name)) == NULL);
 }
 
 /* Before a spawn: a new worker runs under the current config. */
@@ -261,8 +261,8 @@ ns_renew(struct object *o)
 
 	o->recycle = 0;
 	if (o->ns->gen == o->d->gen ||
-	    (now = durod_ns_byname(o->d, o->ns->cfg->name,
-	         strlen(o->ns->cfg->name))) == NULL)
+	    (now = durod_ns_byname(
+	         o->d, o->ns->cfg->name, strlen(o->ns->cfg->name))) == NULL)
 		return;
 	object_set_ns(o, now);
 }
@@ -411,8 +411,8 @@ object_child_cb(struct ev_loop *loop, ev_child *w, int revents)
 	if (o->delete_req != NULL)
 		delete_finish(o);
 	note_exit(o, &r);
-	registry_note_exit(d->reg, o->ns->cfg->name, o->id, o->life_served,
-	    exit_is_crash(&r));
+	registry_note_exit(
+	    d->reg, o->ns->cfg->name, o->id, o->life_served, exit_is_crash(&r));
 	o->life_served = 0;
 	if (r.kind == EXIT_KILLED && r.cause == KILL_START_TIMEOUT)
 		snprintf(why, sizeof(why), "no ready within start_timeout_ms");
@@ -640,14 +640,15 @@ object_step(struct object *o, enum obj_event ev, const char *why)
 	if (out.actions & ACT_FAIL_QUEUE)
 		act_fail_queue(o, why);
 	if ((out.actions & ACT_HIBERNATE) &&
-	    act_hibernate(o, hibernate_reason(o, ev, why), err, sizeof(err)) != 0)
+	    act_hibernate(o, hibernate_reason(o, ev, why), err, sizeof(err)) !=
+	        0)
 		follow = OEV_VIOLATION;
 	if (out.actions & ACT_SPAWN) {
 		int rv = act_spawn(o, err, sizeof(err));
 		if (rv != 0) {
 			struct event *e = event_new("start_failed", o);
-			metrics_exit(d->metrics, o->ns->cfg->name,
-			    "start_failed");
+			metrics_exit(
+			    d->metrics, o->ns->cfg->name, "start_failed");
 			event_emit(d->events, e, LOG_WARN, "%s", err);
 			follow = rv < 0 ? OEV_EXIT : OEV_VIOLATION;
 		}

@@ -23,8 +23,8 @@ int
 object_dir_of(const struct durod *d, const char *ns, const char *idhex,
     char *buf, size_t len)
 {
-	int n = snprintf(
-	    buf, len, "%s/%s/%.2s/%s", d->data_dir, ns, idhex, idhex);
+	int n =
+	    snprintf(buf, len, "%s/%s/%.2s/%s", d->data_dir, ns, idhex, idhex);
 
 	return (n < 0 || (size_t)n >= len ? -1 : 0);
 }

@@ -295,8 +295,7 @@ registry_counts_byid(struct registry *r, const char *ns,
 long
 registry_list(struct registry *r, const char *only_ns, const char *after_ns,
     const uint8_t after_id[DURO_ID_BYTES], size_t limit,
-    void (*f)(void *, const char *, const uint8_t *, const char *),
-    void *arg)
+    void (*f)(void *, const char *, const uint8_t *, const char *), void *arg)
 {
 	static const uint8_t zero[DURO_ID_BYTES];
 	long n = 0;

@@ -426,8 +426,8 @@ test_equal(void **state)
 	assert_string_equal(a->log_format, "text");
 	config_free(a);
 	config_free(b);
-	a = parse_ok("{\"log_format\": \"json\", \"namespaces\": {\"a\": {" EXEC
-	             "}}}");
+	a = parse_ok(
+	    "{\"log_format\": \"json\", \"namespaces\": {\"a\": {" EXEC "}}}");
 	assert_string_equal(a->log_format, "json");
 	config_free(a);
 }

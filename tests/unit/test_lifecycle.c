@@ -229,9 +229,8 @@ test_exhaustive_invariants(void **state)
 		for (int e = 0; e < OEV_NEVENTS; e++)
 			for (int in = 0; in < 128; in++) {
 				struct lc_in i = {in & 1, (in >> 1) & 1,
-				    (in >> 2) & 1, (in >> 3) & 1,
-				    (in >> 4) & 1, (in >> 5) & 1,
-				    (in >> 6) & 1};
+				    (in >> 2) & 1, (in >> 3) & 1, (in >> 4) & 1,
+				    (in >> 5) & 1, (in >> 6) & 1};
 				struct lc_out o = lifecycle_next(s, e, &i);
 				int alive_before =
 				    has_worker(s) && e != OEV_EXIT;
