@@ -2,7 +2,7 @@
 # bench/run.sh — run the duro benchmarks and print their results.
 #
 #   sh bench/run.sh [warm|spread|rss|activation|spawn|nng|storage|incr|
-#                    alarms|alarms-<precision|burst|million|setrate>|sandbox|all]
+#                    alarms|alarms-<precision|burst|million|setrate>|sandbox|ops|all]
 #                                                                (default: all)
 #
 # `make bench` builds `all` and runs this with no argument. The results
@@ -23,6 +23,9 @@
 #               GET /counter/<obj>/, one object -c1 / -c16 and 1000 objects
 #   sandbox     bench/sandbox.py: activation and warm requests with the
 #               native policy vs policy "none", interleaved
+#   ops         bench/ops.py: warm requests against this build and (with
+#               DURO_BUILD_BASE) an earlier one, /metrics with 1000 live
+#               objects, SIGHUP reload time
 #   alarms      bench/alarms.py: alarm precision (live and hibernated
 #               objects), 10,000 objects with alarms due in one 5 s window,
 #               1,000,000 indexed alarms (start-up, memory, the in-memory
@@ -50,9 +53,9 @@ which=${1:-all}
 
 case $which in
 warm | spread | rss | activation | spawn | nng | storage | incr | all) ;;
-alarms | alarms-precision | alarms-burst | alarms-million | alarms-setrate | sandbox) ;;
+alarms | alarms-precision | alarms-burst | alarms-million | alarms-setrate | sandbox | ops) ;;
 *)
-	echo "usage: sh bench/run.sh [warm|spread|rss|activation|spawn|nng|storage|incr|alarms[-<one>]|sandbox|all]" >&2
+	echo "usage: sh bench/run.sh [warm|spread|rss|activation|spawn|nng|storage|incr|alarms[-<one>]|sandbox|ops|all]" >&2
 	exit 2
 	;;
 esac
@@ -172,6 +175,7 @@ rc=0
 case $which in
 alarms) run_py "$here/alarms.py" all ;;
 sandbox) run_py "$here/sandbox.py" ;;
+ops) run_py "$here/ops.py" ;;
 alarms-*) run_py "$here/alarms.py" "${which#alarms-}" ;;
 *)
 	run_py "$here/bench.py" "$which"
@@ -180,6 +184,9 @@ alarms-*) run_py "$here/alarms.py" "${which#alarms-}" ;;
 	fi
 	if [ "$which" = all ] && [ "$rc" -eq 0 ]; then
 		run_py "$here/sandbox.py"
+	fi
+	if [ "$which" = all ] && [ "$rc" -eq 0 ]; then
+		run_py "$here/ops.py"
 	fi
 	;;
 esac

@@ -163,8 +163,12 @@ admin_dispatch(void *arg, struct request *r)
 		if (is_get(r, "/metrics"))
 			admin_metrics(d, r);
 	} else if (ROUTE_IS("/events")) {
-		if (is_get(r, "/events"))
+		/* A stream has no length to tell a HEAD. */
+		if (strcmp(r->http->method, "GET") == 0)
 			admin_events(d, r, query);
+		else
+			request_error(r, 405, "method_not_allowed",
+			    "use GET /events");
 	} else if (ROUTE_IS("/objects")) {
 		if (is_get(r, "/objects"))
 			admin_objects_list(d, r, query);

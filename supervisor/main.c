@@ -332,7 +332,9 @@ main(int argc, char **argv)
 	log_init("durod");
 	d.cfg_path = cfgpath;
 	sb_probe(&d.kernel);
-	if (config_load(cfgpath, &cfg, err, sizeof(err)) != 0 ||
+	if (config_load(cfgpath, &cfg, err, sizeof(err)) == 0)
+		log_set_json(strcmp(cfg->log_format, "json") == 0);
+	if (cfg == NULL ||
 	    (d.gen = nsgen_new(cfg, &d.kernel, err, sizeof(err))) == NULL) {
 		/* I/O errors already name the file; parse errors name a path
 		 * inside it. */
@@ -349,7 +351,6 @@ main(int argc, char **argv)
 		return (0);
 	}
 	d.cfg = d.gen->cfg;
-	log_set_json(strcmp(d.cfg->log_format, "json") == 0);
 	log_info("sandbox: the kernel has Landlock %s%.0d, seccomp filters %s",
 	    d.kernel.landlock_abi > 0 ? "ABI " : "(none)",
 	    d.kernel.landlock_abi, d.kernel.seccomp ? "yes" : "no");
