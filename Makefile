@@ -20,8 +20,10 @@ FUZZ_SECONDS ?= 300
 
 DEB_PACKAGES = build-essential pkg-config clang libclang-rt-14-dev \
 	libev-dev libsqlite3-dev libnng-dev libcjson-dev libseccomp-dev \
-	libcmocka-dev libhttp-parser-dev libssl-dev uthash-dev \
+	libcmocka-dev libhttp-parser-dev libssl-dev uthash-dev libwslay-dev \
 	curl python3 wrk prometheus
+# The browser tests' (tests/browser/deps.sh also installs playwright-core).
+BROWSER_PACKAGES = chromium fonts-dejavu-core
 
 IPC_SRC  = ipc/ipc_codec.c ipc/ipc_text.c ipc/ipc_alarm.c ipc/ipc_nng.c
 IPC_OBJ  = $(IPC_SRC:%.c=$(BUILD)/%.o)
@@ -32,13 +34,13 @@ LIBDURO  = $(BUILD)/libduro.a
 
 SUP_SRC  = $(filter-out supervisor/main.c,$(wildcard supervisor/*.c))
 SUP_OBJ  = $(SUP_SRC:%.c=$(BUILD)/%.o)
-SUP_LIBS = -lev -lsqlite3 -lhttp_parser -lcjson -lcrypto -lseccomp $(LDLIBS_NNG)
+SUP_LIBS = -lev -lsqlite3 -lhttp_parser -lcjson -lcrypto -lseccomp -lwslay $(LDLIBS_NNG)
 
 SANDBOX_SRC = $(wildcard sandbox/*.c)
 SANDBOX_OBJ = $(SANDBOX_SRC:%.c=$(BUILD)/%.o)
 
-EXAMPLES = $(BUILD)/examples/counter $(BUILD)/examples/ledger
-TEST_WORKERS = $(BUILD)/tests/misbehave $(BUILD)/tests/hostile
+EXAMPLES = $(BUILD)/examples/counter $(BUILD)/examples/ledger $(BUILD)/examples/chat
+TEST_WORKERS = $(BUILD)/tests/misbehave $(BUILD)/tests/hostile $(BUILD)/tests/wsecho
 UNIT_SRC = $(wildcard tests/unit/test_*.c)
 UNIT_BIN = $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 FUZZ_SRC = $(wildcard tests/fuzz/fuzz_*.c)
@@ -57,10 +59,12 @@ UNIT_DEPS_router    = $(BUILD)/supervisor/router_parse.o $(BUILD)/supervisor/obj
 UNIT_DEPS_libduro   = $(BUILD)/tests/unit/fake_durod.o $(LIBDURO)
 UNIT_DEPS_storage   = $(BUILD)/tests/unit/fake_durod.o $(LIBDURO)
 UNIT_DEPS_alarm     = $(BUILD)/tests/unit/fake_durod.o $(LIBDURO)
+UNIT_DEPS_ws_sdk    = $(BUILD)/tests/unit/fake_durod.o $(LIBDURO)
 UNIT_DEPS_alarm_sched = $(BUILD)/supervisor/alarm_sched.o
 UNIT_DEPS_policy    = $(BUILD)/sandbox/policy.o $(BUILD)/sandbox/policy_seccomp.o
 UNIT_DEPS_sandbox   = $(BUILD)/sandbox/prepare.o $(BUILD)/sandbox/apply.o $(BUILD)/sandbox/probe.o
 UNIT_DEPS_duroctl   = $(DUROCTL_PURE)
+UNIT_DEPS_ws_conn   = $(BUILD)/supervisor/ws_conn.o $(BUILD)/supervisor/ws_handshake.o
 
 .PHONY: all deps run test unit integration fuzz asan clean format format-check bench \
 	install
@@ -69,6 +73,7 @@ all: $(BUILD)/durod $(BUILD)/duroctl $(LIBDURO) $(EXAMPLES) $(TEST_WORKERS) $(UN
 
 deps:
 	@sh tests/deps.sh $(DEB_PACKAGES)
+	@sh tests/browser/deps.sh $(BROWSER_PACKAGES)
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -102,6 +107,9 @@ $(BUILD)/tests/misbehave: $(BUILD)/tests/workers/misbehave.o $(LIBDURO)
 	$(CC) $(CFLAGS) -o $@ $^ $(WORKER_LIBS) $(LDFLAGS)
 
 $(BUILD)/tests/hostile: $(BUILD)/tests/workers/hostile.o $(LIBDURO)
+	$(CC) $(CFLAGS) -o $@ $^ $(WORKER_LIBS) $(LDFLAGS)
+
+$(BUILD)/tests/wsecho: $(BUILD)/tests/workers/wsecho.o $(LIBDURO)
 	$(CC) $(CFLAGS) -o $@ $^ $(WORKER_LIBS) $(LDFLAGS)
 
 # Unit tests link the module under test plus whatever pure objects it needs.

@@ -30,6 +30,15 @@
 #define IPC_MAX_ALARM_NAME 256         /* bytes of UTF-8; "" = the default */
 #define IPC_MAX_ALARMS 1024            /* alarm entries in one message */
 #define IPC_MAX_RETRY 65535
+/* WebSockets (PROTOCOL.md section 15). */
+#define IPC_WS_MAX_TAGS 10          /* tags of one connection */
+#define IPC_WS_MAX_TAG 256          /* bytes of UTF-8, at least 1 */
+#define IPC_WS_MAX_REASON 123       /* bytes of UTF-8: a close frame's room */
+#define IPC_WS_MAX_ATTACHMENT 16384 /* bytes, a connection's attachment */
+#define IPC_WS_MAX_AUTO 2048        /* bytes of UTF-8, each auto string */
+#define IPC_WS_MAX_CONNS 32768      /* connections of one object */
+#define IPC_WS_MAX_CODE 4999        /* close codes: 0..4999 reported, */
+#define IPC_WS_MIN_CLOSE 1000       /* 1000..4999 asked for */
 
 enum ipc_type {
 	IPC_UNKNOWN = 0, /* well-formed, but a type this side does not know */
@@ -43,6 +52,21 @@ enum ipc_type {
 	IPC_ALARM_SYNC, /* worker -> durod: index these wake-ups before I commit
 	                 */
 	IPC_ALARM_ACK,  /* durod -> worker: they are indexed (or not) */
+	IPC_WS_MESSAGE, /* durod -> worker: a client's message (an event) */
+	/*
+	 * Both ways, told apart by the id: with one, durod -> worker, the
+	 * event "a connection is gone"; without, worker -> durod, the action
+	 * "close this connection". Each form has its own checks.
+	 */
+	IPC_WS_CLOSE,
+	IPC_WS_SEND,        /* worker -> durod: send to one connection */
+	IPC_WS_BROADCAST,   /* worker -> durod: send to every tagged one */
+	IPC_WS_ATTACH,      /* worker -> durod: set a connection's attachment */
+	IPC_WS_AUTO,        /* worker -> durod: set the auto-response pair */
+	IPC_WS_LIST,        /* worker -> durod: which connections (query) */
+	IPC_WS_GET,         /* worker -> durod: one connection (query) */
+	IPC_WS_LIST_RESULT, /* durod -> worker: the answer to ws_list */
+	IPC_WS_INFO,        /* durod -> worker: the answer to ws_get */
 };
 
 /* Errors returned by ipc_decode(); each comes with a message in err[]. */
@@ -68,6 +92,14 @@ struct ipc_alarm {
 	int deleted;
 	uint64_t at;
 	uint64_t every;
+};
+
+/* One connection in a ws_list_result. */
+struct ipc_ws_conn {
+	uint64_t conn;
+	const char *const *tags;
+	size_t ntags;
+	uint64_t auto_ms; /* the last auto-response (epoch ms), 0: never */
 };
 
 /*
@@ -105,11 +137,34 @@ struct ipc_msg {
 	struct ipc_alarm *alarms;
 	size_t nalarms;
 
+	/* WebSockets (PROTOCOL.md section 15). */
+	int websocket;    /* request: a valid upgrade */
+	uint64_t ws_conn; /* request, with websocket: the connection's id */
+	/* ws_message, ws_close, ws_send, ws_attach, ws_get, ws_info */
+	uint64_t conn;
+	int binary; /* ws_message, ws_send, ws_broadcast: else UTF-8 text */
+	/* ws_close: the event reports 0..4999, the action asks for
+	 * 1000..4999 (decoded as 1000 when absent) */
+	int close_code;
+	const char *reason; /* ws_close: at most 123 bytes, "" when none */
+	int clean;          /* ws_close event: a close handshake took place */
+	const char *tag;    /* ws_broadcast, ws_list: NULL = every connection */
+	/* response (with status 101), ws_info: at most IPC_WS_MAX_TAGS */
+	const char *const *tags;
+	size_t ntags;
+	const char *auto_request;  /* ws_auto: "" and "" clears the pair */
+	const char *auto_response; /* ws_auto */
+	struct ipc_ws_conn *conns; /* ws_list_result */
+	size_t nconns;
+	int found;        /* ws_info: the connection exists */
+	uint64_t auto_ms; /* ws_info: the last auto-response, 0: never */
+
 	const uint8_t *body;
 	size_t body_len;
 
 	/* private to the codec */
 	void *json_;
+	void *conn_tags_; /* the tags of every entry of conns */
 	void *frame_;
 };
 
@@ -146,6 +201,9 @@ int ipc_is_token(const char *s);
 /* True if [s, s+len) is valid UTF-8 without NUL: strings travel in JSON
  * and in the environment. Rejects overlong forms and surrogates. */
 int ipc_is_utf8(const char *s, size_t len);
+/* True if [s, s+len) is a WebSocket text message: valid UTF-8, in which
+ * (unlike strings of the protocol) NUL is allowed. */
+int ipc_is_ws_text(const void *s, size_t len);
 /* True if s may be sent as an HTTP header value (no CR, LF or other CTLs). */
 int ipc_is_header_value(const char *s);
 /*

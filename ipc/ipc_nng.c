@@ -10,7 +10,7 @@
 #include "ipc_nng.h"
 
 int
-ipc_send(nng_socket s, const struct ipc_msg *m, int flags)
+ipc_encode_nng(const struct ipc_msg *m, nng_msg **out)
 {
 	nng_msg *msg;
 	uint8_t *p;
@@ -39,6 +39,18 @@ ipc_send(nng_socket s, const struct ipc_msg *m, int flags)
 	if (m->body_len > 0)
 		memcpy(p + 4 + hlen, m->body, m->body_len);
 	free(json);
+	*out = msg;
+	return (0);
+}
+
+int
+ipc_send(nng_socket s, const struct ipc_msg *m, int flags)
+{
+	nng_msg *msg;
+	int rv;
+
+	if ((rv = ipc_encode_nng(m, &msg)) != 0)
+		return (rv);
 	if ((rv = nng_sendmsg(s, msg, flags)) != 0)
 		nng_msg_free(msg);
 	return (rv);

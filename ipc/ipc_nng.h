@@ -9,6 +9,12 @@
 #include "ipc.h"
 
 /*
+ * Encode m into a new nng message in *out (the caller sends or frees it).
+ * Returns 0, NNG_ENOMEM (out of memory, or the body is past the limit) or
+ * NNG_EMSGSIZE (the header is past IPC_MAX_HEADER_BYTES).
+ */
+int ipc_encode_nng(const struct ipc_msg *m, nng_msg **out);
+/*
  * Encode m into one nng message and send it with nng flags (0 or
  * NNG_FLAG_NONBLOCK). Returns 0 or an nng error (NNG_ENOMEM when m could
  * not be encoded, NNG_EAGAIN when a non-blocking send would block).

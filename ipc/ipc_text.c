@@ -35,17 +35,16 @@ ipc_is_header_value(const char *s)
 	return (1);
 }
 
-int
-ipc_is_utf8(const char *str, size_t len)
+static int
+utf8_valid(const unsigned char *s, size_t len, int nul_ok)
 {
-	const unsigned char *s = (const unsigned char *)str;
 	size_t i = 0;
 
 	while (i < len) {
 		unsigned char c = s[i];
 		size_t n;
 		uint32_t cp;
-		if (c == 0)
+		if (c == 0 && !nul_ok)
 			return (0);
 		if (c < 0x80) {
 			i++;
@@ -74,6 +73,19 @@ ipc_is_utf8(const char *str, size_t len)
 		i += n + 1;
 	}
 	return (1);
+}
+
+int
+ipc_is_utf8(const char *s, size_t len)
+{
+	return (utf8_valid((const unsigned char *)s, len, 0));
+}
+
+/* RFC 6455 section 8.1: text is UTF-8, and U+0000 is a character. */
+int
+ipc_is_ws_text(const void *s, size_t len)
+{
+	return (utf8_valid(s, len, 1));
 }
 
 static int

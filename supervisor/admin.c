@@ -92,6 +92,21 @@ gauge_of(struct metrics_gauges *g, size_t *n, size_t cap, const char *name)
 	return (&g[(*n)++]);
 }
 
+struct gauges_ctx {
+	struct metrics_gauges *g;
+	size_t *n, cap;
+};
+
+static void
+gauge_ws(void *arg, const char *ns, size_t n)
+{
+	struct gauges_ctx *c = arg;
+	struct metrics_gauges *e = gauge_of(c->g, c->n, c->cap, ns);
+
+	if (e != NULL)
+		e->websockets += n;
+}
+
 static void
 admin_metrics(struct durod *d, struct request *r)
 {
@@ -111,6 +126,10 @@ admin_metrics(struct durod *d, struct request *r)
 		e->objects++;
 		e->live_workers += o->pid > 0;
 		e->backoff += o->state == OBJ_BACKOFF;
+	}
+	if (g != NULL) {
+		struct gauges_ctx ctx = {g, &n, cap};
+		ws_count(d, gauge_ws, &ctx);
 	}
 	if (g != NULL)
 		text = metrics_render(d->metrics, g, n,

@@ -284,6 +284,13 @@ struct request {
 	/* An alarm event instead of an HTTP request (http and conn are
 	 * NULL): its answer goes to alarm.c, not to a client. */
 	struct alarm_fire *fire;
+	/* A WebSocket event instead (ws.c): its answer goes to ws.c. */
+	struct ws_event *ws;
+	/* A WebSocket upgrade (ws.c): the id its connection will have, the
+	 * handshake's accept value, and sends to it made before the 101. */
+	uint64_t ws_conn;
+	char ws_accept[29];
+	struct ws_pending *ws_pending;
 	/* Counted in metrics when answered (object routes only), under
 	 * namespace ns_label ("" when no namespace matched). */
 	struct metrics *metrics;
@@ -317,6 +324,12 @@ void gateway_close(struct gateway *);
 void request_respond(struct request *, int status,
     const struct ipc_header *headers, size_t nheaders, const uint8_t *body,
     size_t body_len);
+/* A WebSocket upgrade was accepted: take the client's socket out of the
+ * gateway (r is freed). 0 with the fd, the bytes already read past the
+ * request and the earlier answers not yet sent (both malloc'd), or -1 when
+ * the client is gone. */
+int request_take_socket(struct request *, int *fd, char **in, size_t *inlen,
+    char **out, size_t *outlen);
 /* Answer {"error": code, "message": message} with the given status. */
 void request_error(struct request *, int status, const char *code,
     const char *fmt, ...) __attribute__((format(printf, 4, 5)));
@@ -442,6 +455,10 @@ struct durod {
 	struct regsync *regsync;
 	struct events *events;
 	struct metrics *metrics;
+	struct ws_room *ws_rooms; /* uthash: WebSocket rooms (ws.c) */
+	struct ws_peer *ws_peers; /* uthash by connection id */
+	size_t nws;               /* open WebSocket connections */
+	uint64_t next_ws_id;
 	struct dbjobs *dbjobs;
 	ev_tstamp started; /* wall clock, for uptime */
 	ev_async synced;   /* regsync's thread made a commit durable */
@@ -888,6 +905,51 @@ void event_str(struct event *, const char *key, const char *value);
 void event_num(struct event *, const char *key, double value);
 void event_emit(struct events *, struct event *, enum log_level,
     const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+/* ---- ws.c: WebSocket rooms that outlive their object's worker ---- */
+
+enum ws_event_kind { WS_EV_MESSAGE, WS_EV_CLOSE };
+
+struct ws_event {
+	struct durod *d;
+	enum ws_event_kind kind;
+	uint64_t conn;
+	int binary; /* message */
+	uint8_t *data;
+	size_t len;
+	int code; /* close */
+	char reason[124];
+	int clean;
+};
+
+/* A GET with Upgrade on an object route: 0 when it is a valid WebSocket
+ * handshake (r->ws_conn, r->ws_accept set), else r is answered (400,
+ * 503 when the object has 32,768 connections). */
+int ws_upgrade_check(struct durod *, const struct namespace *,
+    const uint8_t id[DURO_ID_BYTES], struct request *r);
+/* The worker answered the upgrade with 101 (m): make the peer; frees r. */
+void ws_accept(struct object *, struct request *r, const struct ipc_msg *m);
+int ws_pending_add(struct request *, int binary, const void *, size_t);
+void ws_pending_free(struct request *);
+void ws_event_free(struct ws_event *);
+/* An action or query from the worker during an event: 0, or -1 (out of
+ * memory, a send failed: a protocol violation is not this). */
+int ws_on_action(struct object *, const struct ipc_msg *);
+/* The worker's done/error to a ws event; or it failed without one
+ * (crash, queue full, ...): the connection is closed (1011, 1013). Both
+ * free r. */
+void ws_event_done(struct object *, struct request *r, const struct ipc_msg *);
+void ws_event_failed(
+    struct request *r, int status, const char *code, const char *msg);
+/* The object was deleted: its connections close with 1001. */
+void ws_object_gone(struct durod *, const char *ns, const uint8_t *id);
+/* Close every connection (only_removed: of namespaces no longer
+ * configured) with code; ws_free_all drops them at exit. */
+void ws_close_all(struct durod *, int code, const char *why, int only_removed);
+void ws_free_all(struct durod *);
+/* f(arg, ns, n) for each room with connections (metrics). */
+void ws_count(const struct durod *, void (*f)(void *, const char *ns, size_t n),
+    void *arg);
 
 /* ---- router.c: gateway dispatch for object routes ---- */
 

@@ -800,6 +800,11 @@ request_respond(struct request *r, int status, const struct ipc_header *headers,
 		    r, status, "internal", "answered as a request");
 		return;
 	}
+	if (r->ws != NULL) {
+		ws_event_failed(r, status, "internal", "answered as a request");
+		return;
+	}
+	ws_pending_free(r);
 	if (c != NULL && (status < 200 || status > 599)) {
 		/* 1xx is never a final answer; the client would wait on. */
 		request_error(
@@ -830,6 +835,50 @@ request_respond(struct request *r, int status, const struct ipc_header *headers,
 		conn_kick(c);
 }
 
+int
+request_take_socket(struct request *r, int *fd, char **in, size_t *inlen,
+    char **out, size_t *outlen)
+{
+	struct conn *c = r->conn;
+	struct gateway *gw;
+
+	http_request_free(r->http);
+	free(r);
+	if (c == NULL)
+		return (-1);
+	gw = c->gw;
+	/* Bytes already read past the request belong to the new protocol. */
+	*inlen = in_pending(c);
+	if ((*in = malloc(*inlen + 1)) == NULL) {
+		c->inflight = NULL;
+		c->dead = 1;
+		conn_kick(c);
+		return (-1);
+	}
+	memcpy(*in, c->ibuf + c->ioff, *inlen);
+	/* Earlier answers not yet sent go out first, before the 101. */
+	*outlen = out_pending(c);
+	if ((*out = malloc(*outlen + 1)) == NULL) {
+		free(*in);
+		c->inflight = NULL;
+		c->dead = 1;
+		conn_kick(c);
+		return (-1);
+	}
+	memcpy(*out, c->obuf + c->ooff, *outlen);
+	*fd = c->fd;
+	ev_io_stop(gw->loop, &c->read_w);
+	ev_io_stop(gw->loop, &c->write_w);
+	ev_timer_stop(gw->loop, &c->timer_w);
+	http_in_free(c->in);
+	free(c->ibuf);
+	free(c->obuf);
+	TAILQ_REMOVE(&gw->conns, c, entry);
+	gw->nconns--;
+	free(c);
+	return (0);
+}
+
 static void
 request_verror(struct request *r, int status, const char *retry,
     const char *code, const char *fmt, va_list ap)
@@ -843,6 +892,11 @@ request_verror(struct request *r, int status, const char *retry,
 	if (r->fire != NULL) {
 		vsnprintf(msg, sizeof(msg), fmt, ap);
 		alarm_event_failed(r, status, code, msg);
+		return;
+	}
+	if (r->ws != NULL) {
+		vsnprintf(msg, sizeof(msg), fmt, ap);
+		ws_event_failed(r, status, code, msg);
 		return;
 	}
 	if (r->conn == NULL) {

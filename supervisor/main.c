@@ -181,7 +181,7 @@ durod_apply_limits(struct durod *d)
 void
 durod_check_drained(struct durod *d)
 {
-	if (d->draining && d->nobjects == 0 &&
+	if (d->draining && d->nobjects == 0 && d->nws == 0 &&
 	    gateway_nconns(d->gateway) == 0 && gateway_nconns(d->admin) == 0)
 		ev_break(d->loop, EVBREAK_ALL);
 }
@@ -192,6 +192,7 @@ drain_hard(struct durod *d)
 	log_warn("drain: stopping every worker now");
 	d->draining_hard = 1;
 	object_foreach(d, object_kill_hard);
+	ws_free_all(d);
 }
 
 static void
@@ -242,6 +243,7 @@ durod_signal_cb(struct ev_loop *loop, ev_signal *w, int revents)
 	d->drain_deadline = deadline;
 	events_close(d->events);
 	d->events = NULL;
+	ws_close_all(d, 1001, "durod is shutting down", 0);
 	gateway_drain(d->gateway);
 	gateway_drain(d->admin);
 	alarms_stop(d);
@@ -287,6 +289,7 @@ durod_synced_cb(struct ev_loop *loop, ev_async *w, int revents)
 static void
 durod_free(struct durod *d)
 {
+	ws_free_all(d);
 	if (d->gateway != NULL)
 		gateway_close(d->gateway);
 	if (d->admin != NULL)

@@ -159,6 +159,7 @@ delete_finish(struct object *o)
 		log_warn("object %s/%s: delete: registry entry not removed",
 		    o->ns->cfg->name, o->idhex);
 	alarm_forget_object(o->d, o->ns, o->id);
+	ws_object_gone(o->d, o->ns->cfg->name, o->id);
 	/* Durable before the answer: a durod restarted after a crash must
 	 * not wake (and so recreate) an object whose delete was answered. */
 	durod_flush(o->d);
@@ -515,6 +516,18 @@ event_msg(const struct request *r, struct ipc_msg *m)
 {
 	memset(m, 0, sizeof(*m));
 	m->id = r->ipc_id;
+	if (r->ws != NULL) {
+		m->type = r->ws->kind == WS_EV_MESSAGE ? IPC_WS_MESSAGE
+		                                       : IPC_WS_CLOSE;
+		m->conn = r->ws->conn;
+		m->binary = r->ws->binary;
+		m->body = r->ws->data;
+		m->body_len = r->ws->len;
+		m->close_code = r->ws->code;
+		m->reason = r->ws->reason;
+		m->clean = r->ws->clean;
+		return;
+	}
 	if (r->fire != NULL) {
 		m->type = IPC_ALARM;
 		m->name = r->fire->name;
@@ -531,6 +544,8 @@ event_msg(const struct request *r, struct ipc_msg *m)
 	m->nheaders = r->http->nheaders;
 	m->body = r->http->body;
 	m->body_len = r->http->body_len;
+	m->websocket = r->ws_conn != 0;
+	m->ws_conn = r->ws_conn;
 }
 
 static int
@@ -686,18 +701,19 @@ object_make(struct durod *d, const struct namespace *ns,
 }
 
 /*
- * Alarm events queued for an object being deleted must not run: they
- * would start a worker, and so recreate the object, after the delete.
- * Their index rows go with the object (alarm_forget_object).
+ * Alarm and WebSocket events queued for an object being deleted must not
+ * run: they would start a worker, and so recreate the object, after the
+ * delete. Their index rows and connections go with the object
+ * (alarm_forget_object, ws_object_gone).
  */
 static void
-drop_alarm_events(struct object *o)
+drop_events(struct object *o)
 {
 	struct request *r, *next;
 
 	for (r = TAILQ_FIRST(&o->queue); r != NULL; r = next) {
 		next = TAILQ_NEXT(r, entry);
-		if (r->fire == NULL)
+		if (r->fire == NULL && r->ws == NULL)
 			continue;
 		TAILQ_REMOVE(&o->queue, r, entry);
 		o->nqueued--;
@@ -722,7 +738,7 @@ object_delete(struct durod *d, const struct namespace *ns,
 		return;
 	}
 	o->delete_req = r;
-	drop_alarm_events(o);
+	drop_events(o);
 	if (o->pid > 0) {
 		/* Finished by object_child_cb once the worker is reaped. */
 		act_kill(o, KILL_DELETE);
@@ -876,7 +892,12 @@ on_reply(struct object *o, const struct ipc_msg *m)
 	note_alive(o, 0);
 	if (r->fire != NULL)
 		alarm_event_done(o, r, m);
-	else if (m->type == IPC_RESPONSE) {
+	else if (r->ws != NULL)
+		ws_event_done(o, r, m);
+	else if (m->type == IPC_RESPONSE && m->status == 101) {
+		alarm_apply(o, m);
+		ws_accept(o, r, m);
+	} else if (m->type == IPC_RESPONSE) {
 		alarm_apply(o, m);
 		request_respond(r, m->status, m->headers, m->nheaders, m->body,
 		    m->body_len);
@@ -926,17 +947,41 @@ object_on_message(struct object *o, const struct ipc_msg *m)
 			return (object_on_violation(o, why));
 		}
 		if (m->type != IPC_ERROR &&
-		    (m->type == IPC_DONE) != (o->inflight->fire != NULL)) {
+		    (m->type == IPC_DONE) != (o->inflight->fire != NULL ||
+		                                 o->inflight->ws != NULL)) {
 			snprintf(why, sizeof(why), "%s to %s",
 			    ipc_type_name(m->type),
-			    o->inflight->fire != NULL ? "an alarm"
+			    o->inflight->http == NULL ? "an event"
 			                              : "a request");
 			return (object_on_violation(o, why));
 		}
+		if (m->type == IPC_RESPONSE && m->status == 101 &&
+		    o->inflight->ws_conn == 0)
+			return (object_on_violation(o,
+			    "101 to a request that is not a WebSocket upgrade"));
 		if (o->sync_waiting != 0)
 			return (
 			    object_on_violation(o, "reply before alarm_ack"));
 		return (on_reply(o, m));
+	case IPC_WS_SEND:
+	case IPC_WS_BROADCAST:
+	case IPC_WS_CLOSE:
+	case IPC_WS_ATTACH:
+	case IPC_WS_AUTO:
+	case IPC_WS_LIST:
+	case IPC_WS_GET:
+		if (o->inflight == NULL) {
+			snprintf(why, sizeof(why), "%s with no event in flight",
+			    ipc_type_name(m->type));
+			return (object_on_violation(o, why));
+		}
+		if (m->type == IPC_WS_CLOSE && m->id != 0)
+			return (object_on_violation(
+			    o, "ws_close with an id (the event's form)"));
+		if (ws_on_action(o, m) != 0)
+			log_warn("object %s/%s: %s failed (out of memory?)",
+			    o->ns->cfg->name, o->idhex, ipc_type_name(m->type));
+		return;
 	case IPC_ALARM_SYNC:
 		if (o->inflight == NULL)
 			return (object_on_violation(

@@ -111,6 +111,7 @@ durod_reload(struct durod *d)
 	durod_apply_limits(d);
 	alarms_configure(d);
 	object_foreach(d, object_reload);
+	ws_close_all(d, 1001, "the namespace was removed", 1);
 	nsgen_unref(old); /* freed once no object or alarm uses it */
 	e = event_new("reload", NULL);
 	event_str(e, "result", "ok");

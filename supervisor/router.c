@@ -71,6 +71,8 @@ router_dispatch(void *arg, struct request *r)
 		objid_from_name(ns->key, rt.name, rt.name_len, id);
 		break;
 	}
+	if (r->http->upgrade && ws_upgrade_check(d, ns, id, r) != 0)
+		return;
 	/* The worker's path ends where the query starts: cut the target
 	 * there, in place, so path and query are both C strings. */
 	r->path = rt.path[0] == '/' && rt.path_len > 0 ? rt.path : "/";

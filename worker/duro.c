@@ -216,6 +216,7 @@ duro_close(struct duro *d)
 	if (d == NULL)
 		return;
 	duro_storage_close(d);
+	duro_ws_free(d);
 	/* nng_close() waits for callbacks, so the self-pipe outlives them. */
 	if (d->sock_open)
 		nng_close(d->sock);
@@ -331,6 +332,14 @@ duro_send_raw(struct duro *d, const void *buf, size_t len)
 		return (from_nng(rv));
 	if (len > 0)
 		memcpy(nng_msg_body(msg), buf, len);
+	return (duro_send_frame(d, msg));
+}
+
+int
+duro_send_frame(struct duro *d, nng_msg *msg)
+{
+	int rv;
+
 	do {
 		if ((rv = wait_writable(d)) != 0) {
 			nng_msg_free(msg);

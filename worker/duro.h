@@ -78,6 +78,9 @@ struct duro_request {
 	size_t nheaders;
 	const uint8_t *body; /* binary; not NUL-terminated */
 	size_t body_len;
+	/* Read these with duro_request_is_websocket(), _ws_conn(). */
+	int websocket;
+	uint64_t ws_conn;
 };
 
 /*
@@ -176,7 +179,11 @@ int duro_query_param(
  * non-zero, so handlers need not check every call.
  */
 
-/* Set the status, 100..599 (DURO_EINVAL otherwise). */
+/*
+ * Set the status, 100..599 (DURO_EINVAL otherwise). 101 is only for a
+ * WebSocket upgrade request (see duro_ws_accept(); DURO_EINVAL for any
+ * other request).
+ */
 int duro_response_status(struct duro_response *, int status);
 /*
  * Add a header. The name must be an HTTP token and the value free of
@@ -574,5 +581,139 @@ uint64_t duro_sql_rows_written(const struct duro_sql_cursor *);
  * this event's uncommitted writes); compare with $DURO_STORAGE_LIMIT_MB.
  */
 int duro_sql_database_size(struct duro *, uint64_t *bytes);
+
+/* ---- duro_ws.c: WebSockets (ipc/PROTOCOL.md section 15) ---- */
+
+/*
+ * durod owns every accepted WebSocket connection and keeps it while the
+ * object hibernates; the object sees a connection as events (a message
+ * arrived, it closed) and acts on it with the calls below. A connection
+ * id is 1..2^53, unique within one run of durod; connections do not
+ * survive a restart of durod.
+ *
+ * A request handler accepts an upgrade with duro_ws_accept(). Messages
+ * and closes are events like requests and alarms: one at a time, each
+ * handler's storage writes one transaction, committed if it returns 0
+ * and rolled back otherwise.
+ *
+ * Output gate. duro_ws_send(), duro_ws_broadcast() and duro_ws_close()
+ * are held until the event (request, alarm, message or close) has
+ * committed, then sent in call order, before the event's reply; if the
+ * event fails they are dropped. So a client never sees a message that
+ * follows from writes that were rolled back. A request handler that
+ * accepts an upgrade may send to its own new connection
+ * (duro_request_ws_conn()): durod delivers those messages right after
+ * the handshake. duro_ws_set_attachment() and duro_ws_set_auto_response()
+ * act at once and stay even if the event then fails.
+ * duro_ws_get_attachment() and duro_ws_list() ask durod and wait for
+ * the answer.
+ *
+ * All of these calls (except the request accessors and duro_ws_accept)
+ * are allowed only while a handler runs: DURO_ESTATE elsewhere (before
+ * duro_run(), in the hibernate callback). An argument past a limit below
+ * is DURO_EINVAL for strings (tags, reasons, auto-response strings) and
+ * DURO_ERANGE for data (a message past 32 MiB, an attachment past
+ * DURO_WS_ATTACHMENT_MAX). Text messages must be valid UTF-8 (DURO_EINVAL).
+ *
+ * Losing durod while sending or waiting (DURO_ECLOSED, DURO_EIO), or a
+ * wrong answer to a query (DURO_EPROTO: durod broke the protocol), ends
+ * the event whatever the handler then returns: nothing of it commits,
+ * no reply is sent, every later call in the handler returns that error,
+ * and duro_run() returns (0 when durod went away).
+ */
+#define DURO_WS_MAX_TAGS 10
+#define DURO_WS_TAG_MAX 256 /* bytes of UTF-8, at least 1 */
+#define DURO_WS_ATTACHMENT_MAX 16384
+#define DURO_WS_AUTO_MAX 2048  /* bytes of UTF-8, each string */
+#define DURO_WS_REASON_MAX 123 /* bytes of UTF-8 in a close reason */
+
+/* In a request handler: the request is a valid WebSocket upgrade (0/1),
+ * and the id the connection will have (0 when it is not one). */
+int duro_request_is_websocket(const struct duro_request *);
+uint64_t duro_request_ws_conn(const struct duro_request *);
+/*
+ * Accept the upgrade: the response becomes 101 with these tags (tags may
+ * be NULL when ntags is 0), each 1..DURO_WS_TAG_MAX bytes of UTF-8, at
+ * most DURO_WS_MAX_TAGS. Other headers set on resp pass to the client
+ * (e.g. Sec-WebSocket-Protocol); the body is not sent. Returns 0 or
+ * DURO_EINVAL (not an upgrade, too many or bad tags), remembered like
+ * the failures of the other response calls: check
+ * duro_request_is_websocket() first to answer something else.
+ */
+int duro_ws_accept(
+    struct duro_response *, const char *const *tags, size_t ntags);
+
+/*
+ * A complete message from a client: text (valid UTF-8, not
+ * NUL-terminated) or binary, 0..32 MiB. Return 0 to commit, non-zero to
+ * fail the event (rolled back; durod logs it).
+ */
+typedef int (*duro_ws_message_fn)(struct duro *, uint64_t conn, int binary,
+    const void *data, size_t len, void *arg);
+/*
+ * A connection is gone: the client closed it (code, reason as sent;
+ * clean when the close handshake completed; 1005 when it sent no code)
+ * or it broke (1006). Actions on conn are ignored from now on. A close
+ * the object asked for (duro_ws_close) produces no such event.
+ */
+typedef int (*duro_ws_close_fn)(struct duro *, uint64_t conn, int code,
+    const char *reason, int clean, void *arg);
+/*
+ * Set the handlers (replacing any earlier one). Without a message
+ * handler, messages are refused ("unsupported") and durod closes the
+ * connection with 1011; without a close handler closes are refused the
+ * same way, which changes nothing (the connection is gone already).
+ */
+int duro_on_ws_message(struct duro *, duro_ws_message_fn, void *arg);
+int duro_on_ws_close(struct duro *, duro_ws_close_fn, void *arg);
+
+/* Output-gated: sent after the event commits; dropped if it fails. */
+/* Send a message to one connection (an unknown or closed one: ignored). */
+int duro_ws_send(
+    struct duro *, uint64_t conn, int binary, const void *data, size_t len);
+/* Send to every connection with the tag (NULL: every one of the object). */
+int duro_ws_broadcast(struct duro *, const char *tag /* NULL: all */,
+    int binary, const void *data, size_t len);
+/*
+ * Close a connection with a code in 1000..4999 and a reason (NULL: none)
+ * of at most DURO_WS_REASON_MAX bytes of UTF-8.
+ */
+int duro_ws_close(struct duro *, uint64_t conn, int code, const char *reason);
+
+/* Immediate. */
+/* Set conn's attachment (0..DURO_WS_ATTACHMENT_MAX bytes; 0: clear). */
+int duro_ws_set_attachment(
+    struct duro *, uint64_t conn, const void *data, size_t len);
+/*
+ * Ask durod for conn's attachment (what the last set left, this event's
+ * included). *data malloc'd (NULL with *len 0 when none); DURO_ENOENT if
+ * no such conn.
+ */
+int duro_ws_get_attachment(
+    struct duro *, uint64_t conn, void **data, size_t *len);
+/*
+ * A text message equal to request is answered with response by durod,
+ * without an event (and the time noted: auto_ms). Each is at most
+ * DURO_WS_AUTO_MAX bytes of UTF-8; both "" (or NULL) clears the pair,
+ * and request may be "" only then.
+ */
+int duro_ws_set_auto_response(
+    struct duro *, const char *request, const char *response);
+struct duro_ws_info {
+	uint64_t conn;
+	char **tags; /* ntags strings */
+	size_t ntags;
+	int64_t auto_ms; /* last auto-response, epoch ms, or -1 */
+};
+/*
+ * Ask durod for the object's connections with the tag (NULL: all), into
+ * *out (NULL when there are none) and *n. Free it with
+ * duro_ws_list_free() whatever the result. The answer is one frame,
+ * which bounds how many connections it can list (ipc/PROTOCOL.md
+ * section 15).
+ */
+int duro_ws_list(struct duro *, const char *tag /* NULL: all */,
+    struct duro_ws_info **out, size_t *n);
+void duro_ws_list_free(struct duro_ws_info *, size_t n);
 
 #endif

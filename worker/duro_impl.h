@@ -18,8 +18,11 @@ struct duro_response {
 	uint8_t *body;
 	size_t body_len;
 	size_t body_cap;
-	char *error; /* from duro_response_error(), or NULL */
-	int err;     /* the first builder call that failed, or 0 */
+	char *error;    /* from duro_response_error(), or NULL */
+	int err;        /* the first builder call that failed, or 0 */
+	int ws_upgrade; /* the request is a WebSocket upgrade: 101 allowed */
+	char **tags;    /* duro_ws_accept()'s, owned; sent with a 101 */
+	size_t ntags;
 };
 
 /* The SDK's own statements, prepared on first use (duro_storage_stmt). */
@@ -125,6 +128,24 @@ struct duro_alarms {
 	size_t nsync;
 };
 
+/*
+ * WebSockets during one event (duro_ws.c): whether actions are allowed,
+ * and the output-gated ones, encoded when they were made so that after
+ * COMMIT nothing is left that could fail but the socket.
+ */
+struct duro_ws {
+	int in_event;
+	/*
+	 * A query or an immediate action found durod gone or got a bad
+	 * answer: the error that ends the loop, whatever the handler
+	 * returns. Nothing of the event may then be committed.
+	 */
+	int broken;
+	nng_msg **gated; /* in call order */
+	size_t ngated;
+	size_t cap;
+};
+
 struct duro {
 	nng_socket sock;
 	int sock_open;
@@ -151,11 +172,19 @@ struct duro {
 	duro_alarm_fn on_alarm;
 	void *alarm_arg;
 	struct duro_alarms alarms;
+	duro_ws_message_fn on_ws_message;
+	void *ws_message_arg;
+	duro_ws_close_fn on_ws_close;
+	void *ws_close_arg;
+	struct duro_ws ws;
 };
 
 /* duro.c */
 /* Send one protocol message, waiting while the socket is busy. */
 int duro_send_msg(struct duro *, const struct ipc_msg *);
+/* Send an encoded frame, waiting while the socket is busy; msg is sent
+ * or freed. */
+int duro_send_frame(struct duro *, nng_msg *msg);
 /* Send an "error" for request id with a formatted message. */
 int duro_send_error(struct duro *, uint64_t id, const char *code,
     const char *fmt, ...) __attribute__((format(printf, 4, 5)));
@@ -279,5 +308,19 @@ void duro_sql_cache_free(struct duro *);
 /* duro_response.c */
 void duro_response_init(struct duro_response *);
 void duro_response_free(struct duro_response *);
+/* Remember err (if it is the first failure) and return it. */
+int duro_response_keep(struct duro_response *, int err);
+
+/* duro_ws.c */
+/* An event's handler is about to run: WebSocket actions are allowed. */
+void duro_ws_event_begin(struct duro *);
+/*
+ * The event is over. With send (it committed), send its output-gated
+ * actions in call order: 0, or the socket's error (DURO_ECLOSED,
+ * DURO_EIO). Without, drop them. Either way actions are refused again.
+ */
+int duro_ws_event_end(struct duro *, int send);
+/* Free what the event's buffer keeps (duro_close). */
+void duro_ws_free(struct duro *);
 
 #endif

@@ -9,6 +9,18 @@
 
 #include "duro_impl.h"
 
+int
+duro_request_is_websocket(const struct duro_request *req)
+{
+	return (req->websocket != 0);
+}
+
+uint64_t
+duro_request_ws_conn(const struct duro_request *req)
+{
+	return (req->websocket ? req->ws_conn : 0);
+}
+
 const char *
 duro_request_header(const struct duro_request *req, const char *name)
 {

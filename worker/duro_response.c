@@ -29,6 +29,9 @@ duro_response_free(struct duro_response *r)
 		free((char *)r->headers[i].name);
 		free((char *)r->headers[i].value);
 	}
+	for (size_t i = 0; i < r->ntags; i++)
+		free(r->tags[i]);
+	free(r->tags);
 	free(r->headers);
 	free(r->body);
 	free(r->error);
@@ -45,9 +48,16 @@ keep(struct duro_response *r, int err)
 }
 
 int
+duro_response_keep(struct duro_response *r, int err)
+{
+	return (keep(r, err));
+}
+
+int
 duro_response_status(struct duro_response *r, int status)
 {
-	if (status < 100 || status > 599)
+	/* durod kills a worker that answers 101 to anything else. */
+	if (status < 100 || status > 599 || (status == 101 && !r->ws_upgrade))
 		return (keep(r, DURO_EINVAL));
 	r->status = status;
 	return (0);

@@ -3,8 +3,9 @@
  *
  * One event at a time, on the caller's thread: durod sends the next
  * event only after the reply to the previous one (ipc/PROTOCOL.md §6).
- * Requests and alarms share one output gate (run_gate): the event's
- * transaction ends before its reply leaves.
+ * Requests, alarms and WebSocket events share one output gate (run_gate):
+ * the event's transaction ends before its output-gated WebSocket
+ * messages and its reply leave.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,6 +32,8 @@ run_fits(const struct ipc_msg *m)
 		                     strlen(m->headers[i].value));
 	for (size_t i = 0; i < m->nalarms; i++)
 		bound += 64 + 6 * strlen(m->alarms[i].name);
+	for (size_t i = 0; i < m->ntags; i++)
+		bound += 8 + 6 * strlen(m->tags[i]);
 	if (bound <= IPC_MAX_HEADER_BYTES)
 		return (1);
 	if ((json = ipc_header_json(m)) == NULL)
@@ -75,6 +78,16 @@ run_gate_alarms(struct duro *d, struct ipc_msg *reply, const char **code,
 	return (duro_alarm_sync(d, code, why, whylen));
 }
 
+/* durod is gone or broke the protocol: nothing may be committed that it
+ * was not told of, and nothing more is sent. */
+static int
+run_gate_abort(struct duro *d, int rv)
+{
+	(void)duro_storage_event_end(d, 0);
+	(void)duro_ws_event_end(d, 0);
+	return (rv);
+}
+
 /*
  * The output gate, one path for every event: end the event's transaction
  * and then send its reply (built by the caller: a response or a done),
@@ -82,6 +95,12 @@ run_gate_alarms(struct duro *d, struct ipc_msg *reply, const char **code,
  * error code and message to send. The storage verdict comes first: a
  * doomed or uncommitted event fails with its storage error even if the
  * handler (which may have ignored that error) returned 0.
+ *
+ * The event's output-gated WebSocket messages (ws_send, ws_broadcast,
+ * ws_close) leave after COMMIT and before the reply, in the order the
+ * handler made them, and only if the event committed: a client never
+ * sees what follows from writes that were rolled back, and durod has
+ * them all when the reply ends the event.
  */
 static int
 run_gate(struct duro *d, struct ipc_msg *reply, const char *code,
@@ -90,20 +109,20 @@ run_gate(struct duro *d, struct ipc_msg *reply, const char *code,
 	char why[1024];
 	int commit = code == NULL, rv;
 
+	if (d->ws.broken != 0)
+		return (run_gate_abort(d, d->ws.broken));
 	if (commit) {
 		rv = run_gate_alarms(d, reply, &code, why, sizeof(why));
-		if (rv < 0) {
-			/* durod is gone or broke the protocol: nothing may
-			 * be committed that it was not told of. */
-			(void)duro_storage_event_end(d, 0);
-			return (rv);
-		}
+		if (rv < 0)
+			return (run_gate_abort(d, rv));
 		if (rv > 0) {
 			commit = 0;
 			message = why;
 		}
 	}
 	rv = duro_storage_event_end(d, commit);
+	if (rv != 0 || !commit)
+		(void)duro_ws_event_end(d, 0);
 	if (rv == DURO_EFULL)
 		return (duro_send_error(d, reply->id, "storage_full", "%s",
 		    duro_storage_errmsg(d)));
@@ -112,6 +131,8 @@ run_gate(struct duro *d, struct ipc_msg *reply, const char *code,
 		    duro_storage_errmsg(d)));
 	if (!commit)
 		return (duro_send_error(d, reply->id, code, "%s", message));
+	if ((rv = duro_ws_event_end(d, 1)) != 0)
+		return (rv);
 	rv = duro_send_msg(d, reply);
 	if (rv == DURO_ERANGE || rv == DURO_ENOMEM)
 		return (duro_send_error(d, reply->id, "handler_failed",
@@ -148,9 +169,13 @@ run_request(struct duro *d, const struct ipc_msg *m)
 	req.nheaders = m->nheaders;
 	req.body = m->body;
 	req.body_len = m->body_len;
+	req.websocket = m->websocket;
+	req.ws_conn = m->ws_conn;
 
 	duro_response_init(&resp);
+	resp.ws_upgrade = m->websocket;
 	duro_storage_event_begin(d);
+	duro_ws_event_begin(d);
 	if (d->on_request(d, &req, &resp, d->request_arg) != 0) {
 		code = "handler_failed";
 		message =
@@ -169,6 +194,12 @@ run_request(struct duro *d, const struct ipc_msg *m)
 	reply.nheaders = resp.nheaders;
 	reply.body = resp.body;
 	reply.body_len = resp.body_len;
+	/* Tags mean something only to an accepted upgrade. */
+	if (resp.status == 101) {
+		reply.tags = (const char *const *)resp.tags;
+		reply.ntags = resp.ntags;
+		reply.body_len = 0;
+	}
 	rv = run_gate(d, &reply, code, message);
 	duro_response_free(&resp);
 	free(h);
@@ -221,6 +252,7 @@ run_alarm(struct duro *d, const struct ipc_msg *m)
 	reply.type = IPC_DONE;
 	reply.id = m->id;
 	duro_storage_event_begin(d);
+	duro_ws_event_begin(d);
 	if ((rv = duro_alarm_deliver(d, m->name, &s)) != 0)
 		goto failed;
 	if (!s.exists || (s.at > (int64_t)m->scheduled && s.at > now))
@@ -246,6 +278,51 @@ failed:
 	    rv == DURO_EFULL ? "storage_full" : "storage_failed", why));
 }
 
+/* Start an event other than a request: its reply is a done. */
+static void
+run_event_begin(struct duro *d, const struct ipc_msg *m, struct ipc_msg *reply)
+{
+	memset(reply, 0, sizeof(*reply));
+	reply->type = IPC_DONE;
+	reply->id = m->id;
+	duro_storage_event_begin(d);
+	duro_ws_event_begin(d);
+}
+
+/* A client's message (ipc/PROTOCOL.md section 15). */
+static int
+run_ws_message(struct duro *d, const struct ipc_msg *m)
+{
+	struct ipc_msg reply;
+
+	if (d->on_ws_message == NULL)
+		return (duro_send_error(d, m->id, "unsupported",
+		    "this worker takes no WebSocket messages"));
+	run_event_begin(d, m, &reply);
+	if (d->on_ws_message(d, m->conn, m->binary, m->body, m->body_len,
+	        d->ws_message_arg) != 0)
+		return (run_gate(d, &reply, "handler_failed",
+		    "the WebSocket message handler failed"));
+	return (run_gate(d, &reply, NULL, NULL));
+}
+
+/* A connection is gone: the event form of ws_close, which has an id. */
+static int
+run_ws_close(struct duro *d, const struct ipc_msg *m)
+{
+	struct ipc_msg reply;
+
+	if (d->on_ws_close == NULL)
+		return (duro_send_error(d, m->id, "unsupported",
+		    "this worker takes no WebSocket closes"));
+	run_event_begin(d, m, &reply);
+	if (d->on_ws_close(d, m->conn, m->close_code, m->reason, m->clean,
+	        d->ws_close_arg) != 0)
+		return (run_gate(d, &reply, "handler_failed",
+		    "the WebSocket close handler failed"));
+	return (run_gate(d, &reply, NULL, NULL));
+}
+
 static int
 run_dispatch(struct duro *d, const struct ipc_msg *m)
 {
@@ -254,20 +331,27 @@ run_dispatch(struct duro *d, const struct ipc_msg *m)
 		return (run_request(d, m));
 	case IPC_ALARM:
 		return (run_alarm(d, m));
+	case IPC_WS_MESSAGE:
+		return (run_ws_message(d, m));
+	case IPC_WS_CLOSE:
+		/* Without an id it is the action, which durod never sends:
+		 * ignored below like any message sent the wrong way. */
+		if (m->id != 0)
+			return (run_ws_close(d, m));
+		break;
 	case IPC_HIBERNATE:
 		if (d->on_hibernate != NULL)
 			d->on_hibernate(d, d->hibernate_arg);
 		return (RUN_STOP);
 	default:
-		/* A later protocol's event, or a type sent the wrong way. */
-		if (m->id != 0)
-			return (duro_send_error(d, m->id, "unsupported",
-			    "message type \"%s\" is not supported",
-			    m->type_name));
-		fprintf(
-		    stderr, "duro: ignoring a \"%s\" message\n", m->type_name);
-		return (0);
+		break;
 	}
+	/* A later protocol's event, or a type sent the wrong way. */
+	if (m->id != 0)
+		return (duro_send_error(d, m->id, "unsupported",
+		    "message type \"%s\" is not supported", m->type_name));
+	fprintf(stderr, "duro: ignoring a \"%s\" message\n", m->type_name);
+	return (0);
 }
 
 int

@@ -493,8 +493,10 @@ class Build:
         self.dir = os.path.abspath(build)
         self.durod = os.path.join(self.dir, "durod")
         self.counter = os.path.join(self.dir, "examples", "counter")
+        self.chat = os.path.join(self.dir, "examples", "chat")
         self.misbehave = os.path.join(self.dir, "tests", "misbehave")
         self.hostile = os.path.join(self.dir, "tests", "hostile")
+        self.wsecho = os.path.join(self.dir, "tests", "wsecho")
         # A sanitizer build's workers cannot run sandboxed: ASan reserves
         # terabytes of address space (past any RLIMIT_AS) and LeakSanitizer
         # stops the world with ptrace (which seccomp kills). Their tests run
@@ -532,8 +534,12 @@ def _ns_defaults(build, name):
         common["policy"] = "none"
     if name == "counter":
         return {**common, "exec": [build.counter]}
+    if name == "chat":
+        return {**common, "exec": [build.chat]}
     if name == "misbehave":
         return {**common, "exec": [build.misbehave], "max_restarts": 1000}
+    if name == "wsecho":
+        return {**common, "exec": [build.wsecho], "max_restarts": 1000}
     if name == "hostile":
         return {**common, "exec": [build.hostile], "max_restarts": 1000}
     return common

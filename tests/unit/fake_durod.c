@@ -168,6 +168,37 @@ fake_durod_expect_ready(struct fake_durod *f)
 	ipc_recv_done(&m);
 }
 
+void
+fake_durod_expect(struct fake_durod *f, enum ipc_type t, struct ipc_msg *m)
+{
+	fake_durod_recv(f, m);
+	if (m->type != t)
+		fail_msg("durod side: got \"%s\" (%s), want \"%s\"",
+		    m->type_name, m->type == IPC_ERROR ? m->message : "",
+		    ipc_type_name(t));
+}
+
+void
+fake_durod_expect_done(struct fake_durod *f, uint64_t id)
+{
+	struct ipc_msg m;
+
+	fake_durod_expect(f, IPC_DONE, &m);
+	assert_true(m.id == id);
+	ipc_recv_done(&m);
+}
+
+void
+fake_durod_expect_error(struct fake_durod *f, uint64_t id, const char *code)
+{
+	struct ipc_msg m;
+
+	fake_durod_expect(f, IPC_ERROR, &m);
+	assert_true(m.id == id);
+	assert_string_equal(m.code, code);
+	ipc_recv_done(&m);
+}
+
 int
 fake_durod_count(struct fake_durod *f, const char *sql)
 {

@@ -68,6 +68,16 @@ void fake_durod_recv(struct fake_durod *, struct ipc_msg *);
 void fake_durod_send(struct fake_durod *, const struct ipc_msg *);
 /* Receive the worker's ready, for protocol 1 from this process. */
 void fake_durod_expect_ready(struct fake_durod *);
+/*
+ * Receive the next message and fail the test unless it is of type t
+ * (release *m with ipc_recv_done).
+ */
+void fake_durod_expect(struct fake_durod *, enum ipc_type t, struct ipc_msg *m);
+/* Receive a done for id (with no alarms to check). */
+void fake_durod_expect_done(struct fake_durod *, uint64_t id);
+/* Receive an error for id with this code. */
+void fake_durod_expect_error(
+    struct fake_durod *, uint64_t id, const char *code);
 
 /* A count over committed data, as another connection (durod) sees it. */
 int fake_durod_count(struct fake_durod *, const char *sql);

@@ -513,8 +513,10 @@ test_load_example(void **state)
 	assert_string_equal(cfg->listen, "127.0.0.1:8080");
 	assert_string_equal(cfg->data_dir, "./var/data");
 	assert_string_equal(cfg->run_dir, "./var/run");
-	assert_int_equal(cfg->nnamespaces, 3);
+	assert_int_equal(cfg->nnamespaces, 4);
 	assert_non_null(config_ns_byname(cfg, "ledger", 6));
+	assert_non_null(ns = config_ns_byname(cfg, "chat", 4));
+	assert_string_equal(ns->exec[0], "build/examples/chat");
 	assert_non_null(ns = config_ns_byname(cfg, "counter", 7));
 	assert_string_equal(ns->exec[0], "build/examples/counter");
 	assert_int_equal(ns->request_timeout_ms, 30000);

@@ -996,6 +996,719 @@ test_too_many_headers(void **state)
 	free(json);
 }
 
+/* ---- WebSockets (PROTOCOL.md section 15) ---- */
+
+/* Decode a header with this body; release; return the result. */
+static int
+decode_json_body(const char *json, const void *body, size_t body_len)
+{
+	struct ipc_msg m;
+	char err[256] = "";
+	size_t len;
+	uint8_t *f = mkframe(json, strlen(json), body, body_len, &len);
+	int rv = ipc_decode(f, len, &m, err, sizeof(err));
+
+	if (rv == IPC_OK)
+		ipc_msg_release(&m);
+	else
+		assert_true(err[0] != '\0');
+	free(f);
+	return (rv);
+}
+
+static void
+assert_tags_equal(
+    const char *const *a, size_t na, const char *const *b, size_t nb)
+{
+	assert_int_equal(na, nb);
+	for (size_t i = 0; i < na; i++)
+		assert_string_equal(a[i], b[i]);
+}
+
+/* Whether the JSON header of m contains s. */
+static int
+header_has(const struct ipc_msg *m, const char *s)
+{
+	char *json = ipc_header_json(m);
+	int has;
+
+	assert_non_null(json);
+	has = strstr(json, s) != NULL;
+	free(json);
+	return (has);
+}
+
+/* A tag of the longest kind: 256 bytes, with multi-byte characters. */
+static char long_tag[IPC_WS_MAX_TAG + 1];
+
+static const char *
+make_long_tag(void)
+{
+	memset(long_tag, 'x', IPC_WS_MAX_TAG);
+	memcpy(long_tag, "\xc3\xa9\"\\", 4); /* é, and two JSON escapes */
+	long_tag[IPC_WS_MAX_TAG] = '\0';
+	return (long_tag);
+}
+
+static void
+test_ws_type_names(void **state)
+{
+	static const struct {
+		enum ipc_type t;
+		const char *name;
+	} names[] = {
+	    {IPC_WS_MESSAGE, "ws_message"},
+	    {IPC_WS_CLOSE, "ws_close"},
+	    {IPC_WS_SEND, "ws_send"},
+	    {IPC_WS_BROADCAST, "ws_broadcast"},
+	    {IPC_WS_ATTACH, "ws_attach"},
+	    {IPC_WS_AUTO, "ws_auto"},
+	    {IPC_WS_LIST, "ws_list"},
+	    {IPC_WS_GET, "ws_get"},
+	    {IPC_WS_LIST_RESULT, "ws_list_result"},
+	    {IPC_WS_INFO, "ws_info"},
+	};
+	char json[128];
+	struct ipc_msg m;
+	char err[256];
+	size_t len;
+	uint8_t *f;
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		assert_string_equal(ipc_type_name(names[i].t), names[i].name);
+		/* The name decodes to the type (fields aside). */
+		snprintf(
+		    json, sizeof(json), "{\"type\":\"%s\"}", names[i].name);
+		f = mkframe(json, strlen(json), NULL, 0, &len);
+		if (ipc_decode(f, len, &m, err, sizeof(err)) == IPC_OK) {
+			assert_int_equal(m.type, names[i].t);
+			ipc_msg_release(&m);
+		}
+		free(f);
+	}
+	/* ws_open stays reserved: an unknown type. */
+	f = mkframe("{\"type\":\"ws_open\"}", 18, NULL, 0, &len);
+	assert_int_equal(ipc_decode(f, len, &m, err, sizeof(err)), IPC_OK);
+	assert_int_equal(m.type, IPC_UNKNOWN);
+	ipc_msg_release(&m);
+	free(f);
+}
+
+static void
+test_round_trip_ws_upgrade(void **state)
+{
+	const char *tags[] = {"room", "\xe6\x97\xa5", make_long_tag()};
+	struct ipc_msg in = {.type = IPC_REQUEST,
+	    .id = 3,
+	    .method = "GET",
+	    .path = "/chat/ws",
+	    .headers = test_headers,
+	    .nheaders = NTEST_HEADERS,
+	    .websocket = 1,
+	    .ws_conn = IPC_MAX_ID};
+	struct ipc_msg out;
+	uint8_t *f;
+
+	round_trip(&in, &out, &f);
+	assert_true(out.websocket);
+	assert_true(out.ws_conn == IPC_MAX_ID);
+	assert_headers_equal(&in, &out);
+	ipc_msg_release(&out);
+	free(f);
+
+	/* Not an upgrade: neither field is written. */
+	in.websocket = 0;
+	round_trip(&in, &out, &f);
+	assert_false(out.websocket);
+	assert_true(out.ws_conn == 0);
+	assert_false(header_has(&in, "websocket"));
+	assert_false(header_has(&in, "ws_conn"));
+	ipc_msg_release(&out);
+	free(f);
+
+	/* The 101 that accepts it, with tags. */
+	memset(&in, 0, sizeof(in));
+	in.type = IPC_RESPONSE;
+	in.id = 3;
+	in.status = 101;
+	in.headers = test_headers;
+	in.nheaders = 1;
+	in.tags = tags;
+	in.ntags = 3;
+	round_trip(&in, &out, &f);
+	assert_int_equal(out.status, 101);
+	assert_tags_equal(tags, 3, out.tags, out.ntags);
+	ipc_msg_release(&out);
+	free(f);
+
+	/* No tags: none on the wire, none decoded. */
+	in.ntags = 0;
+	round_trip(&in, &out, &f);
+	assert_int_equal(out.ntags, 0);
+	assert_null(out.tags);
+	ipc_msg_release(&out);
+	free(f);
+}
+
+static void
+test_round_trip_ws_events(void **state)
+{
+	static const uint8_t bin[] = {0, 0xff, 0x80, 'x', 0};
+	struct ipc_msg in = {.type = IPC_WS_MESSAGE,
+	    .id = 11,
+	    .conn = 5,
+	    .binary = 1,
+	    .body = bin,
+	    .body_len = sizeof(bin)};
+	struct ipc_msg out;
+	uint8_t *f;
+
+	round_trip(&in, &out, &f);
+	assert_true(out.conn == 5);
+	assert_true(out.binary);
+	ipc_msg_release(&out);
+	free(f);
+
+	/* Text, empty: binary is absent, which is false. */
+	in.binary = 0;
+	in.body_len = 0;
+	in.conn = IPC_MAX_ID;
+	round_trip(&in, &out, &f);
+	assert_false(out.binary);
+	assert_true(out.conn == IPC_MAX_ID);
+	assert_false(header_has(&in, "binary"));
+	ipc_msg_release(&out);
+	free(f);
+
+	/* The close event: with an id, code 0..4999 and clean. */
+	memset(&in, 0, sizeof(in));
+	in.type = IPC_WS_CLOSE;
+	in.id = 12;
+	in.conn = 5;
+	in.close_code = 1006;
+	in.reason = "gone \xc3\xa9";
+	in.clean = 1;
+	round_trip(&in, &out, &f);
+	assert_true(out.conn == 5);
+	assert_int_equal(out.close_code, 1006);
+	assert_string_equal(out.reason, "gone \xc3\xa9");
+	assert_true(out.clean);
+	ipc_msg_release(&out);
+	free(f);
+	in.close_code = 0;
+	in.reason = NULL; /* as durod leaves it: "" */
+	in.clean = 0;
+	round_trip(&in, &out, &f);
+	assert_int_equal(out.close_code, 0);
+	assert_string_equal(out.reason, "");
+	assert_false(out.clean);
+	ipc_msg_release(&out);
+	free(f);
+}
+
+static void
+test_round_trip_ws_actions(void **state)
+{
+	static uint8_t att[IPC_WS_MAX_ATTACHMENT];
+	static const uint8_t text[] = "hello";
+	struct ipc_msg in, out;
+	uint8_t *f;
+
+	/* The close action: no id, so clean means nothing and is dropped. */
+	memset(&in, 0, sizeof(in));
+	in.type = IPC_WS_CLOSE;
+	in.conn = 9;
+	in.close_code = 4999;
+	in.reason = "bye";
+	in.clean = 1;
+	round_trip(&in, &out, &f);
+	assert_true(out.id == 0);
+	assert_true(out.conn == 9);
+	assert_int_equal(out.close_code, 4999);
+	assert_string_equal(out.reason, "bye");
+	assert_false(out.clean);
+	ipc_msg_release(&out);
+	free(f);
+
+	memset(&in, 0, sizeof(in));
+	in.type = IPC_WS_SEND;
+	in.conn = 1;
+	in.body = text;
+	in.body_len = 5;
+	round_trip(&in, &out, &f);
+	assert_true(out.conn == 1);
+	assert_false(out.binary);
+	ipc_msg_release(&out);
+	free(f);
+
+	in.type = IPC_WS_BROADCAST;
+	in.binary = 1;
+	in.tag = make_long_tag();
+	round_trip(&in, &out, &f);
+	assert_true(out.binary);
+	assert_string_equal(out.tag, long_tag);
+	ipc_msg_release(&out);
+	free(f);
+	in.tag = NULL; /* every connection */
+	round_trip(&in, &out, &f);
+	assert_null(out.tag);
+	ipc_msg_release(&out);
+	free(f);
+
+	memset(&in, 0, sizeof(in));
+	in.type = IPC_WS_ATTACH;
+	in.conn = 2;
+	memset(att, 0xa5, sizeof(att));
+	in.body = att;
+	in.body_len = sizeof(att);
+	round_trip(&in, &out, &f);
+	assert_true(out.conn == 2);
+	ipc_msg_release(&out);
+	free(f);
+
+	memset(&in, 0, sizeof(in));
+	in.type = IPC_WS_AUTO;
+	in.auto_request = "ping";
+	in.auto_response = "pong \xe2\x82\xac";
+	round_trip(&in, &out, &f);
+	assert_string_equal(out.auto_request, "ping");
+	assert_string_equal(out.auto_response, "pong \xe2\x82\xac");
+	ipc_msg_release(&out);
+	free(f);
+	in.auto_request = NULL; /* both "": clear */
+	in.auto_response = NULL;
+	round_trip(&in, &out, &f);
+	assert_string_equal(out.auto_request, "");
+	assert_string_equal(out.auto_response, "");
+	ipc_msg_release(&out);
+	free(f);
+
+	memset(&in, 0, sizeof(in));
+	in.type = IPC_WS_LIST;
+	in.tag = "room";
+	round_trip(&in, &out, &f);
+	assert_string_equal(out.tag, "room");
+	ipc_msg_release(&out);
+	free(f);
+	in.tag = NULL;
+	round_trip(&in, &out, &f);
+	assert_null(out.tag);
+	ipc_msg_release(&out);
+	free(f);
+
+	memset(&in, 0, sizeof(in));
+	in.type = IPC_WS_GET;
+	in.conn = IPC_MAX_ID;
+	round_trip(&in, &out, &f);
+	assert_true(out.conn == IPC_MAX_ID);
+	ipc_msg_release(&out);
+	free(f);
+}
+
+static void
+test_round_trip_ws_answers(void **state)
+{
+	const char *t1[] = {"a", "b"}, *t2[IPC_WS_MAX_TAGS];
+	struct ipc_ws_conn conns[3] = {
+	    {.conn = 1, .tags = t1, .ntags = 2, .auto_ms = 1700000000000},
+	    {.conn = IPC_MAX_ID},
+	    {.conn = 7, .tags = t2, .ntags = IPC_WS_MAX_TAGS},
+	};
+	static const uint8_t att[] = "{\"nick\":\"bob\"}";
+	struct ipc_msg in, out;
+	uint8_t *f;
+
+	for (size_t i = 0; i < IPC_WS_MAX_TAGS; i++)
+		t2[i] = make_long_tag();
+	memset(&in, 0, sizeof(in));
+	in.type = IPC_WS_LIST_RESULT;
+	in.conns = conns;
+	in.nconns = 3;
+	round_trip(&in, &out, &f);
+	assert_int_equal(out.nconns, 3);
+	for (size_t i = 0; i < 3; i++) {
+		assert_true(out.conns[i].conn == conns[i].conn);
+		assert_true(out.conns[i].auto_ms == conns[i].auto_ms);
+		assert_tags_equal(conns[i].tags, conns[i].ntags,
+		    out.conns[i].tags, out.conns[i].ntags);
+	}
+	assert_null(out.conns[1].tags);
+	/* Never auto-answered is null on the wire. */
+	assert_true(header_has(&in, "\"auto_ms\":null"));
+	ipc_msg_release(&out);
+	free(f);
+	in.nconns = 0;
+	round_trip(&in, &out, &f);
+	assert_int_equal(out.nconns, 0);
+	assert_null(out.conns);
+	ipc_msg_release(&out);
+	free(f);
+
+	memset(&in, 0, sizeof(in));
+	in.type = IPC_WS_INFO;
+	in.conn = 4;
+	in.found = 1;
+	in.tags = t1;
+	in.ntags = 2;
+	in.auto_ms = IPC_MAX_TIME_MS;
+	in.body = att;
+	in.body_len = sizeof(att) - 1;
+	round_trip(&in, &out, &f);
+	assert_true(out.conn == 4);
+	assert_true(out.found);
+	assert_tags_equal(t1, 2, out.tags, out.ntags);
+	assert_true(out.auto_ms == IPC_MAX_TIME_MS);
+	ipc_msg_release(&out);
+	free(f);
+	memset(&in, 0, sizeof(in));
+	in.type = IPC_WS_INFO;
+	in.conn = 4;
+	round_trip(&in, &out, &f);
+	assert_false(out.found);
+	assert_int_equal(out.ntags, 0);
+	assert_true(out.auto_ms == 0);
+	ipc_msg_release(&out);
+	free(f);
+}
+
+static void
+test_ws_fields(void **state)
+{
+	static const struct field_case c[] = {
+	    /* request: websocket is a bool, and needs ws_conn */
+	    {"{\"type\":\"request\",\"id\":1,\"method\":\"GET\",\"path\":\"/\","
+	     "\"websocket\":true,\"ws_conn\":1}",
+	        IPC_OK},
+	    {"{\"type\":\"request\",\"id\":1,\"method\":\"GET\",\"path\":\"/\","
+	     "\"websocket\":true}",
+	        IPC_EFIELD},
+	    {"{\"type\":\"request\",\"id\":1,\"method\":\"GET\",\"path\":\"/\","
+	     "\"websocket\":1,\"ws_conn\":1}",
+	        IPC_EFIELD},
+	    {"{\"type\":\"request\",\"id\":1,\"method\":\"GET\",\"path\":\"/\","
+	     "\"websocket\":true,\"ws_conn\":0}",
+	        IPC_EFIELD},
+	    {"{\"type\":\"request\",\"id\":1,\"method\":\"GET\",\"path\":\"/\","
+	     "\"websocket\":true,\"ws_conn\":9007199254740994}",
+	        IPC_EFIELD},
+	    {"{\"type\":\"request\",\"id\":1,\"method\":\"GET\",\"path\":\"/\","
+	     "\"websocket\":false}",
+	        IPC_OK},
+	    /* response tags */
+	    {"{\"type\":\"response\",\"id\":1,\"status\":101,\"tags\":[]}",
+	        IPC_OK},
+	    {"{\"type\":\"response\",\"id\":1,\"status\":101,\"tags\":\"a\"}",
+	        IPC_EFIELD},
+	    {"{\"type\":\"response\",\"id\":1,\"status\":101,\"tags\":[1]}",
+	        IPC_EFIELD},
+	    {"{\"type\":\"response\",\"id\":1,\"status\":101,\"tags\":[\"\"]}",
+	        IPC_EFIELD},
+	    {"{\"type\":\"response\",\"id\":1,\"status\":101,"
+	     "\"tags\":[\"\xc3\"]}",
+	        IPC_EFIELD},
+	    /* checked on any response, though only a 101 uses them */
+	    {"{\"type\":\"response\",\"id\":1,\"status\":200,\"tags\":[null]}",
+	        IPC_EFIELD},
+	    /* ws_message: id and conn required */
+	    {"{\"type\":\"ws_message\",\"id\":1,\"conn\":1}", IPC_OK},
+	    {"{\"type\":\"ws_message\",\"conn\":1}", IPC_EFIELD},
+	    {"{\"type\":\"ws_message\",\"id\":1}", IPC_EFIELD},
+	    {"{\"type\":\"ws_message\",\"id\":1,\"conn\":0}", IPC_EFIELD},
+	    {"{\"type\":\"ws_message\",\"id\":1,\"conn\":\"1\"}", IPC_EFIELD},
+	    {"{\"type\":\"ws_message\",\"id\":1,\"conn\":1.5}", IPC_EFIELD},
+	    {"{\"type\":\"ws_message\",\"id\":1,\"conn\":1,\"binary\":0}",
+	        IPC_EFIELD},
+	    /* ws_close, the event (id): code 0..4999 required */
+	    {"{\"type\":\"ws_close\",\"id\":1,\"conn\":1,\"code\":0}", IPC_OK},
+	    {"{\"type\":\"ws_close\",\"id\":1,\"conn\":1,\"code\":4999,"
+	     "\"reason\":\"\",\"clean\":true}",
+	        IPC_OK},
+	    {"{\"type\":\"ws_close\",\"id\":1,\"conn\":1}", IPC_EFIELD},
+	    {"{\"type\":\"ws_close\",\"id\":1,\"conn\":1,\"code\":5000}",
+	        IPC_EFIELD},
+	    {"{\"type\":\"ws_close\",\"id\":1,\"conn\":1,\"code\":-1}",
+	        IPC_EFIELD},
+	    {"{\"type\":\"ws_close\",\"id\":1,\"code\":1000}", IPC_EFIELD},
+	    {"{\"type\":\"ws_close\",\"id\":1,\"conn\":1,\"code\":1000,"
+	     "\"clean\":\"yes\"}",
+	        IPC_EFIELD},
+	    {"{\"type\":\"ws_close\",\"id\":1,\"conn\":1,\"code\":1000,"
+	     "\"reason\":7}",
+	        IPC_EFIELD},
+	    /* ws_close, the action (no id): code 1000..4999, default 1000 */
+	    {"{\"type\":\"ws_close\",\"conn\":1}", IPC_OK},
+	    {"{\"type\":\"ws_close\",\"conn\":1,\"code\":1000}", IPC_OK},
+	    {"{\"type\":\"ws_close\",\"conn\":1,\"code\":999}", IPC_EFIELD},
+	    {"{\"type\":\"ws_close\",\"conn\":1,\"code\":0}", IPC_EFIELD},
+	    {"{\"type\":\"ws_close\",\"conn\":1,\"code\":5000}", IPC_EFIELD},
+	    {"{\"type\":\"ws_close\",\"code\":1000}", IPC_EFIELD},
+	    /* the action has no clean: ignored like any unknown field */
+	    {"{\"type\":\"ws_close\",\"conn\":1,\"clean\":\"x\"}", IPC_OK},
+	    /* ws_send */
+	    {"{\"type\":\"ws_send\",\"conn\":1,\"binary\":true}", IPC_OK},
+	    {"{\"type\":\"ws_send\"}", IPC_EFIELD},
+	    {"{\"type\":\"ws_send\",\"conn\":-1}", IPC_EFIELD},
+	    {"{\"type\":\"ws_send\",\"conn\":1,\"binary\":null}", IPC_EFIELD},
+	    /* ws_broadcast: tag optional, 1..256 bytes */
+	    {"{\"type\":\"ws_broadcast\"}", IPC_OK},
+	    {"{\"type\":\"ws_broadcast\",\"tag\":\"room\"}", IPC_OK},
+	    {"{\"type\":\"ws_broadcast\",\"tag\":\"\"}", IPC_EFIELD},
+	    {"{\"type\":\"ws_broadcast\",\"tag\":[\"room\"]}", IPC_EFIELD},
+	    {"{\"type\":\"ws_broadcast\",\"tag\":\"\xed\xa0\x80\"}",
+	        IPC_EFIELD},
+	    {"{\"type\":\"ws_broadcast\",\"binary\":\"false\"}", IPC_EFIELD},
+	    /* ws_attach, ws_get */
+	    {"{\"type\":\"ws_attach\",\"conn\":1}", IPC_OK},
+	    {"{\"type\":\"ws_attach\"}", IPC_EFIELD},
+	    {"{\"type\":\"ws_get\",\"conn\":1}", IPC_OK},
+	    {"{\"type\":\"ws_get\",\"conn\":true}", IPC_EFIELD},
+	    {"{\"type\":\"ws_get\"}", IPC_EFIELD},
+	    /* ws_auto: both required; request "" only with response "" */
+	    {"{\"type\":\"ws_auto\",\"request\":\"p\",\"response\":\"\"}",
+	        IPC_OK},
+	    {"{\"type\":\"ws_auto\",\"request\":\"\",\"response\":\"\"}",
+	        IPC_OK},
+	    {"{\"type\":\"ws_auto\",\"request\":\"\",\"response\":\"x\"}",
+	        IPC_EFIELD},
+	    {"{\"type\":\"ws_auto\",\"request\":\"p\"}", IPC_EFIELD},
+	    {"{\"type\":\"ws_auto\",\"response\":\"p\"}", IPC_EFIELD},
+	    {"{\"type\":\"ws_auto\",\"request\":1,\"response\":\"p\"}",
+	        IPC_EFIELD},
+	    {"{\"type\":\"ws_auto\",\"request\":\"\xff\",\"response\":\"p\"}",
+	        IPC_EFIELD},
+	    /* ws_list */
+	    {"{\"type\":\"ws_list\"}", IPC_OK},
+	    {"{\"type\":\"ws_list\",\"tag\":\"\"}", IPC_EFIELD},
+	    {"{\"type\":\"ws_list\",\"tag\":null}", IPC_EFIELD},
+	    /* ws_list_result */
+	    {"{\"type\":\"ws_list_result\",\"conns\":[]}", IPC_OK},
+	    {"{\"type\":\"ws_list_result\",\"conns\":[{\"conn\":1}]}", IPC_OK},
+	    {"{\"type\":\"ws_list_result\",\"conns\":[{\"conn\":1,\"tags\":[],"
+	     "\"auto_ms\":null}]}",
+	        IPC_OK},
+	    {"{\"type\":\"ws_list_result\"}", IPC_EFIELD},
+	    {"{\"type\":\"ws_list_result\",\"conns\":{}}", IPC_EFIELD},
+	    {"{\"type\":\"ws_list_result\",\"conns\":[1]}", IPC_EFIELD},
+	    {"{\"type\":\"ws_list_result\",\"conns\":[{}]}", IPC_EFIELD},
+	    {"{\"type\":\"ws_list_result\",\"conns\":[{\"conn\":0}]}",
+	        IPC_EFIELD},
+	    {"{\"type\":\"ws_list_result\",\"conns\":[{\"conn\":1,"
+	     "\"tags\":\"a\"}]}",
+	        IPC_EFIELD},
+	    {"{\"type\":\"ws_list_result\",\"conns\":[{\"conn\":1,"
+	     "\"tags\":{\"a\":\"b\"}}]}",
+	        IPC_EFIELD},
+	    {"{\"type\":\"ws_list_result\",\"conns\":[{\"conn\":1,"
+	     "\"tags\":[\"\"]}]}",
+	        IPC_EFIELD},
+	    {"{\"type\":\"ws_list_result\",\"conns\":[{\"conn\":1,"
+	     "\"auto_ms\":0}]}",
+	        IPC_EFIELD},
+	    {"{\"type\":\"ws_list_result\",\"conns\":[{\"conn\":1,"
+	     "\"auto_ms\":\"1\"}]}",
+	        IPC_EFIELD},
+	    {"{\"type\":\"ws_list_result\",\"conns\":[{\"conn\":1},"
+	     "{\"conn\":2,\"tags\":[\"a\",2]}]}",
+	        IPC_EFIELD},
+	    /* ws_info */
+	    {"{\"type\":\"ws_info\",\"conn\":1,\"found\":false}", IPC_OK},
+	    {"{\"type\":\"ws_info\",\"conn\":1,\"found\":true,\"tags\":[\"a\"],"
+	     "\"auto_ms\":5}",
+	        IPC_OK},
+	    {"{\"type\":\"ws_info\",\"conn\":1}", IPC_EFIELD},
+	    {"{\"type\":\"ws_info\",\"found\":true}", IPC_EFIELD},
+	    {"{\"type\":\"ws_info\",\"conn\":1,\"found\":true,\"tags\":[[]]}",
+	        IPC_EFIELD},
+	    {"{\"type\":\"ws_info\",\"conn\":1,\"found\":true,"
+	     "\"auto_ms\":-5}",
+	        IPC_EFIELD},
+	};
+	CHECK_CASES(c);
+}
+
+/* A JSON array of n tags of len bytes each ("[\"xx\",\"xx\"]"). */
+static char *
+tags_array(size_t n, size_t len)
+{
+	char *s = malloc(2 + n * (len + 3)), *p = s;
+
+	assert_non_null(s);
+	*p++ = '[';
+	for (size_t i = 0; i < n; i++) {
+		p += sprintf(p, "%s\"", i > 0 ? "," : "");
+		memset(p, 't', len);
+		p += len;
+		*p++ = '"';
+	}
+	strcpy(p, "]");
+	return (s);
+}
+
+static int
+decode_tags(const char *fmt, size_t n, size_t len)
+{
+	char *tags = tags_array(n, len), json[8192];
+	int rv;
+
+	snprintf(json, sizeof(json), fmt, tags);
+	rv = decode_json(json);
+	free(tags);
+	return (rv);
+}
+
+static int
+decode_string_field(const char *fmt, size_t len)
+{
+	char *s = malloc(len + 1), json[8192];
+	int rv;
+
+	assert_non_null(s);
+	memset(s, 's', len);
+	s[len] = '\0';
+	snprintf(json, sizeof(json), fmt, s);
+	rv = decode_json(json);
+	free(s);
+	return (rv);
+}
+
+static void
+test_ws_limits(void **state)
+{
+	static const char resp[] =
+	    "{\"type\":\"response\",\"id\":1,\"status\":101,\"tags\":%s}";
+	static const char info[] =
+	    "{\"type\":\"ws_info\",\"conn\":1,\"found\":true,\"tags\":%s}";
+	static const char entry[] = "{\"type\":\"ws_list_result\",\"conns\":[{"
+	                            "\"conn\":1,\"tags\":%s}]}";
+	static const char *const with_tags[] = {resp, info, entry};
+	static uint8_t att[IPC_WS_MAX_ATTACHMENT + 1];
+
+	for (size_t i = 0; i < 3; i++) {
+		const char *fmt = with_tags[i];
+		assert_int_equal(decode_tags(fmt, IPC_WS_MAX_TAGS, 1), IPC_OK);
+		assert_int_equal(decode_tags(fmt, 1, IPC_WS_MAX_TAG), IPC_OK);
+		assert_int_equal(
+		    decode_tags(fmt, IPC_WS_MAX_TAGS + 1, 1), IPC_EFIELD);
+		assert_int_equal(
+		    decode_tags(fmt, 1, IPC_WS_MAX_TAG + 1), IPC_EFIELD);
+	}
+	assert_int_equal(decode_string_field("{\"type\":\"ws_broadcast\","
+	                                     "\"tag\":\"%s\"}",
+	                     IPC_WS_MAX_TAG + 1),
+	    IPC_EFIELD);
+	assert_int_equal(decode_string_field("{\"type\":\"ws_list\","
+	                                     "\"tag\":\"%s\"}",
+	                     IPC_WS_MAX_TAG),
+	    IPC_OK);
+	/* Reasons: 123 bytes, either form. */
+	assert_int_equal(decode_string_field("{\"type\":\"ws_close\",\"conn\":"
+	                                     "1,\"reason\":\"%s\"}",
+	                     IPC_WS_MAX_REASON),
+	    IPC_OK);
+	assert_int_equal(decode_string_field("{\"type\":\"ws_close\",\"conn\":"
+	                                     "1,\"reason\":\"%s\"}",
+	                     IPC_WS_MAX_REASON + 1),
+	    IPC_EFIELD);
+	assert_int_equal(decode_string_field("{\"type\":\"ws_close\",\"id\":2,"
+	                                     "\"conn\":1,\"code\":1000,"
+	                                     "\"reason\":\"%s\"}",
+	                     IPC_WS_MAX_REASON + 1),
+	    IPC_EFIELD);
+	/* Auto-response strings: 2048 bytes each. */
+	assert_int_equal(decode_string_field("{\"type\":\"ws_auto\","
+	                                     "\"request\":\"%s\","
+	                                     "\"response\":\"p\"}",
+	                     IPC_WS_MAX_AUTO),
+	    IPC_OK);
+	assert_int_equal(decode_string_field("{\"type\":\"ws_auto\","
+	                                     "\"request\":\"%s\","
+	                                     "\"response\":\"p\"}",
+	                     IPC_WS_MAX_AUTO + 1),
+	    IPC_EFIELD);
+	assert_int_equal(decode_string_field("{\"type\":\"ws_auto\","
+	                                     "\"request\":\"p\","
+	                                     "\"response\":\"%s\"}",
+	                     IPC_WS_MAX_AUTO + 1),
+	    IPC_EFIELD);
+	/* Attachments: 16 KiB, both ways. */
+	assert_int_equal(decode_json_body("{\"type\":\"ws_attach\",\"conn\":1}",
+	                     att, IPC_WS_MAX_ATTACHMENT),
+	    IPC_OK);
+	assert_int_equal(decode_json_body("{\"type\":\"ws_attach\",\"conn\":1}",
+	                     att, IPC_WS_MAX_ATTACHMENT + 1),
+	    IPC_ETOOBIG);
+	assert_int_equal(decode_json_body("{\"type\":\"ws_info\",\"conn\":1,"
+	                                  "\"found\":true}",
+	                     att, IPC_WS_MAX_ATTACHMENT),
+	    IPC_OK);
+	assert_int_equal(decode_json_body("{\"type\":\"ws_info\",\"conn\":1,"
+	                                  "\"found\":true}",
+	                     att, IPC_WS_MAX_ATTACHMENT + 1),
+	    IPC_ETOOBIG);
+	/* A message's body is bounded by the frame only. */
+	assert_int_equal(decode_json_body("{\"type\":\"ws_send\",\"conn\":1}",
+	                     att, IPC_WS_MAX_ATTACHMENT + 1),
+	    IPC_OK);
+}
+
+/*
+ * A list as long as a header holds. The shortest entry, {"conn":1}, takes
+ * 11 bytes, so 32,768 of them (IPC_WS_MAX_CONNS) cannot fit in the
+ * 262,144 bytes of a header: the frame limit is the one that bites.
+ */
+static void
+test_ws_list_size(void **state)
+{
+	size_t n = 10000, cap = 64 + n * 40;
+	char *json = malloc(cap), *p = json;
+	struct ipc_msg m;
+	char err[256];
+	size_t len;
+	uint8_t *f;
+
+	assert_non_null(json);
+	p += sprintf(p, "{\"type\":\"ws_list_result\",\"conns\":[");
+	for (size_t i = 0; i < n; i++)
+		p += sprintf(p, "%s{\"conn\":%zu%s}", i > 0 ? "," : "", i + 1,
+		    i % 2 ? ",\"tags\":[\"r\"]" : "");
+	strcpy(p, "]}");
+	f = mkframe(json, strlen(json), NULL, 0, &len);
+	assert_int_equal(ipc_decode(f, len, &m, err, sizeof(err)), IPC_OK);
+	assert_int_equal(m.nconns, n);
+	assert_true(m.conns[n - 1].conn == n);
+	assert_int_equal(m.conns[n - 1].ntags, 1);
+	assert_string_equal(m.conns[n - 1].tags[0], "r");
+	assert_int_equal(m.conns[n - 2].ntags, 0);
+	ipc_msg_release(&m);
+	free(f);
+
+	/* 32,769 entries: over the header limit first. */
+	n = IPC_WS_MAX_CONNS + 1;
+	json = realloc(json, 64 + n * 12);
+	assert_non_null(json);
+	p = json + sprintf(json, "{\"type\":\"ws_list_result\",\"conns\":[");
+	for (size_t i = 0; i < n; i++)
+		p += sprintf(p, "%s{\"conn\":1}", i > 0 ? "," : "");
+	strcpy(p, "]}");
+	assert_int_equal(decode_json(json), IPC_ETOOBIG);
+	free(json);
+}
+
+static void
+test_ws_text(void **state)
+{
+	assert_true(ipc_is_ws_text("", 0));
+	assert_true(ipc_is_ws_text(NULL, 0));
+	assert_true(ipc_is_ws_text("a\0b", 3)); /* NUL is a character */
+	assert_true(ipc_is_ws_text("\xf0\x9f\x98\x80", 4));
+	assert_false(ipc_is_ws_text("\xff", 1));
+	assert_false(ipc_is_ws_text("\xc3", 1));         /* cut short */
+	assert_false(ipc_is_ws_text("\xed\xa0\x80", 3)); /* a surrogate */
+	assert_false(ipc_is_ws_text("\xc0\x80", 2));     /* overlong NUL */
+	/* Protocol strings still refuse NUL. */
+	assert_false(ipc_is_utf8("a\0b", 3));
+}
+
 int
 main(void)
 {
@@ -1034,6 +1747,15 @@ main(void)
 	    cmocka_unit_test(test_alarm_fields),
 	    cmocka_unit_test(test_alarm_lists),
 	    cmocka_unit_test(test_alarm_next),
+	    cmocka_unit_test(test_ws_type_names),
+	    cmocka_unit_test(test_round_trip_ws_upgrade),
+	    cmocka_unit_test(test_round_trip_ws_events),
+	    cmocka_unit_test(test_round_trip_ws_actions),
+	    cmocka_unit_test(test_round_trip_ws_answers),
+	    cmocka_unit_test(test_ws_fields),
+	    cmocka_unit_test(test_ws_limits),
+	    cmocka_unit_test(test_ws_list_size),
+	    cmocka_unit_test(test_ws_text),
 	};
 
 	return (cmocka_run_group_tests(tests, NULL, NULL));

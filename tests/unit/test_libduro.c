@@ -303,7 +303,7 @@ test_unknown_type(void **state)
 	/* A known event this worker has no handler for. */
 	struct ipc_msg alarm = {
 	    .type = IPC_ALARM, .id = 24, .name = "", .scheduled = 1};
-	struct ipc_msg note = {.type = IPC_UNKNOWN, .type_name = "ws_close"};
+	struct ipc_msg note = {.type = IPC_UNKNOWN, .type_name = "log"};
 	struct ipc_msg wrong_way = {
 	    .type = IPC_RESPONSE, .id = 22, .status = 200};
 	struct ipc_msg m;
