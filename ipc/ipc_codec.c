@@ -489,9 +489,11 @@ decode_ws(const cJSON *o, struct ipc_msg *m, char *err, size_t errlen)
 	case IPC_WS_AUTO:
 		return (decode_ws_auto(o, m, err, errlen));
 	case IPC_WS_LIST:
-		if (get_text(o, "tag", 0, 1, IPC_WS_MAX_TAG, &m->tag) != 0)
+		if (get_text(o, "tag", 0, 1, IPC_WS_MAX_TAG, &m->tag) != 0 ||
+		    get_conn(o, "after", 0, &m->after) != 0)
 			return (fail(err, errlen, IPC_EFIELD,
-			    "ws_list: tag must be 1..%d bytes of UTF-8",
+			    "ws_list: tag must be 1..%d bytes of UTF-8, after "
+			    "a connection id",
 			    IPC_WS_MAX_TAG));
 		return (0);
 	case IPC_WS_GET:
@@ -500,6 +502,9 @@ decode_ws(const cJSON *o, struct ipc_msg *m, char *err, size_t errlen)
 			    "ws_get: needs conn in 1..2^53"));
 		return (0);
 	case IPC_WS_LIST_RESULT:
+		if (get_bool(o, "more", 0, &m->more) != 0)
+			return (fail(err, errlen, IPC_EFIELD,
+			    "ws_list_result: more must be a bool"));
 		return (get_conns(o, m, err, errlen));
 	case IPC_WS_INFO:
 		return (decode_ws_info(o, m, err, errlen));
@@ -840,6 +845,8 @@ encode_ws(cJSON *o, const struct ipc_msg *m)
 			ok &= add_str(o, "tag", m->tag);
 		if (m->type == IPC_WS_BROADCAST)
 			ok &= add_binary(o, m->binary);
+		if (m->type == IPC_WS_LIST && m->after != 0)
+			ok &= add_uint(o, "after", m->after);
 		break;
 	case IPC_WS_ATTACH:
 	case IPC_WS_GET:
@@ -851,6 +858,8 @@ encode_ws(cJSON *o, const struct ipc_msg *m)
 		break;
 	case IPC_WS_LIST_RESULT:
 		ok &= cJSON_AddItemToObject(o, "conns", conns_json(m));
+		if (m->more)
+			ok &= cJSON_AddTrueToObject(o, "more") != NULL;
 		break;
 	case IPC_WS_INFO:
 		ok &= add_uint(o, "conn", m->conn);

@@ -855,7 +855,8 @@ request_take_socket(struct request *r, int *fd, char **in, size_t *inlen,
 		conn_kick(c);
 		return (-1);
 	}
-	memcpy(*in, c->ibuf + c->ioff, *inlen);
+	if (*inlen > 0)
+		memcpy(*in, c->ibuf + c->ioff, *inlen);
 	/* Earlier answers not yet sent go out first, before the 101. */
 	*outlen = out_pending(c);
 	if ((*out = malloc(*outlen + 1)) == NULL) {
@@ -865,7 +866,8 @@ request_take_socket(struct request *r, int *fd, char **in, size_t *inlen,
 		conn_kick(c);
 		return (-1);
 	}
-	memcpy(*out, c->obuf + c->ooff, *outlen);
+	if (*outlen > 0)
+		memcpy(*out, c->obuf + c->ooff, *outlen);
 	*fd = c->fd;
 	ev_io_stop(gw->loop, &c->read_w);
 	ev_io_stop(gw->loop, &c->write_w);

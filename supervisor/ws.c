@@ -27,6 +27,7 @@
 #define WS_MAX_PEERS 32768
 #define WS_MAX_MESSAGE (32u * 1024 * 1024)
 #define WS_MAX_PENDING (4u * 1024 * 1024)
+#define LIST_PAGE_BYTES (192 * 1024) /* of a frame's 256 KiB header */
 
 struct ws_peer {
 	uint64_t id;
@@ -532,6 +533,18 @@ ws_attach_action(struct object *o, const struct ipc_msg *m)
 	return (0);
 }
 
+/* What a peer costs in a ws_list_result, at most (JSON escapes a tag's
+ * byte into up to 6). */
+static size_t
+peer_list_bytes(const struct ws_peer *p)
+{
+	size_t n = 64;
+
+	for (size_t i = 0; i < p->ntags; i++)
+		n += strlen(p->tags[i]) * 6 + 4;
+	return (n);
+}
+
 static int
 ws_list_answer(struct object *o, const struct ipc_msg *q)
 {
@@ -539,16 +552,24 @@ ws_list_answer(struct object *o, const struct ipc_msg *q)
 	struct ipc_ws_conn *v = NULL;
 	struct ws_peer *p;
 	struct ipc_msg m;
-	size_t n = 0;
+	size_t n = 0, bytes = 0;
 	int rv;
 
 	if (rm != NULL && rm->npeers > 0 &&
 	    (v = calloc(rm->npeers, sizeof(*v))) == NULL)
 		return (-1);
+	memset(&m, 0, sizeof(m));
+	/* Peers are in id order (ids only grow): a page is the next ones
+	 * after q->after that fit a frame's header, LIST_PAGE_BYTES. */
 	if (rm != NULL)
 		TAILQ_FOREACH (p, &rm->peers, entry) {
-			if (q->tag != NULL && !peer_has_tag(p, q->tag))
+			if (p->id <= q->after ||
+			    (q->tag != NULL && !peer_has_tag(p, q->tag)))
 				continue;
+			if ((bytes += peer_list_bytes(p)) > LIST_PAGE_BYTES) {
+				m.more = 1;
+				break;
+			}
 			v[n].conn = p->id;
 			v[n].tags = (const char **)p->tags;
 			v[n].ntags = p->ntags;
@@ -556,7 +577,6 @@ ws_list_answer(struct object *o, const struct ipc_msg *q)
 			    p->auto_ms > 0 ? (uint64_t)p->auto_ms : 0;
 			n++;
 		}
-	memset(&m, 0, sizeof(m));
 	m.type = IPC_WS_LIST_RESULT;
 	m.conns = v;
 	m.nconns = n;

@@ -373,19 +373,23 @@ duro_ws_get_attachment(struct duro *d, uint64_t conn, void **data, size_t *len)
 	return (rv);
 }
 
-/* Copy a ws_list_result into the caller's array; partial on failure. */
+/* Append a page of ws_list_result to the caller's array; partial on
+ * failure. */
 static int
 ws_list_copy(const struct ipc_msg *a, struct duro_ws_info **out, size_t *n)
 {
 	struct duro_ws_info *v;
+	size_t base = *n;
 
 	if (a->nconns == 0)
 		return (0);
-	if ((v = calloc(a->nconns, sizeof(*v))) == NULL)
+	if ((v = reallocarray(*out, base + a->nconns, sizeof(*v))) == NULL)
 		return (DURO_ENOMEM);
 	/* Zeroed entries free as empty ones. */
+	memset(v + base, 0, a->nconns * sizeof(*v));
 	*out = v;
-	*n = a->nconns;
+	*n = base + a->nconns;
+	v += base;
 	for (size_t i = 0; i < a->nconns; i++) {
 		const struct ipc_ws_conn *c = &a->conns[i];
 		v[i].conn = c->conn;
@@ -406,7 +410,7 @@ duro_ws_list(
     struct duro *d, const char *tag, struct duro_ws_info **out, size_t *n)
 {
 	struct ipc_msg q, a;
-	int rv;
+	int rv, more;
 
 	if (out == NULL || n == NULL)
 		return (DURO_EINVAL);
@@ -416,13 +420,20 @@ duro_ws_list(
 		return (rv);
 	if (tag != NULL && !ws_string_ok(tag, 1, DURO_WS_TAG_MAX))
 		return (DURO_EINVAL);
+	/* durod answers in pages that fit a frame's header: ask again
+	 * after the last connection while it says there is more. */
 	memset(&q, 0, sizeof(q));
 	q.type = IPC_WS_LIST;
 	q.tag = tag;
-	if ((rv = ws_ask(d, &q, IPC_WS_LIST_RESULT, &a)) != 0)
-		return (rv);
-	rv = ws_list_copy(&a, out, n);
-	ipc_recv_done(&a);
+	do {
+		if ((rv = ws_ask(d, &q, IPC_WS_LIST_RESULT, &a)) != 0)
+			return (rv);
+		more = a.more && a.nconns > 0;
+		if (a.nconns > 0)
+			q.after = a.conns[a.nconns - 1].conn;
+		rv = ws_list_copy(&a, out, n);
+		ipc_recv_done(&a);
+	} while (rv == 0 && more);
 	return (rv);
 }
 

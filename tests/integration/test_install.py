@@ -24,7 +24,8 @@ def make_install(build, dest):
     # -o: install what the test run was built with, never rebuild it here
     # (other tests are using the build directory).
     b = build.dir
-    keep = [f"{b}/durod", f"{b}/duroctl", f"{b}/libduro.a", f"{b}/examples/counter", f"{b}/examples/ledger"]
+    keep = [f"{b}/durod", f"{b}/duroctl", f"{b}/libduro.a", f"{b}/examples/counter",
+            f"{b}/examples/ledger", f"{b}/examples/chat"]
     cmd = ["make", "-s", "-C", harness.REPO, f"BUILD={b}", f"DESTDIR={dest}",
            f"PREFIX={PREFIX}", "install"]
     for f in keep:

@@ -7,8 +7,9 @@ nothing), broadcast to a tag and to all, attachments, list with tags,
 close codes both ways and the ws_close event, oversize message 1009,
 malformed frames 1002, invalid UTF-8 1007 — each disturbing nothing else —
 a worker crash keeps the connections open, the auto-response answered by
-durod while the worker stays hibernated, and deleting the object closes
-its connections with 1001."""
+durod while the worker stays hibernated, list answered in pages, and
+deleting the object or stopping durod closes connections with 1001."""
+import signal
 import time
 
 import harness
@@ -105,6 +106,19 @@ def test(t):
             wg.send_text("getatt 999999")
             check(wg.recv() == ("text", "gone"), "unknown connection")
 
+        with t.sub("list pages: 30 connections with ten 250-byte tags"):
+            tags = ",".join(f"{i}" + "t" * 249 for i in range(10))
+            many = [wsclient.connect(d.port, f"/wsecho/big/ws?tags={tags}", conns=conns)
+                    for _ in range(30)]
+            ids = [welcome(w) for w in many]
+            many[0].send_text("list")
+            kind, listing = many[0].recv()
+            got = [e.split(":")[0] for e in listing.split()]
+            check(got == [str(i) for i in ids], f"{len(got)} of 30 listed")
+            check(all(e.split(":")[1] == tags for e in listing.split()), "tags")
+            for w in many:
+                w.abort()
+
         with t.sub("close codes"):
             wb.send_text("close 4001 go away")
             check(wb.expect_close()[0] == (4001, "go away"), "the object's close")
@@ -186,6 +200,13 @@ def test(t):
             r = a.request("DELETE", "/objects/wsecho/.name/r")
             check(r.status == 200, f"delete: {r!r}")
             check(ws.expect_close(1001)[0][0] == 1001, "1001 on delete")
+
+        with t.sub("shutdown closes with 1001"):
+            d.signal(signal.SIGTERM)
+            for w in (other, s):
+                check(w.expect_close(1001)[0][0] == 1001, "1001 on SIGTERM")
+                w.abort()
+            check(d.wait_exit() == 0, "durod's exit status")
         for w in conns:
             w.abort()
 

@@ -1295,6 +1295,11 @@ test_round_trip_ws_actions(void **state)
 	assert_null(out.tag);
 	ipc_msg_release(&out);
 	free(f);
+	in.after = IPC_MAX_ID;
+	round_trip(&in, &out, &f);
+	assert_true(out.after == IPC_MAX_ID);
+	ipc_msg_release(&out);
+	free(f);
 
 	memset(&in, 0, sizeof(in));
 	in.type = IPC_WS_GET;
@@ -1333,14 +1338,17 @@ test_round_trip_ws_answers(void **state)
 		    out.conns[i].tags, out.conns[i].ntags);
 	}
 	assert_null(out.conns[1].tags);
+	assert_false(out.more);
 	/* Never auto-answered is null on the wire. */
 	assert_true(header_has(&in, "\"auto_ms\":null"));
 	ipc_msg_release(&out);
 	free(f);
 	in.nconns = 0;
+	in.more = 1;
 	round_trip(&in, &out, &f);
 	assert_int_equal(out.nconns, 0);
 	assert_null(out.conns);
+	assert_true(out.more);
 	ipc_msg_release(&out);
 	free(f);
 
@@ -1480,6 +1488,13 @@ test_ws_fields(void **state)
 	    {"{\"type\":\"ws_list\"}", IPC_OK},
 	    {"{\"type\":\"ws_list\",\"tag\":\"\"}", IPC_EFIELD},
 	    {"{\"type\":\"ws_list\",\"tag\":null}", IPC_EFIELD},
+	    {"{\"type\":\"ws_list\",\"after\":7}", IPC_OK},
+	    {"{\"type\":\"ws_list\",\"after\":0}", IPC_EFIELD},
+	    {"{\"type\":\"ws_list\",\"after\":\"7\"}", IPC_EFIELD},
+	    {"{\"type\":\"ws_list_result\",\"conns\":[],\"more\":true}",
+	        IPC_OK},
+	    {"{\"type\":\"ws_list_result\",\"conns\":[],\"more\":1}",
+	        IPC_EFIELD},
 	    /* ws_list_result */
 	    {"{\"type\":\"ws_list_result\",\"conns\":[]}", IPC_OK},
 	    {"{\"type\":\"ws_list_result\",\"conns\":[{\"conn\":1}]}", IPC_OK},

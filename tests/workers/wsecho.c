@@ -234,7 +234,7 @@ static int
 on_request(struct duro *d, const struct duro_request *req,
     struct duro_response *resp, void *arg)
 {
-	char tags[512], conn[48], *save = NULL, *t;
+	char tags[4096], conn[48], *save = NULL, *t;
 	const char *v[DURO_WS_MAX_TAGS];
 	size_t nv = 0;
 
