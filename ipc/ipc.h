@@ -156,8 +156,8 @@ struct ipc_msg {
 	const char *auto_response; /* ws_auto */
 	struct ipc_ws_conn *conns; /* ws_list_result */
 	size_t nconns;
-	uint64_t after; /* ws_list: only connections with a greater id */
-	int more;       /* ws_list_result: ask again, after the last one */
+	uint64_t after;   /* ws_list: only connections with a greater id */
+	int more;         /* ws_list_result: ask again, after the last one */
 	int found;        /* ws_info: the connection exists */
 	uint64_t auto_ms; /* ws_info: the last auto-response, 0: never */
 

@@ -186,8 +186,8 @@ admin_dispatch(void *arg, struct request *r)
 		if (strcmp(r->http->method, "GET") == 0)
 			admin_events(d, r, query);
 		else
-			request_error(r, 405, "method_not_allowed",
-			    "use GET /events");
+			request_error(
+			    r, 405, "method_not_allowed", "use GET /events");
 	} else if (ROUTE_IS("/objects")) {
 		if (is_get(r, "/objects"))
 			admin_objects_list(d, r, query);

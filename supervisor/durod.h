@@ -8,6 +8,12 @@
  *   -> worker_ipc.c (nng pair0 socket per worker) -> the worker process
  *   and back: worker_ipc.c -> object_run.c -> gateway.c (request_respond).
  *
+ * WebSockets: an upgrade flows like a request; its 101 hands the socket
+ * to ws.c (rooms of connections, outliving workers) and ws_conn.c (the
+ * protocol, on wslay); messages come back as events through object_run.c.
+ * The admin API: admin.c, admin_objects.c, admin_db*.c; lifecycle events
+ * and the log: events.c; metrics.c; a reload: reload.c and nsgen.c.
+ *
  * Where an object's lifecycle lives: lifecycle.c (the pure state machine),
  * object_run.c (the actions it asks for) and restart.c (when crashes put
  * an object in backoff).

@@ -957,8 +957,9 @@ object_on_message(struct object *o, const struct ipc_msg *m)
 		}
 		if (m->type == IPC_RESPONSE && m->status == 101 &&
 		    o->inflight->ws_conn == 0)
-			return (object_on_violation(o,
-			    "101 to a request that is not a WebSocket upgrade"));
+			return (
+			    object_on_violation(o, "101 to a request that is "
+			                           "not a WebSocket upgrade"));
 		if (o->sync_waiting != 0)
 			return (
 			    object_on_violation(o, "reply before alarm_ack"));

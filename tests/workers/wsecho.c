@@ -81,11 +81,11 @@ cmd_list(struct duro *d, uint64_t conn, const char *tag)
 	}
 	out[0] = '\0';
 	for (size_t i = 0; i < n; i++) {
-		len += (size_t)sprintf(out + len, "%s%" PRIu64 ":", i ? " " : "",
-		    v[i].conn);
+		len += (size_t)sprintf(
+		    out + len, "%s%" PRIu64 ":", i ? " " : "", v[i].conn);
 		for (size_t t = 0; t < v[i].ntags; t++)
-			len += (size_t)sprintf(out + len, "%s%s", t ? "," : "",
-			    v[i].tags[t]);
+			len += (size_t)sprintf(
+			    out + len, "%s%s", t ? "," : "", v[i].tags[t]);
 		len += (size_t)sprintf(out + len, ":%" PRId64, v[i].auto_ms);
 	}
 	duro_ws_list_free(v, n);
@@ -198,8 +198,8 @@ on_message(struct duro *d, uint64_t conn, int binary, const void *data,
 }
 
 static int
-on_close(struct duro *d, uint64_t conn, int code, const char *reason,
-    int clean, void *arg)
+on_close(struct duro *d, uint64_t conn, int code, const char *reason, int clean,
+    void *arg)
 {
 	char line[256];
 	int rv;
@@ -220,12 +220,13 @@ get_closes(struct duro *d, struct duro_response *resp)
 	struct duro_sql_cursor *cur = NULL;
 	int rv;
 
-	rv = duro_sql_exec(d, &cur,
-	    "SELECT line FROM closes ORDER BY rowid", NULL, 0);
+	rv = duro_sql_exec(
+	    d, &cur, "SELECT line FROM closes ORDER BY rowid", NULL, 0);
 	if (rv != 0) /* no table yet: no closes */
 		return (0);
 	while ((rv = duro_sql_next(cur)) == 1)
-		duro_response_printf(resp, "%s\n", duro_sql_column_text(cur, 0, NULL));
+		duro_response_printf(
+		    resp, "%s\n", duro_sql_column_text(cur, 0, NULL));
 	duro_sql_close(cur);
 	return (rv < 0 ? rv : 0);
 }
@@ -256,8 +257,8 @@ on_request(struct duro *d, const struct duro_request *req,
 			v[nv++] = t;
 	if (duro_ws_accept(resp, v, nv) != 0)
 		return (-1);
-	snprintf(conn, sizeof(conn), "welcome %" PRIu64,
-	    duro_request_ws_conn(req));
+	snprintf(
+	    conn, sizeof(conn), "welcome %" PRIu64, duro_request_ws_conn(req));
 	return (send_text(d, duro_request_ws_conn(req), conn));
 }
 
