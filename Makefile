@@ -25,7 +25,7 @@ DEB_PACKAGES = build-essential pkg-config clang libclang-rt-14-dev \
 # The browser tests' (tests/browser/deps.sh also installs playwright-core).
 BROWSER_PACKAGES = chromium fonts-dejavu-core
 
-IPC_SRC  = ipc/ipc_codec.c ipc/ipc_text.c ipc/ipc_alarm.c ipc/ipc_nng.c
+IPC_SRC  = ipc/ipc_codec.c ipc/ipc_ws.c ipc/ipc_text.c ipc/ipc_alarm.c ipc/ipc_nng.c
 IPC_OBJ  = $(IPC_SRC:%.c=$(BUILD)/%.o)
 
 DURO_SRC = $(wildcard worker/*.c)
@@ -141,8 +141,8 @@ asan:
 
 # libFuzzer targets: clang, ASan+UBSan, one binary per tests/fuzz/fuzz_*.c.
 FUZZ_CFLAGS = -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -std=gnu11 -D_GNU_SOURCE -Iipc -Iworker -Isupervisor -Isandbox
-FUZZ_DEPS_ipc     = ipc/ipc_codec.c ipc/ipc_text.c
-FUZZ_DEPS_http_in = supervisor/http_in.c ipc/ipc_codec.c ipc/ipc_text.c
+FUZZ_DEPS_ipc     = ipc/ipc_codec.c ipc/ipc_ws.c ipc/ipc_text.c
+FUZZ_DEPS_http_in = supervisor/http_in.c ipc/ipc_codec.c ipc/ipc_ws.c ipc/ipc_text.c
 build-fuzz/fuzz_%: tests/fuzz/fuzz_%.c $$(FUZZ_DEPS_$$*)
 	@mkdir -p build-fuzz
 	clang $(FUZZ_CFLAGS) -o $@ $^ -lcjson -lhttp_parser

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "ipc.h"
+#include "ipc_impl.h"
 
 static const char *const type_names[] = {
     [IPC_UNKNOWN] = "unknown",
@@ -53,8 +54,8 @@ type_byname(const char *s)
 	return (IPC_UNKNOWN);
 }
 
-static int
-fail(char *err, size_t errlen, int rv, const char *fmt, ...)
+int
+ipc_fail(char *err, size_t errlen, int rv, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -67,8 +68,8 @@ fail(char *err, size_t errlen, int rv, const char *fmt, ...)
 }
 
 /* Field readers: each returns 0 or -1, NULL-safe for absent fields. */
-static int
-get_string(const cJSON *o, const char *key, int required, const char **out)
+int
+ipc_get_string(const cJSON *o, const char *key, int required, const char **out)
 {
 	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
 
@@ -80,8 +81,8 @@ get_string(const cJSON *o, const char *key, int required, const char **out)
 	return (0);
 }
 
-static int
-get_int(const cJSON *o, const char *key, int required, double lo, double hi,
+int
+ipc_get_int(const cJSON *o, const char *key, int required, double lo, double hi,
     double *out)
 {
 	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
@@ -112,28 +113,29 @@ get_headers(const cJSON *o, struct ipc_msg *m, char *err, size_t errlen)
 	if (a == NULL)
 		return (0);
 	if (!cJSON_IsArray(a))
-		return (fail(err, errlen, IPC_EFIELD, "headers: not an array"));
+		return (
+		    ipc_fail(err, errlen, IPC_EFIELD, "headers: not an array"));
 	n = (size_t)cJSON_GetArraySize(a);
 	if (n > IPC_MAX_HEADERS)
-		return (fail(err, errlen, IPC_ETOOBIG,
+		return (ipc_fail(err, errlen, IPC_ETOOBIG,
 		    "headers: %zu entries, limit %d", n, IPC_MAX_HEADERS));
 	if (n == 0)
 		return (0);
 	if ((m->headers = calloc(n, sizeof(*m->headers))) == NULL)
-		return (
-		    fail(err, errlen, IPC_ETOOBIG, "headers: out of memory"));
+		return (ipc_fail(
+		    err, errlen, IPC_ETOOBIG, "headers: out of memory"));
 	m->nheaders = 0;
 	cJSON_ArrayForEach (pair, a) {
 		const cJSON *k = cJSON_GetArrayItem(pair, 0);
 		const cJSON *v = cJSON_GetArrayItem(pair, 1);
 		if (!cJSON_IsArray(pair) || cJSON_GetArraySize(pair) != 2 ||
 		    !cJSON_IsString(k) || !cJSON_IsString(v))
-			return (fail(err, errlen, IPC_EFIELD,
+			return (ipc_fail(err, errlen, IPC_EFIELD,
 			    "headers[%zu]: not a [name, value] pair of strings",
 			    m->nheaders));
 		if (!ipc_is_token(k->valuestring) ||
 		    !ipc_is_header_value(v->valuestring))
-			return (fail(err, errlen, IPC_EFIELD,
+			return (ipc_fail(err, errlen, IPC_EFIELD,
 			    "headers[%zu]: illegal name or value",
 			    m->nheaders));
 		m->headers[m->nheaders].name = k->valuestring;
@@ -143,8 +145,8 @@ get_headers(const cJSON *o, struct ipc_msg *m, char *err, size_t errlen)
 	return (0);
 }
 
-static int
-get_bool(const cJSON *o, const char *key, int required, int *out)
+int
+ipc_get_bool(const cJSON *o, const char *key, int required, int *out)
 {
 	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
 
@@ -159,7 +161,7 @@ get_bool(const cJSON *o, const char *key, int required, int *out)
 static int
 get_alarm_name(const cJSON *o, const char **out)
 {
-	if (get_string(o, "name", 1, out) != 0 ||
+	if (ipc_get_string(o, "name", 1, out) != 0 ||
 	    strlen(*out) > IPC_MAX_ALARM_NAME ||
 	    !ipc_is_utf8(*out, strlen(*out)))
 		return (-1);
@@ -181,38 +183,41 @@ get_alarms(
 	double d;
 
 	if (a == NULL)
-		return (required
-		            ? fail(err, errlen, IPC_EFIELD, "alarms: missing")
-		            : 0);
+		return (required ? ipc_fail(err, errlen, IPC_EFIELD,
+		                       "alarms: missing")
+		                 : 0);
 	if (!cJSON_IsArray(a))
-		return (fail(err, errlen, IPC_EFIELD, "alarms: not an array"));
+		return (
+		    ipc_fail(err, errlen, IPC_EFIELD, "alarms: not an array"));
 	n = (size_t)cJSON_GetArraySize(a);
 	if (n > IPC_MAX_ALARMS)
-		return (fail(err, errlen, IPC_ETOOBIG,
+		return (ipc_fail(err, errlen, IPC_ETOOBIG,
 		    "alarms: %zu entries, limit %d", n, IPC_MAX_ALARMS));
 	if (n == 0)
 		return (0);
 	if ((m->alarms = calloc(n, sizeof(*m->alarms))) == NULL)
-		return (
-		    fail(err, errlen, IPC_ETOOBIG, "alarms: out of memory"));
+		return (ipc_fail(
+		    err, errlen, IPC_ETOOBIG, "alarms: out of memory"));
 	cJSON_ArrayForEach (e, a) {
 		struct ipc_alarm *al = &m->alarms[m->nalarms];
 		if (!cJSON_IsObject(e) || get_alarm_name(e, &al->name) != 0)
-			return (fail(err, errlen, IPC_EFIELD,
+			return (ipc_fail(err, errlen, IPC_EFIELD,
 			    "alarms[%zu]: needs a name of at most %d bytes of "
 			    "UTF-8",
 			    m->nalarms, IPC_MAX_ALARM_NAME));
 		d = -1;
-		if (get_int(e, "at", 0, 0, (double)IPC_MAX_TIME_MS, &d) != 0 ||
+		if (ipc_get_int(e, "at", 0, 0, (double)IPC_MAX_TIME_MS, &d) !=
+		        0 ||
 		    (d < 0 && m->type == IPC_ALARM_SYNC))
-			return (fail(err, errlen, IPC_EFIELD,
+			return (ipc_fail(err, errlen, IPC_EFIELD,
 			    "alarms[%zu]: at: not a time in 0..2^53 ms",
 			    m->nalarms));
 		al->deleted = d < 0;
 		al->at = al->deleted ? 0 : (uint64_t)d;
 		d = 0;
-		if (get_int(e, "every", 0, 0, (double)IPC_MAX_TIME_MS, &d) != 0)
-			return (fail(err, errlen, IPC_EFIELD,
+		if (ipc_get_int(
+		        e, "every", 0, 0, (double)IPC_MAX_TIME_MS, &d) != 0)
+			return (ipc_fail(err, errlen, IPC_EFIELD,
 			    "alarms[%zu]: every: not a period in 0..2^53 ms",
 			    m->nalarms));
 		/* A deleted alarm has no period, whatever was sent. */
@@ -222,389 +227,86 @@ get_alarms(
 	return (0);
 }
 
-/* ---- WebSockets (PROTOCOL.md section 15) ---- */
-
-/* A connection id: an int in 1..2^53. */
-static int
-get_conn(const cJSON *o, const char *key, int required, uint64_t *out)
-{
-	double d = 0;
-
-	if (get_int(o, key, required, 1, (double)IPC_MAX_ID, &d) != 0)
-		return (-1);
-	*out = (uint64_t)d;
-	return (0);
-}
-
-/* A string of min..max bytes of UTF-8; *out is untouched when absent. */
-static int
-get_text(const cJSON *o, const char *key, int required, size_t min, size_t max,
-    const char **out)
-{
-	const char *s = NULL;
-	size_t n;
-
-	if (get_string(o, key, required, &s) != 0)
-		return (-1);
-	if (s == NULL)
-		return (0);
-	n = strlen(s);
-	if (n < min || n > max || !ipc_is_utf8(s, n))
-		return (-1);
-	*out = s;
-	return (0);
-}
-
-/* "auto_ms": epoch ms in 1..2^53, or null (or absent) for never (0). */
-static int
-get_auto_ms(const cJSON *o, uint64_t *out)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, "auto_ms");
-	double d = 0;
-
-	*out = 0;
-	if (v == NULL || cJSON_IsNull(v))
-		return (0);
-	if (get_int(o, "auto_ms", 1, 1, (double)IPC_MAX_TIME_MS, &d) != 0)
-		return (-1);
-	*out = (uint64_t)d;
-	return (0);
-}
-
-/*
- * A "tags" array into out (room for IPC_WS_MAX_TAGS): at most that many
- * strings of 1..IPC_WS_MAX_TAG bytes of UTF-8. Returns how many, or -1.
- */
-static int
-tags_read(const cJSON *a, const char **out)
-{
-	const cJSON *t;
-	int n = 0;
-
-	if (!cJSON_IsArray(a) || cJSON_GetArraySize(a) > IPC_WS_MAX_TAGS)
-		return (-1);
-	cJSON_ArrayForEach (t, a) {
-		size_t len;
-		if (!cJSON_IsString(t) || t->valuestring == NULL)
-			return (-1);
-		len = strlen(t->valuestring);
-		if (len < 1 || len > IPC_WS_MAX_TAG ||
-		    !ipc_is_utf8(t->valuestring, len))
-			return (-1);
-		out[n++] = t->valuestring;
-	}
-	return (n);
-}
-
-/* "tags" of a response or a ws_info; absent is none. */
-static int
-get_tags(const cJSON *o, struct ipc_msg *m, char *err, size_t errlen)
-{
-	const cJSON *a = cJSON_GetObjectItemCaseSensitive(o, "tags");
-	const char *t[IPC_WS_MAX_TAGS], **copy;
-	int n;
-
-	if (a == NULL)
-		return (0);
-	if ((n = tags_read(a, t)) < 0)
-		return (fail(err, errlen, IPC_EFIELD,
-		    "tags: not an array of at most %d strings of 1..%d bytes "
-		    "of UTF-8",
-		    IPC_WS_MAX_TAGS, IPC_WS_MAX_TAG));
-	if (n == 0)
-		return (0);
-	if ((copy = calloc((size_t)n, sizeof(*copy))) == NULL)
-		return (fail(err, errlen, IPC_ETOOBIG, "tags: out of memory"));
-	memcpy(copy, t, (size_t)n * sizeof(*t));
-	m->tags = copy;
-	m->ntags = (size_t)n;
-	return (0);
-}
-
-/* Tags listed by the entries of a "conns" array; -1 past the limit. */
-static long
-conns_count_tags(const cJSON *a)
-{
-	const cJSON *e, *t;
-	long n = 0;
-	int k;
-
-	cJSON_ArrayForEach (e, a) {
-		t = cJSON_GetObjectItemCaseSensitive(e, "tags");
-		if (!cJSON_IsObject(e) || t == NULL)
-			continue;
-		if ((k = cJSON_GetArraySize(t)) > IPC_WS_MAX_TAGS)
-			return (-1);
-		n += k;
-	}
-	return (n);
-}
-
-/*
- * "conns": [{"conn": id, "tags": [...], "auto_ms": ms | null}, ...], at
- * most IPC_WS_MAX_CONNS. Every entry's tags share one array, counted
- * first.
- */
-static int
-get_conns(const cJSON *o, struct ipc_msg *m, char *err, size_t errlen)
-{
-	const cJSON *a = cJSON_GetObjectItemCaseSensitive(o, "conns"), *e, *t;
-	const char **tags;
-	size_t n, used = 0;
-	long ntags;
-	int k;
-
-	if (!cJSON_IsArray(a))
-		return (fail(err, errlen, IPC_EFIELD,
-		    "ws_list_result: conns: missing or not an array"));
-	n = (size_t)cJSON_GetArraySize(a);
-	if (n > IPC_WS_MAX_CONNS)
-		return (fail(err, errlen, IPC_ETOOBIG,
-		    "conns: %zu entries, limit %d", n, IPC_WS_MAX_CONNS));
-	if (n == 0)
-		return (0);
-	if ((ntags = conns_count_tags(a)) < 0)
-		return (fail(err, errlen, IPC_EFIELD,
-		    "conns: an entry has more than %d tags", IPC_WS_MAX_TAGS));
-	tags = calloc((size_t)ntags + 1, sizeof(*tags));
-	m->conn_tags_ = tags;
-	if (tags == NULL || (m->conns = calloc(n, sizeof(*m->conns))) == NULL)
-		return (fail(err, errlen, IPC_ETOOBIG, "conns: out of memory"));
-	cJSON_ArrayForEach (e, a) {
-		struct ipc_ws_conn *c = &m->conns[m->nconns];
-		t = cJSON_GetObjectItemCaseSensitive(e, "tags");
-		k = 0;
-		if (!cJSON_IsObject(e) ||
-		    get_conn(e, "conn", 1, &c->conn) != 0 ||
-		    get_auto_ms(e, &c->auto_ms) != 0 ||
-		    (t != NULL && (k = tags_read(t, tags + used)) < 0))
-			return (fail(err, errlen, IPC_EFIELD,
-			    "conns[%zu]: needs conn in 1..2^53, tags (at most "
-			    "%d strings of 1..%d bytes of UTF-8) and auto_ms "
-			    "in 1..2^53 or null",
-			    m->nconns, IPC_WS_MAX_TAGS, IPC_WS_MAX_TAG));
-		c->tags = k > 0 ? tags + used : NULL;
-		c->ntags = (size_t)k;
-		used += (size_t)k;
-		m->nconns++;
-	}
-	return (0);
-}
-
-/*
- * ws_close goes both ways with different fields. The id tells them apart:
- * durod's event has one (it is answered), the worker's action never does.
- */
-static int
-decode_ws_close(const cJSON *o, struct ipc_msg *m, char *err, size_t errlen)
-{
-	int event = m->id != 0;
-	double d = IPC_WS_MIN_CLOSE;
-
-	if (get_conn(o, "conn", 1, &m->conn) != 0 ||
-	    get_int(o, "code", event, event ? 0 : IPC_WS_MIN_CLOSE,
-	        IPC_WS_MAX_CODE, &d) != 0 ||
-	    get_text(o, "reason", 0, 0, IPC_WS_MAX_REASON, &m->reason) != 0 ||
-	    (event && get_bool(o, "clean", 0, &m->clean) != 0))
-		return (fail(err, errlen, IPC_EFIELD, "%s",
-		    event ? "ws_close (event, with an id): needs conn, code "
-		            "in 0..4999, a reason of at most 123 bytes of "
-		            "UTF-8 and clean true or false"
-		          : "ws_close (action, no id): needs conn, code in "
-		            "1000..4999 and a reason of at most 123 bytes of "
-		            "UTF-8"));
-	m->close_code = (int)d;
-	return (0);
-}
-
-static int
-decode_ws_info(const cJSON *o, struct ipc_msg *m, char *err, size_t errlen)
-{
-	if (get_conn(o, "conn", 1, &m->conn) != 0 ||
-	    get_bool(o, "found", 1, &m->found) != 0 ||
-	    get_auto_ms(o, &m->auto_ms) != 0)
-		return (fail(err, errlen, IPC_EFIELD,
-		    "ws_info: needs conn in 1..2^53, found true or false, "
-		    "auto_ms in 1..2^53 or null"));
-	if (m->body_len > IPC_WS_MAX_ATTACHMENT)
-		return (fail(err, errlen, IPC_ETOOBIG,
-		    "ws_info: attachment of %zu bytes, limit %d", m->body_len,
-		    IPC_WS_MAX_ATTACHMENT));
-	return (get_tags(o, m, err, errlen));
-}
-
-static int
-decode_ws_auto(const cJSON *o, struct ipc_msg *m, char *err, size_t errlen)
-{
-	const size_t max = IPC_WS_MAX_AUTO;
-
-	if (get_text(o, "request", 1, 0, max, &m->auto_request) != 0 ||
-	    get_text(o, "response", 1, 0, max, &m->auto_response) != 0 ||
-	    (m->auto_request[0] == '\0' && m->auto_response[0] != '\0'))
-		return (fail(err, errlen, IPC_EFIELD,
-		    "ws_auto: needs request and response of at most %d bytes "
-		    "of UTF-8, request non-empty unless both are",
-		    IPC_WS_MAX_AUTO));
-	return (0);
-}
-
-/* The WebSocket messages; the body is already in m. */
-static int
-decode_ws(const cJSON *o, struct ipc_msg *m, char *err, size_t errlen)
-{
-	switch (m->type) {
-	case IPC_WS_MESSAGE:
-		if (m->id == 0 || get_conn(o, "conn", 1, &m->conn) != 0 ||
-		    get_bool(o, "binary", 0, &m->binary) != 0)
-			return (fail(err, errlen, IPC_EFIELD,
-			    "ws_message: needs id, conn in 1..2^53 and binary "
-			    "true or false"));
-		return (0);
-	case IPC_WS_CLOSE:
-		return (decode_ws_close(o, m, err, errlen));
-	case IPC_WS_SEND:
-		if (get_conn(o, "conn", 1, &m->conn) != 0 ||
-		    get_bool(o, "binary", 0, &m->binary) != 0)
-			return (fail(err, errlen, IPC_EFIELD,
-			    "ws_send: needs conn in 1..2^53 and binary true "
-			    "or false"));
-		return (0);
-	case IPC_WS_BROADCAST:
-		if (get_text(o, "tag", 0, 1, IPC_WS_MAX_TAG, &m->tag) != 0 ||
-		    get_bool(o, "binary", 0, &m->binary) != 0)
-			return (fail(err, errlen, IPC_EFIELD,
-			    "ws_broadcast: tag must be 1..%d bytes of UTF-8, "
-			    "binary true or false",
-			    IPC_WS_MAX_TAG));
-		return (0);
-	case IPC_WS_ATTACH:
-		if (get_conn(o, "conn", 1, &m->conn) != 0)
-			return (fail(err, errlen, IPC_EFIELD,
-			    "ws_attach: needs conn in 1..2^53"));
-		if (m->body_len > IPC_WS_MAX_ATTACHMENT)
-			return (fail(err, errlen, IPC_ETOOBIG,
-			    "ws_attach: attachment of %zu bytes, limit %d",
-			    m->body_len, IPC_WS_MAX_ATTACHMENT));
-		return (0);
-	case IPC_WS_AUTO:
-		return (decode_ws_auto(o, m, err, errlen));
-	case IPC_WS_LIST:
-		if (get_text(o, "tag", 0, 1, IPC_WS_MAX_TAG, &m->tag) != 0 ||
-		    get_conn(o, "after", 0, &m->after) != 0)
-			return (fail(err, errlen, IPC_EFIELD,
-			    "ws_list: tag must be 1..%d bytes of UTF-8, after "
-			    "a connection id",
-			    IPC_WS_MAX_TAG));
-		return (0);
-	case IPC_WS_GET:
-		if (get_conn(o, "conn", 1, &m->conn) != 0)
-			return (fail(err, errlen, IPC_EFIELD,
-			    "ws_get: needs conn in 1..2^53"));
-		return (0);
-	case IPC_WS_LIST_RESULT:
-		if (get_bool(o, "more", 0, &m->more) != 0)
-			return (fail(err, errlen, IPC_EFIELD,
-			    "ws_list_result: more must be a bool"));
-		return (get_conns(o, m, err, errlen));
-	case IPC_WS_INFO:
-		return (decode_ws_info(o, m, err, errlen));
-	default:
-		return (0);
-	}
-}
-
-/* request: the upgrade fields; ws_conn means nothing without websocket. */
-static int
-decode_upgrade(const cJSON *o, struct ipc_msg *m, char *err, size_t errlen)
-{
-	if (get_bool(o, "websocket", 0, &m->websocket) != 0 ||
-	    get_conn(o, "ws_conn", m->websocket, &m->ws_conn) != 0)
-		return (fail(err, errlen, IPC_EFIELD,
-		    "request: websocket must be true or false, and with it "
-		    "ws_conn an int in 1..2^53"));
-	if (!m->websocket)
-		m->ws_conn = 0;
-	return (0);
-}
-
 static int
 decode_fields(const cJSON *o, struct ipc_msg *m, char *err, size_t errlen)
 {
 	double d = 0;
 	int rv;
 
-	if (get_int(o, "id", 0, 0, (double)IPC_MAX_ID, &d) != 0)
-		return (fail(
+	if (ipc_get_int(o, "id", 0, 0, (double)IPC_MAX_ID, &d) != 0)
+		return (ipc_fail(
 		    err, errlen, IPC_EFIELD, "id: not an integer in 0..2^53"));
 	m->id = (uint64_t)d;
 
 	switch (m->type) {
 	case IPC_READY:
 		d = 0;
-		if (get_int(o, "protocol", 1, 1, 65535, &d) != 0)
-			return (fail(
+		if (ipc_get_int(o, "protocol", 1, 1, 65535, &d) != 0)
+			return (ipc_fail(
 			    err, errlen, IPC_EFIELD, "ready: bad protocol"));
 		m->protocol = (int)d;
 		d = 0;
-		if (get_int(o, "pid", 0, 0, 4194304, &d) != 0)
-			return (
-			    fail(err, errlen, IPC_EFIELD, "ready: bad pid"));
+		if (ipc_get_int(o, "pid", 0, 0, 4194304, &d) != 0)
+			return (ipc_fail(
+			    err, errlen, IPC_EFIELD, "ready: bad pid"));
 		m->pid = (long)d;
 		return (0);
 	case IPC_REQUEST:
-		if (m->id == 0 || get_string(o, "method", 1, &m->method) != 0 ||
+		if (m->id == 0 ||
+		    ipc_get_string(o, "method", 1, &m->method) != 0 ||
 		    !ipc_is_token(m->method) ||
 		    strlen(m->method) > IPC_MAX_METHOD ||
-		    get_string(o, "path", 1, &m->path) != 0 ||
+		    ipc_get_string(o, "path", 1, &m->path) != 0 ||
 		    m->path[0] != '/' ||
-		    get_string(o, "query", 0, &m->query) != 0)
-			return (fail(err, errlen, IPC_EFIELD,
+		    ipc_get_string(o, "query", 0, &m->query) != 0)
+			return (ipc_fail(err, errlen, IPC_EFIELD,
 			    "request: needs id, method token, path starting "
 			    "with /"));
-		if ((rv = decode_upgrade(o, m, err, errlen)) != 0)
+		if ((rv = ipc_ws_decode_upgrade(o, m, err, errlen)) != 0)
 			return (rv);
 		return (get_headers(o, m, err, errlen));
 	case IPC_RESPONSE:
-		if (m->id == 0 || get_int(o, "status", 1, 100, 599, &d) != 0)
-			return (fail(err, errlen, IPC_EFIELD,
+		if (m->id == 0 ||
+		    ipc_get_int(o, "status", 1, 100, 599, &d) != 0)
+			return (ipc_fail(err, errlen, IPC_EFIELD,
 			    "response: needs id and status in 100..599"));
 		m->status = (int)d;
 		if ((rv = get_headers(o, m, err, errlen)) != 0 ||
-		    (rv = get_tags(o, m, err, errlen)) != 0)
+		    (rv = ipc_ws_get_tags(o, m, err, errlen)) != 0)
 			return (rv);
 		return (get_alarms(o, m, 0, err, errlen));
 	case IPC_DONE:
 		if (m->id == 0)
-			return (
-			    fail(err, errlen, IPC_EFIELD, "done: needs an id"));
+			return (ipc_fail(
+			    err, errlen, IPC_EFIELD, "done: needs an id"));
 		return (get_alarms(o, m, 0, err, errlen));
 	case IPC_ALARM_SYNC:
 		return (get_alarms(o, m, 1, err, errlen));
 	case IPC_ALARM_ACK:
-		if (get_bool(o, "ok", 1, &m->ok) != 0 ||
-		    get_string(o, "message", 0, &m->message) != 0)
-			return (fail(err, errlen, IPC_EFIELD,
+		if (ipc_get_bool(o, "ok", 1, &m->ok) != 0 ||
+		    ipc_get_string(o, "message", 0, &m->message) != 0)
+			return (ipc_fail(err, errlen, IPC_EFIELD,
 			    "alarm_ack: needs ok (true or false)"));
 		return (0);
 	case IPC_ALARM:
 		if (m->id == 0 || get_alarm_name(o, &m->name) != 0 ||
-		    get_int(
+		    ipc_get_int(
 		        o, "scheduled", 1, 0, (double)IPC_MAX_TIME_MS, &d) != 0)
-			return (fail(err, errlen, IPC_EFIELD,
+			return (ipc_fail(err, errlen, IPC_EFIELD,
 			    "alarm: needs id, name and scheduled"));
 		m->scheduled = (uint64_t)d;
 		d = 0;
-		if (get_int(o, "retry", 0, 0, IPC_MAX_RETRY, &d) != 0 ||
-		    get_bool(o, "final", 0, &m->final) != 0)
-			return (fail(err, errlen, IPC_EFIELD,
+		if (ipc_get_int(o, "retry", 0, 0, IPC_MAX_RETRY, &d) != 0 ||
+		    ipc_get_bool(o, "final", 0, &m->final) != 0)
+			return (ipc_fail(err, errlen, IPC_EFIELD,
 			    "alarm: bad retry or final"));
 		m->retry = (int)d;
 		return (0);
 	case IPC_ERROR:
-		if (get_string(o, "code", 1, &m->code) != 0 ||
+		if (ipc_get_string(o, "code", 1, &m->code) != 0 ||
 		    m->code[0] == '\0' ||
-		    get_string(o, "message", 0, &m->message) != 0)
-			return (fail(err, errlen, IPC_EFIELD,
+		    ipc_get_string(o, "message", 0, &m->message) != 0)
+			return (ipc_fail(err, errlen, IPC_EFIELD,
 			    "error: needs a code string"));
 		return (0);
 	case IPC_WS_MESSAGE:
@@ -617,7 +319,7 @@ decode_fields(const cJSON *o, struct ipc_msg *m, char *err, size_t errlen)
 	case IPC_WS_GET:
 	case IPC_WS_LIST_RESULT:
 	case IPC_WS_INFO:
-		return (decode_ws(o, m, err, errlen));
+		return (ipc_ws_decode(o, m, err, errlen));
 	case IPC_HIBERNATE:
 	case IPC_UNKNOWN:
 		break;
@@ -646,25 +348,25 @@ ipc_decode(
 
 	msg_defaults(m);
 	if (len < 4)
-		return (fail(err, errlen, IPC_ETRUNCATED,
+		return (ipc_fail(err, errlen, IPC_ETRUNCATED,
 		    "frame of %zu bytes has no length prefix", len));
 	hlen = (uint32_t)buf[0] << 24 | (uint32_t)buf[1] << 16 |
 	       (uint32_t)buf[2] << 8 | buf[3];
 	if (hlen > IPC_MAX_HEADER_BYTES)
-		return (fail(err, errlen, IPC_ETOOBIG,
+		return (ipc_fail(err, errlen, IPC_ETOOBIG,
 		    "header of %u bytes, limit %u", hlen,
 		    IPC_MAX_HEADER_BYTES));
 	if (hlen > len - 4)
-		return (fail(err, errlen, IPC_ETRUNCATED,
+		return (ipc_fail(err, errlen, IPC_ETRUNCATED,
 		    "header of %u bytes in a frame of %zu", hlen, len));
 	if (len - 4 - hlen > IPC_MAX_BODY_BYTES)
-		return (fail(err, errlen, IPC_ETOOBIG,
+		return (ipc_fail(err, errlen, IPC_ETOOBIG,
 		    "body of %zu bytes, limit %u", len - 4 - hlen,
 		    IPC_MAX_BODY_BYTES));
 	/* cJSON takes a NUL for whitespace: refuse it, the header is JSON. */
 	if (memchr(hdr, '\0', hlen) != NULL)
-		return (
-		    fail(err, errlen, IPC_EJSON, "header contains a NUL byte"));
+		return (ipc_fail(
+		    err, errlen, IPC_EJSON, "header contains a NUL byte"));
 	/* cJSON's "require NUL" wants a NUL inside the length; instead check
 	 * that only whitespace follows the object within the header. */
 	o = cJSON_ParseWithLengthOpts(hdr, hlen, &end, 0);
@@ -673,13 +375,13 @@ ipc_decode(
 		end++;
 	if (o == NULL || !cJSON_IsObject(o) || end != hdr + hlen) {
 		cJSON_Delete(o);
-		return (fail(
+		return (ipc_fail(
 		    err, errlen, IPC_EJSON, "header is not a JSON object"));
 	}
 	t = cJSON_GetObjectItemCaseSensitive(o, "type");
 	if (!cJSON_IsString(t) || t->valuestring[0] == '\0') {
 		cJSON_Delete(o);
-		return (fail(
+		return (ipc_fail(
 		    err, errlen, IPC_EFIELD, "type: missing or not a string"));
 	}
 	m->json_ = o;
@@ -734,8 +436,8 @@ headers_json(const struct ipc_msg *m)
 
 /* cJSON prints numbers with %.15g, which rounds ids past 10^15: write
  * integers ourselves, exactly. */
-static int
-add_uint(cJSON *o, const char *key, uint64_t v)
+int
+ipc_add_uint(cJSON *o, const char *key, uint64_t v)
 {
 	char buf[24];
 
@@ -753,125 +455,14 @@ alarms_json(const struct ipc_msg *m)
 		if ((e = cJSON_CreateObject()) == NULL ||
 		    !cJSON_AddItemToArray(a, e) ||
 		    cJSON_AddStringToObject(e, "name", al->name) == NULL ||
-		    (!al->deleted && !add_uint(e, "at", al->at)) ||
+		    (!al->deleted && !ipc_add_uint(e, "at", al->at)) ||
 		    (!al->deleted && al->every != 0 &&
-		        !add_uint(e, "every", al->every))) {
+		        !ipc_add_uint(e, "every", al->every))) {
 			cJSON_Delete(a);
 			return (NULL);
 		}
 	}
 	return (a);
-}
-
-static cJSON *
-tags_json(const char *const *tags, size_t n)
-{
-	cJSON *a = cJSON_CreateArray();
-
-	for (size_t i = 0; a != NULL && i < n; i++) {
-		if (!cJSON_AddItemToArray(a, cJSON_CreateString(tags[i]))) {
-			cJSON_Delete(a);
-			return (NULL);
-		}
-	}
-	return (a);
-}
-
-/* "auto_ms": null for never. */
-static int
-add_auto_ms(cJSON *o, uint64_t ms)
-{
-	if (ms == 0)
-		return (cJSON_AddNullToObject(o, "auto_ms") != NULL);
-	return (add_uint(o, "auto_ms", ms));
-}
-
-static cJSON *
-conns_json(const struct ipc_msg *m)
-{
-	cJSON *a = cJSON_CreateArray(), *e;
-
-	for (size_t i = 0; a != NULL && i < m->nconns; i++) {
-		const struct ipc_ws_conn *c = &m->conns[i];
-		if ((e = cJSON_CreateObject()) == NULL ||
-		    !cJSON_AddItemToArray(a, e) ||
-		    !add_uint(e, "conn", c->conn) ||
-		    !cJSON_AddItemToObject(
-		        e, "tags", tags_json(c->tags, c->ntags)) ||
-		    !add_auto_ms(e, c->auto_ms)) {
-			cJSON_Delete(a);
-			return (NULL);
-		}
-	}
-	return (a);
-}
-
-static int
-add_str(cJSON *o, const char *key, const char *s)
-{
-	return (cJSON_AddStringToObject(o, key, s != NULL ? s : "") != NULL);
-}
-
-/* "binary": written only when true (absent is false). */
-static int
-add_binary(cJSON *o, int binary)
-{
-	return (!binary || cJSON_AddTrueToObject(o, "binary") != NULL);
-}
-
-static int
-encode_ws(cJSON *o, const struct ipc_msg *m)
-{
-	int ok = 1;
-
-	switch (m->type) {
-	case IPC_WS_MESSAGE:
-	case IPC_WS_SEND:
-		ok &= add_uint(o, "conn", m->conn);
-		ok &= add_binary(o, m->binary);
-		break;
-	case IPC_WS_CLOSE:
-		/* The event (with an id) or the action (without). */
-		ok &= add_uint(o, "conn", m->conn);
-		ok &= cJSON_AddNumberToObject(o, "code", m->close_code) != NULL;
-		if (m->reason != NULL && m->reason[0] != '\0')
-			ok &= add_str(o, "reason", m->reason);
-		if (m->id != 0 && m->clean)
-			ok &= cJSON_AddTrueToObject(o, "clean") != NULL;
-		break;
-	case IPC_WS_BROADCAST:
-	case IPC_WS_LIST:
-		if (m->tag != NULL)
-			ok &= add_str(o, "tag", m->tag);
-		if (m->type == IPC_WS_BROADCAST)
-			ok &= add_binary(o, m->binary);
-		if (m->type == IPC_WS_LIST && m->after != 0)
-			ok &= add_uint(o, "after", m->after);
-		break;
-	case IPC_WS_ATTACH:
-	case IPC_WS_GET:
-		ok &= add_uint(o, "conn", m->conn);
-		break;
-	case IPC_WS_AUTO:
-		ok &= add_str(o, "request", m->auto_request);
-		ok &= add_str(o, "response", m->auto_response);
-		break;
-	case IPC_WS_LIST_RESULT:
-		ok &= cJSON_AddItemToObject(o, "conns", conns_json(m));
-		if (m->more)
-			ok &= cJSON_AddTrueToObject(o, "more") != NULL;
-		break;
-	case IPC_WS_INFO:
-		ok &= add_uint(o, "conn", m->conn);
-		ok &= cJSON_AddBoolToObject(o, "found", m->found) != NULL;
-		ok &= cJSON_AddItemToObject(
-		    o, "tags", tags_json(m->tags, m->ntags));
-		ok &= add_auto_ms(o, m->auto_ms);
-		break;
-	default:
-		break;
-	}
-	return (ok);
 }
 
 static int
@@ -880,13 +471,13 @@ encode_fields(cJSON *o, const struct ipc_msg *m)
 	int ok = 1;
 
 	if (m->id != 0)
-		ok &= add_uint(o, "id", m->id);
+		ok &= ipc_add_uint(o, "id", m->id);
 	switch (m->type) {
 	case IPC_READY:
 		ok &=
 		    cJSON_AddNumberToObject(o, "protocol", m->protocol) != NULL;
 		if (m->pid != 0)
-			ok &= add_uint(o, "pid", (uint64_t)m->pid);
+			ok &= ipc_add_uint(o, "pid", (uint64_t)m->pid);
 		break;
 	case IPC_REQUEST:
 		ok &= cJSON_AddStringToObject(o, "method", m->method) != NULL;
@@ -896,7 +487,7 @@ encode_fields(cJSON *o, const struct ipc_msg *m)
 		ok &= cJSON_AddItemToObject(o, "headers", headers_json(m));
 		if (m->websocket) {
 			ok &= cJSON_AddTrueToObject(o, "websocket") != NULL;
-			ok &= add_uint(o, "ws_conn", m->ws_conn);
+			ok &= ipc_add_uint(o, "ws_conn", m->ws_conn);
 		}
 		break;
 	case IPC_RESPONSE:
@@ -904,7 +495,7 @@ encode_fields(cJSON *o, const struct ipc_msg *m)
 		ok &= cJSON_AddItemToObject(o, "headers", headers_json(m));
 		if (m->ntags > 0)
 			ok &= cJSON_AddItemToObject(
-			    o, "tags", tags_json(m->tags, m->ntags));
+			    o, "tags", ipc_ws_tags_json(m->tags, m->ntags));
 		if (m->nalarms > 0)
 			ok &=
 			    cJSON_AddItemToObject(o, "alarms", alarms_json(m));
@@ -925,7 +516,7 @@ encode_fields(cJSON *o, const struct ipc_msg *m)
 		break;
 	case IPC_ALARM:
 		ok &= cJSON_AddStringToObject(o, "name", m->name) != NULL;
-		ok &= add_uint(o, "scheduled", m->scheduled);
+		ok &= ipc_add_uint(o, "scheduled", m->scheduled);
 		ok &= cJSON_AddNumberToObject(o, "retry", m->retry) != NULL;
 		if (m->final)
 			ok &= cJSON_AddTrueToObject(o, "final") != NULL;
@@ -945,7 +536,7 @@ encode_fields(cJSON *o, const struct ipc_msg *m)
 	case IPC_WS_GET:
 	case IPC_WS_LIST_RESULT:
 	case IPC_WS_INFO:
-		ok &= encode_ws(o, m);
+		ok &= ipc_ws_encode(o, m);
 		break;
 	case IPC_HIBERNATE:
 	case IPC_UNKNOWN:
