@@ -15,8 +15,9 @@
  * and the log: events.c; metrics.c; a reload: reload.c and nsgen.c.
  *
  * Where an object's lifecycle lives: lifecycle.c (the pure state machine),
- * object_run.c (the actions it asks for) and restart.c (when crashes put
- * an object in backoff).
+ * object_run.c (the actions it asks for), restart.c (when crashes put
+ * an object in backoff) and object_ops.c (delete, hold, restart, reload
+ * from outside, all through the state machine).
  */
 #ifndef DURO_DUROD_H
 #define DURO_DUROD_H
@@ -1115,14 +1116,34 @@ int object_dir_exists(const struct object *);
 
 /* ---- object_run.c: perform the lifecycle ---- */
 
+/* One step of the state machine: lifecycle_next(), then its actions. */
+void object_step(struct object *, enum obj_event, const char *why);
+/* The object in the table, made if new (its timer ready). */
+struct object *object_make(struct durod *, const struct namespace *,
+    const uint8_t id[DURO_ID_BYTES], const char *name);
+/* SIGKILL its worker (if any), for cause; the reap follows. */
+void object_kill(struct object *, enum kill_cause);
+
 /* Queue a request for the object (found or made); answers 429 when full. */
 void object_dispatch(struct durod *, const struct namespace *,
     const uint8_t id[DURO_ID_BYTES], const char *name, struct request *);
+/* Durod wants it asleep (shutdown). */
+void object_hibernate(struct object *);
+/* SIGKILL its worker now (second SIGTERM, drain timeout). */
+void object_kill_hard(struct object *);
+/* From worker_ipc.c: a message, or a protocol violation. */
+void object_on_message(struct object *, const struct ipc_msg *);
+void object_on_violation(struct object *, const char *why);
+
+/* ---- object_ops.c: delete, hold, restart, reload ---- */
+
 /* Stop the object's worker (if any), remove its directory and registry
  * entry, then answer r: 200, 404 when it had no storage, 409 when a
  * delete is already running. Events queued meanwhile get a fresh object. */
 void object_delete(struct durod *, const struct namespace *,
     const uint8_t id[DURO_ID_BYTES], struct request *r);
+/* With no worker left: remove the storage and answer the delete. */
+void object_delete_finish(struct object *);
 /*
  * Hold an object for an admin operation on its storage (import): its
  * worker, if any, stops after its turn, no new one starts, events queue.
@@ -1132,22 +1153,17 @@ void object_delete(struct durod *, const struct namespace *,
 struct object *object_hold(struct durod *, const struct namespace *,
     const uint8_t id[DURO_ID_BYTES], const char *name,
     void (*cb)(struct object *, void *), void *arg);
+/* The held object has no worker now: its holder goes on. */
+void object_held_ready(struct object *);
 /* End the hold: queued events start a worker (o may be freed). */
 void object_release(struct object *);
 /* POST .../restart: stop its worker (now if idle, else after its turn),
  * or end a backoff. 1 if something was done, 0 if it had no worker. */
 int object_restart(struct object *);
-/* Durod wants it asleep (shutdown). */
-void object_hibernate(struct object *);
 /* After a reload: move to the new generation's namespace, recycle the
  * worker when its namespace changed (once its turn is over), or drain
  * when its namespace was removed. */
 void object_reload(struct object *);
-/* SIGKILL its worker now (second SIGTERM, drain timeout). */
-void object_kill_hard(struct object *);
-/* From worker_ipc.c: a message, or a protocol violation. */
-void object_on_message(struct object *, const struct ipc_msg *);
-void object_on_violation(struct object *, const char *why);
 
 /* ---- worker_ipc.c: one nng pair0 socket per worker ---- */
 
