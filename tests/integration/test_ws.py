@@ -188,6 +188,20 @@ def test(t):
             got = [s.recv()[1] for _ in range(20)]
             check(got == [f"m{i}" for i in range(20)], f"order: {got}")
 
+        with t.sub("a close wakes a hibernated object"):
+            s2 = wsclient.connect(d.port, "/sleepy/a/ws", conns=conns)
+            sid = welcome(s2)
+            check(harness.wait_until(lambda: not workers_of(d, "sleepy") or None, 30),
+                  "hibernated before the close")
+            spawns = len(d.log_lines(r"object sleepy/\w+: spawned worker"))
+            s2.close(4005, "later")
+            d.wait_log(r"object sleepy/\w+: spawned worker", spawns + 1)
+            harness.wait_until(
+                lambda: f"{sid} 4005 1 later" in
+                c.request("GET", "/sleepy/a/closes").body.decode() or None, 10)
+            closes = c.request("GET", "/sleepy/a/closes").body.decode().splitlines()
+            check(f"{sid} 4005 1 later" in closes, f"ws_close after waking: {closes}")
+
         with t.sub("the gauge, and delete closes with 1001"):
             def gauge():
                 m = a.request("GET", "/metrics").body.decode()
