@@ -2,7 +2,7 @@
 # bench/run.sh — run the duro benchmarks and print their results.
 #
 #   sh bench/run.sh [warm|spread|rss|activation|spawn|nng|storage|incr|
-#                    alarms|alarms-<precision|burst|million|setrate>|sandbox|ops|all]
+#                    alarms|alarms-<precision|burst|million|setrate>|sandbox|ops|ws|all]
 #                                                                (default: all)
 #
 # `make bench` builds `all` and runs this with no argument. The results
@@ -26,6 +26,11 @@
 #   ops         bench/ops.py: warm requests against this build and (with
 #               DURO_BUILD_BASE) an earlier one, /metrics with 1000 live
 #               objects, SIGHUP reload time
+#   ws          bench/ws.py: WebSockets (tests/workers/wsecho): broadcast
+#               fan-out to 1000 connections in one object, message latency
+#               in a 2-client room and echo, wake from hibernation, durod's
+#               memory per connection with 10,000 open (every worker
+#               hibernated)
 #   alarms      bench/alarms.py: alarm precision (live and hibernated
 #               objects), 10,000 objects with alarms due in one 5 s window,
 #               1,000,000 indexed alarms (start-up, memory, the in-memory
@@ -33,7 +38,8 @@
 #
 # Environment: BENCH_REPS (default 5), BENCH_ACT_REPS (activation's, 3),
 # BENCH_DURATION (wrk seconds, 10), BENCH_OBJECTS (1000), BENCH_STORAGE_OPS
-# (storage's ops per event, 10000), DURO_BUILD
+# (storage's ops per event, 10000), BENCH_WS_* (ws's sizes, see the top of
+# bench/ws.py), DURO_BUILD
 # (default <repo>/build), BENCH_JSON (where raw numbers go: bench.py writes
 # $BENCH_JSON.bench, alarms.py $BENCH_JSON.alarms),
 # BENCH_TMPDIR (where the temp dir goes, default /tmp: durod's run_dir and
@@ -53,9 +59,9 @@ which=${1:-all}
 
 case $which in
 warm | spread | rss | activation | spawn | nng | storage | incr | all) ;;
-alarms | alarms-precision | alarms-burst | alarms-million | alarms-setrate | sandbox | ops) ;;
+alarms | alarms-precision | alarms-burst | alarms-million | alarms-setrate | sandbox | ops | ws) ;;
 *)
-	echo "usage: sh bench/run.sh [warm|spread|rss|activation|spawn|nng|storage|incr|alarms[-<one>]|sandbox|ops|all]" >&2
+	echo "usage: sh bench/run.sh [warm|spread|rss|activation|spawn|nng|storage|incr|alarms[-<one>]|sandbox|ops|ws|all]" >&2
 	exit 2
 	;;
 esac
@@ -176,6 +182,7 @@ case $which in
 alarms) run_py "$here/alarms.py" all ;;
 sandbox) run_py "$here/sandbox.py" ;;
 ops) run_py "$here/ops.py" ;;
+ws) run_py "$here/ws.py" ;;
 alarms-*) run_py "$here/alarms.py" "${which#alarms-}" ;;
 *)
 	run_py "$here/bench.py" "$which"
@@ -187,6 +194,9 @@ alarms-*) run_py "$here/alarms.py" "${which#alarms-}" ;;
 	fi
 	if [ "$which" = all ] && [ "$rc" -eq 0 ]; then
 		run_py "$here/ops.py"
+	fi
+	if [ "$which" = all ] && [ "$rc" -eq 0 ]; then
+		run_py "$here/ws.py"
 	fi
 	;;
 esac
