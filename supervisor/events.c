@@ -203,7 +203,9 @@ event_emit(struct events *ev, struct event *e, enum log_level level,
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	if (e != NULL) {
+	/* The JSON line only when someone reads it: activations and exits
+	 * should not pay for it in a text log with nobody following. */
+	if (e != NULL && (log_json() || (ev != NULL && ev->nsubs > 0))) {
 		cJSON_AddStringToObject(
 		    e->json, "level", log_level_name(level));
 		cJSON_AddStringToObject(e->json, "message", msg);
