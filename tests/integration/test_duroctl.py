@@ -174,6 +174,14 @@ class FakeServer:
                     pass
 
     def close(self):
+        # Wake the accept() before closing: a thread still blocked in it
+        # on a closed descriptor would accept from whatever socket reuses
+        # that number next (the next FakeServer), and record its request.
+        try:
+            self.sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        self.thread.join(10)
         self.sock.close()
 
 
