@@ -16,6 +16,11 @@
  *   read budget per wakeup so one busy client does not starve the rest;
  * - the 101 response written before any frame, and the bytes the HTTP
  *   parser had already read fed to wslay before the fd;
+ * - one output buffer: wslay's send callback appends the frames it
+ *   produces (a header and a payload in two calls each) and the buffer
+ *   is written with one send() per wakeup, so a connection that has
+ *   several frames queued (a broadcast burst) costs one system call, not
+ *   two per frame;
  * - a bound on unsent output: past max_pending the peer is failed with
  *   1008, so a client that does not read costs bounded memory;
  * - 1002 where wslay sends a close frame without a code: a frame header
@@ -45,6 +50,7 @@
 #include "ws_conn.h"
 
 #define WS_READ_BUDGET (256 * 1024) /* bytes read per wakeup */
+#define WS_OUT_CHUNK (256 * 1024)   /* frames buffered before a write */
 
 enum ws_state {
 	WS_OPEN,    /* messages flow both ways */
@@ -65,8 +71,10 @@ struct ws_conn {
 	const struct ws_conn_ops *ops;
 	void *arg;
 
-	uint8_t *head; /* unsent part of the 101: head[hoff..hlen) */
-	size_t hoff, hlen;
+	/* Unsent output, out[ooff..olen): the 101 first, then the frames
+	 * wslay hands to ws_conn_send_cb. */
+	uint8_t *out;
+	size_t ooff, olen, ocap;
 	uint8_t *in; /* bytes read before us, not yet parsed: in[ioff..ilen) */
 	size_t ioff, ilen;
 	size_t budget; /* bytes this wakeup may still read */
@@ -123,32 +131,84 @@ ws_conn_recv_cb(wslay_event_context_ptr ctx, uint8_t *buf, size_t len,
 	return (-1);
 }
 
+/* Write what the output buffer holds: 0 when it is empty, -1 while it is
+ * not (blocked, or broken). */
+static int
+ws_conn_write_out(struct ws_conn *c)
+{
+	ssize_t n;
+
+	while (c->ooff < c->olen) {
+		n = send(
+		    c->fd, c->out + c->ooff, c->olen - c->ooff, MSG_NOSIGNAL);
+		if (n > 0) {
+			c->ooff += (size_t)n;
+			continue;
+		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK))
+			c->broken = 1;
+		return (-1);
+	}
+	c->ooff = c->olen = 0;
+	return (0);
+}
+
+/* Room for len more output bytes, compacting or growing the buffer. */
+static int
+ws_conn_out_reserve(struct ws_conn *c, size_t len)
+{
+	size_t cap;
+	uint8_t *p;
+
+	if (c->ooff > 0 && c->ocap - c->olen < len) {
+		memmove(c->out, c->out + c->ooff, c->olen - c->ooff);
+		c->olen -= c->ooff;
+		c->ooff = 0;
+	}
+	if (c->ocap - c->olen >= len)
+		return (0);
+	for (cap = c->ocap > 0 ? c->ocap : 4096; cap - c->olen < len; cap *= 2)
+		;
+	if ((p = realloc(c->out, cap)) == NULL)
+		return (-1);
+	c->out = p;
+	c->ocap = cap;
+	return (0);
+}
+
+/*
+ * wslay's writer: append to the output buffer. Past WS_OUT_CHUNK the
+ * buffer is written first, and if the socket takes too little, wslay is
+ * told it would block: what it has not handed over stays queued in
+ * wslay, where ws_conn_pending() counts it.
+ */
 static ssize_t
 ws_conn_send_cb(wslay_event_context_ptr ctx, const uint8_t *data, size_t len,
     int flags, void *user)
 {
 	struct ws_conn *c = user;
-	int sflags = MSG_NOSIGNAL;
-	ssize_t n;
 
 	if (c->dying) {
 		wslay_event_set_error(ctx, WSLAY_ERR_CALLBACK_FAILURE);
 		return (-1);
 	}
-	if (flags & WSLAY_MSG_MORE)
-		sflags |= MSG_MORE;
-	do
-		n = send(c->fd, data, len, sflags);
-	while (n < 0 && errno == EINTR);
-	if (n > 0)
-		return (n);
-	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-		wslay_event_set_error(ctx, WSLAY_ERR_WOULDBLOCK);
+	if (c->olen - c->ooff >= WS_OUT_CHUNK && ws_conn_write_out(c) != 0 &&
+	    (c->broken || c->olen - c->ooff >= WS_OUT_CHUNK)) {
+		wslay_event_set_error(ctx, c->broken
+		                               ? WSLAY_ERR_CALLBACK_FAILURE
+		                               : WSLAY_ERR_WOULDBLOCK);
 		return (-1);
 	}
-	c->broken = 1;
-	wslay_event_set_error(ctx, WSLAY_ERR_CALLBACK_FAILURE);
-	return (-1);
+	if (ws_conn_out_reserve(c, len) != 0) {
+		c->broken = 1;
+		wslay_event_set_error(ctx, WSLAY_ERR_CALLBACK_FAILURE);
+		return (-1);
+	}
+	memcpy(c->out + c->olen, data, len);
+	c->olen += len;
+	return ((ssize_t)len);
 }
 
 static void
@@ -289,7 +349,7 @@ ws_conn_destroy(struct ws_conn *c)
 	if (c->fd != -1)
 		close(c->fd);
 	wslay_event_context_free(c->ctx);
-	free(c->head);
+	free(c->out);
 	free(c->in);
 	free(c);
 }
@@ -331,34 +391,14 @@ ws_conn_kick(struct ws_conn *c)
 	ws_conn_io_set(c, &c->write_w, 1);
 }
 
-/* 0 once the 101 is out; -1 while it is not (blocked or broken). */
-static int
-ws_conn_flush_head(struct ws_conn *c)
-{
-	ssize_t n;
-
-	while (c->hoff < c->hlen) {
-		n = send(
-		    c->fd, c->head + c->hoff, c->hlen - c->hoff, MSG_NOSIGNAL);
-		if (n > 0) {
-			c->hoff += n;
-			continue;
-		}
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK))
-			c->broken = 1;
-		return (-1);
-	}
-	return (0);
-}
-
+/* Hand wslay's queued frames to the output buffer and write it, until the
+ * socket is full or nothing is left. */
 static void
 ws_conn_flush(struct ws_conn *c)
 {
-	if (ws_conn_flush_head(c) != 0)
-		return;
 	for (;;) {
+		if (ws_conn_write_out(c) != 0)
+			return;
 		if (c->close_wait &&
 		    wslay_event_get_queued_msg_count(c->ctx) == 0)
 			ws_conn_queue_close(c);
@@ -368,7 +408,10 @@ ws_conn_flush(struct ws_conn *c)
 			c->broken = 1;
 			return;
 		}
-		/* Blocked, or drained with no close waiting for it. */
+		/* What it produced is in the buffer: write it, then stop
+		 * unless a close waits for the queue to drain. */
+		if (ws_conn_write_out(c) != 0)
+			return;
 		if (wslay_event_want_write(c->ctx) || !c->close_wait)
 			return;
 	}
@@ -422,7 +465,7 @@ ws_conn_step(struct ws_conn *c)
 		return;
 	}
 	ws_conn_track(c);
-	if (c->hoff == c->hlen && !wslay_event_want_read(c->ctx) &&
+	if (c->ooff == c->olen && !wslay_event_want_read(c->ctx) &&
 	    !wslay_event_want_write(c->ctx)) {
 		if (wslay_event_get_close_sent(c->ctx) &&
 		    !wslay_event_get_close_received(c->ctx))
@@ -433,7 +476,7 @@ ws_conn_step(struct ws_conn *c)
 	}
 	ws_conn_io_set(c, &c->read_w, wslay_event_want_read(c->ctx));
 	ws_conn_io_set(c, &c->write_w,
-	    c->hoff < c->hlen || wslay_event_want_write(c->ctx));
+	    c->ooff < c->olen || wslay_event_want_write(c->ctx));
 }
 
 static void
@@ -547,19 +590,19 @@ ws_conn_open(struct ev_loop *loop, int fd, const void *head, size_t headlen,
 	if ((c = calloc(1, sizeof(*c))) == NULL)
 		return (NULL);
 	ws_conn_set_limits(c, lim);
-	if ((headlen > 0 && (c->head = malloc(headlen)) == NULL) ||
+	if ((headlen > 0 && ws_conn_out_reserve(c, headlen) != 0) ||
 	    (inlen > 0 && (c->in = malloc(inlen)) == NULL) ||
 	    ws_conn_ctx_new(c, &c->ctx) != 0) {
-		free(c->head);
+		free(c->out);
 		free(c->in);
 		free(c);
 		return (NULL);
 	}
 	if (headlen > 0)
-		memcpy(c->head, head, headlen);
+		memcpy(c->out, head, headlen);
 	if (inlen > 0)
 		memcpy(c->in, in, inlen);
-	c->hlen = headlen;
+	c->olen = headlen;
 	c->ilen = inlen;
 	c->loop = loop;
 	c->fd = fd;
@@ -625,7 +668,7 @@ ws_conn_set_close_timeout(struct ws_conn *c, double seconds)
 size_t
 ws_conn_pending(const struct ws_conn *c)
 {
-	return (c->hlen - c->hoff + wslay_event_get_queued_msg_length(c->ctx));
+	return (c->olen - c->ooff + wslay_event_get_queued_msg_length(c->ctx));
 }
 
 void
