@@ -10,6 +10,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -193,6 +194,15 @@ duro_open(struct duro **out)
 	int rv;
 
 	*out = NULL;
+	/*
+	 * One malloc arena. glibc gives a thread that meets a busy arena one
+	 * of its own, reserving 64 MiB of address space for it: under the
+	 * sandbox's RLIMIT_AS (memory_limit_mb, 128 MiB by default) nng's
+	 * threads could then make a large event fail with out of memory, or
+	 * not, depending on timing. Workers run one event at a time; the
+	 * arena lock costs nothing worth that.
+	 */
+	(void)mallopt(M_ARENA_MAX, 1);
 	if ((d = calloc(1, sizeof(*d))) == NULL)
 		return (DURO_ENOMEM);
 	d->gone[0] = d->gone[1] = -1;
