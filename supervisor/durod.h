@@ -1022,7 +1022,6 @@ enum kill_cause {
 	KILL_VIOLATION,     /* broke the protocol */
 	KILL_SHUTDOWN,      /* durod is stopping hard */
 	KILL_DELETE,        /* the object is being deleted */
-	KILL_RESTART,       /* an operator asked for a restart */
 };
 
 enum exit_kind {

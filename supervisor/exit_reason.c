@@ -20,7 +20,6 @@ static const char *const cause_names[] = {
     [KILL_VIOLATION] = "protocol_violation",
     [KILL_SHUTDOWN] = "shutdown",
     [KILL_DELETE] = "deleted",
-    [KILL_RESTART] = "restart",
 };
 
 const char *

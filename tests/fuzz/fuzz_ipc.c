@@ -86,7 +86,7 @@ ws_eq(const struct ipc_msg *a, const struct ipc_msg *b)
 	case IPC_WS_BROADCAST:
 		return (str_eq(a->tag, b->tag) && a->binary == b->binary);
 	case IPC_WS_LIST:
-		return (str_eq(a->tag, b->tag));
+		return (str_eq(a->tag, b->tag) && a->after == b->after);
 	case IPC_WS_ATTACH:
 	case IPC_WS_GET:
 		return (a->conn == b->conn);
@@ -94,7 +94,7 @@ ws_eq(const struct ipc_msg *a, const struct ipc_msg *b)
 		return (str_eq(a->auto_request, b->auto_request) &&
 		        str_eq(a->auto_response, b->auto_response));
 	case IPC_WS_LIST_RESULT:
-		return (conns_eq(a, b));
+		return (conns_eq(a, b) && a->more == b->more);
 	case IPC_WS_INFO:
 		return (a->conn == b->conn && a->found == b->found &&
 		        a->auto_ms == b->auto_ms &&
